@@ -1,0 +1,218 @@
+/*
+ * lro/client.h - client options, client lifetime, the five Operations calls.
+ *
+ * A client owns one gRPC channel and one completion queue, serviced by ONE
+ * library thread (the "I/O thread") however many calls are in flight. Calls
+ * never block and never start threads.
+ *
+ * Threading modes (chosen at creation):
+ *  - LRO_MODE_THREAD (default): callbacks run on the client's I/O thread,
+ *    one at a time, never concurrently for one client.
+ *  - LRO_MODE_LOOP: callbacks run only inside lro_client_process(), on the
+ *    thread that calls it. lro_client_fd() is readable while completions are
+ *    pending; an optional wakeup hook is called (from the I/O thread) when
+ *    the ready queue goes from empty to non-empty. See lro_client_process().
+ * Both modes share one path: completions are decoded on the I/O thread and
+ * pushed to a ready queue; thread mode drains it on the I/O thread itself.
+ *
+ * Every function here is thread-safe unless its comment says otherwise.
+ */
+#ifndef LRO_CLIENT_H
+#define LRO_CLIENT_H
+
+#include "lro/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lro_client lro_client;
+typedef struct lro_client_options lro_client_options;
+typedef struct lro_future lro_future;
+
+/* One callback shape for every asynchronous function in lro-c.
+ * `f` is borrowed for the duration of the call: lro_future_ref() it to keep
+ * it. Do not block in a callback (no lro_future_wait on an unfinished future
+ * of the same client in thread mode: it returns LRO_ERR_STATE). */
+typedef void (*lro_done_cb)(lro_future *f, void *user_data);
+
+/* ---- Client options ----------------------------------------------------
+ * An options object is only read by lro_client_create(), which copies every
+ * value: the options may be changed or destroyed right after. Options objects
+ * are NOT thread-safe; use one from one thread at a time. Setters return
+ * LRO_OK, LRO_ERR_INVALID_ARG (bad value; the option is unchanged) or
+ * LRO_ERR_NOMEM. */
+LRO_API int lro_client_options_create(lro_client_options **out);
+LRO_API void lro_client_options_destroy(lro_client_options *o); /* NULL ok */
+
+/* gRPC target: "host:port", "dns:///host:port", "ipv4:127.0.0.1:1,127.0.0.1:2",
+ * "unix:/path". Required. */
+LRO_API int lro_client_options_set_target(lro_client_options *o, const char *target);
+
+/* Transport security. Default: TLS with the system's root certificates.
+ * Plaintext must be asked for explicitly. */
+LRO_API int lro_client_options_set_plaintext(lro_client_options *o);
+/* TLS, verifying the server against `root_pem` (PEM text, copied), or the
+ * system roots when NULL. */
+LRO_API int lro_client_options_set_tls(lro_client_options *o, const char *root_pem);
+/* Overrides the name checked against the server certificate (tests, IPs). */
+LRO_API int lro_client_options_set_tls_server_name(lro_client_options *o, const char *name);
+
+/* Bearer token sent as "authorization: Bearer <token>" on every call. Refused
+ * at lro_client_create() (LRO_ERR_INVALID_ARG) over plaintext unless
+ * allow_plaintext is non-zero. The token is never logged nor put in any
+ * error message. */
+LRO_API int lro_client_options_set_bearer_token(lro_client_options *o, const char *token,
+                                                int allow_plaintext);
+
+/* Per-call RPC deadline when a call does not set one. Default 30000 ms.
+ * 0 = no deadline. (WaitOperation calls get the server-side timeout plus
+ * this value.) */
+LRO_API int lro_client_options_set_default_timeout_ms(lro_client_options *o, int64_t ms);
+/* Adds a header sent on every call (key lowercase [0-9a-z_.-], value printable
+ * ASCII; "-bin" keys take any bytes). Repeatable. */
+LRO_API int lro_client_options_add_header(lro_client_options *o, const char *key,
+                                          const char *value);
+/* Largest response accepted, in bytes. Default 4 MiB. Larger responses end
+ * the call with RESOURCE_EXHAUSTED. */
+LRO_API int lro_client_options_set_max_receive_size(lro_client_options *o, int64_t bytes);
+/* gRPC load-balancing policy name, e.g. "round_robin" or "pick_first". */
+LRO_API int lro_client_options_set_lb_policy(lro_client_options *o, const char *policy);
+/* Prefix of the user-agent header ("lro-c/<version>" is always appended). */
+LRO_API int lro_client_options_set_user_agent(lro_client_options *o, const char *ua);
+
+typedef enum lro_mode { LRO_MODE_THREAD = 0, LRO_MODE_LOOP = 1 } lro_mode;
+LRO_API int lro_client_options_set_mode(lro_client_options *o, lro_mode mode);
+/* Loop mode only: called from the I/O thread whenever completions become
+ * pending (coalesced: once per empty -> non-empty transition). It must be
+ * cheap and must not call back into lro-c except lro_client_fd(). */
+LRO_API int lro_client_options_set_wakeup(lro_client_options *o, void (*wakeup)(void *data),
+                                          void *data);
+
+/* ---- Client ------------------------------------------------------------ */
+
+/* Creates a client. On success *out is set; on failure *out is untouched.
+ * Errors: LRO_ERR_INVALID_ARG (no target, token over plaintext, unreadable
+ * credentials), LRO_ERR_NOMEM, LRO_ERR_INTERNAL. Connecting is lazy: a dead
+ * server shows up as UNAVAILABLE on calls, not here. */
+LRO_API int lro_client_create(const lro_client_options *o, lro_client **out);
+
+/* The seed's close(). Stops the client: every call still in flight completes
+ * exactly once with LRO_ERR_SHUTDOWN (its callback runs, in thread mode on the
+ * I/O thread before this returns; in loop mode right here on the caller's
+ * thread), later calls are refused with LRO_ERR_SHUTDOWN, and the I/O thread
+ * and channel are released. Safe from inside a callback of this client (the
+ * rest of the teardown then finishes when the callback returns). Futures the
+ * caller still holds stay valid until unref'd (the client's memory lives until
+ * the last of them goes: "zombie" close). NULL is fine. Call it once. */
+LRO_API void lro_client_destroy(lro_client *c);
+
+/* Loop mode: an eventfd that is readable while completions are pending.
+ * Read it only through lro_client_process(). -1 in thread mode. */
+LRO_API int lro_client_fd(const lro_client *c);
+
+/* Loop mode: runs up to `max` pending callbacks (max <= 0: all pending now) on
+ * the calling thread and returns how many ran (>= 0), or LRO_ERR_STATE in
+ * thread mode / LRO_ERR_SHUTDOWN after destroy. Never blocks. Calls from
+ * several threads are serialized. */
+LRO_API int lro_client_process(lro_client *c, int max);
+
+/* Number of calls started and not yet completed (diagnostics). */
+LRO_API size_t lro_client_inflight(const lro_client *c);
+
+/* ---- Per-call options -----------------------------------------------------
+ * A small versioned struct: declare with LRO_CALL_OPTIONS_INIT and set the
+ * fields you need; fields appended in later versions keep their defaults for
+ * callers compiled against older headers. All values are copied when the
+ * call starts. Pass NULL for all defaults. */
+typedef struct lro_header {
+    const char *key;
+    const char *value;
+} lro_header;
+
+typedef struct lro_retry_policy {
+    uint32_t struct_size;
+    int max_attempts;          /* total attempts incl. the first; 1 = no retry */
+    int64_t initial_backoff_ms;
+    double multiplier;
+    int64_t max_backoff_ms;
+    double jitter;             /* 0..1, fraction of each delay randomized */
+    int64_t total_timeout_ms;  /* all attempts and sleeps; 0 = unbounded */
+    uint32_t retry_codes;      /* bit (1u << LRO_CODE_x) per retryable code */
+} lro_retry_policy;
+/* Defaults: 4 attempts, 100 ms, x2, max 5000 ms, jitter 0.2, total 0,
+ * UNAVAILABLE only. A server's google.rpc.RetryInfo delay replaces the
+ * computed backoff for that attempt. */
+#define LRO_RETRY_POLICY_INIT                                                                      \
+    { sizeof(lro_retry_policy), 4, 100, 2.0, 5000, 0.2, 0, (1u << LRO_CODE_UNAVAILABLE) }
+
+typedef struct lro_call_options {
+    uint32_t struct_size;
+    /* Deadline of EACH attempt (RPC) in ms; 0 = the client default,
+     * < 0 = no deadline. */
+    int64_t timeout_ms;
+    const lro_header *headers; /* extra headers for this call, copied */
+    size_t header_count;
+    /* NULL = the client's retry policy (by default LRO_RETRY_POLICY_INIT). */
+    const lro_retry_policy *retry;
+} lro_call_options;
+#define LRO_CALL_OPTIONS_INIT { sizeof(lro_call_options), 0, NULL, 0, NULL }
+
+/* Client-wide retry policy for every call without its own. Copied. */
+LRO_API int lro_client_options_set_retry(lro_client_options *o, const lro_retry_policy *p);
+
+/* ---- The five calls ---------------------------------------------------------
+ * Common contract:
+ *  - Return LRO_OK when the call started; then `cb` (if not NULL) is called
+ *    exactly once, whatever happens (success, RPC error, deadline, local
+ *    cancel, client destroy), and `ud_free(user_data)` after it.
+ *  - Return a negative LRO_ERR_* when the call did not start; then nothing is
+ *    ever called and *out is untouched. Bad names give LRO_ERR_BAD_NAME,
+ *    bad headers LRO_ERR_BAD_HEADER, a destroyed client LRO_ERR_SHUTDOWN.
+ *  - `out` may be NULL (fire and forget). If not NULL, *out receives a new
+ *    reference to the call's future, which the caller must lro_future_unref().
+ *  - String arguments are copied (or sent) before return.
+ *  - Every call sends "x-goog-request-params: name=<url-escaped name>".
+ */
+
+/* GetOperation(name). Result: lro_future_operation(). */
+LRO_API int lro_get(lro_client *c, const char *name, const lro_call_options *opts,
+                    lro_done_cb cb, void *user_data, lro_free_fn ud_free, lro_future **out);
+
+/* ListOperations: one page of the collection `parent`. filter may be NULL or
+ * "" (no filter); page_size 0 = server default; page_token NULL/"" = first
+ * page. Result: lro_future_page(). */
+typedef struct lro_list_args {
+    uint32_t struct_size;
+    const char *filter;
+    int32_t page_size;
+    const char *page_token;
+    int return_partial_success;
+} lro_list_args;
+#define LRO_LIST_ARGS_INIT { sizeof(lro_list_args), NULL, 0, NULL, 0 }
+LRO_API int lro_list(lro_client *c, const char *parent, const lro_list_args *args,
+                     const lro_call_options *opts, lro_done_cb cb, void *user_data,
+                     lro_free_fn ud_free, lro_future **out);
+
+/* CancelOperation(name): asks the SERVER to cancel the operation (remote
+ * cancel). Not the same as lro_future_cancel(), which only abandons a call
+ * of ours. Result: LRO_OK (google.protobuf.Empty). */
+LRO_API int lro_cancel(lro_client *c, const char *name, const lro_call_options *opts,
+                       lro_done_cb cb, void *user_data, lro_free_fn ud_free, lro_future **out);
+
+/* DeleteOperation(name). Result: LRO_OK (google.protobuf.Empty). */
+LRO_API int lro_delete(lro_client *c, const char *name, const lro_call_options *opts,
+                       lro_done_cb cb, void *user_data, lro_free_fn ud_free, lro_future **out);
+
+/* WaitOperation(name, timeout): one RPC that the server holds until the
+ * operation is done or `server_timeout_ms` passes (0 = the server's default),
+ * then returns the operation as it is (done or not). The RPC deadline is
+ * server_timeout_ms + the call's timeout. Result: lro_future_operation(). */
+LRO_API int lro_wait(lro_client *c, const char *name, int64_t server_timeout_ms,
+                     const lro_call_options *opts, lro_done_cb cb, void *user_data,
+                     lro_free_fn ud_free, lro_future **out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LRO_CLIENT_H */

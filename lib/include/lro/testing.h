@@ -1,0 +1,169 @@
+/*
+ * lro/testing.h - the embedded google.longrunning.Operations server.
+ *
+ * A real gRPC server (grpc core, in-process) for demos and for testing code
+ * that talks to long-running operations: no mocks, real HTTP/2 on loopback or
+ * a unix socket. The embedding program controls a store of operations,
+ * injects faults, and reads back what clients sent.
+ *
+ * Thread safety: every function is thread-safe and may be called while RPCs
+ * are being served, except lro_test_server_stop() which must be called once,
+ * after which the handle is gone.
+ * Names: operation names are UTF-8, non-empty, at most LRO_MAX_NAME_LEN bytes,
+ * no control characters; the server answers INVALID_ARGUMENT otherwise.
+ */
+#ifndef LRO_TESTING_H
+#define LRO_TESTING_H
+
+#include "lro/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct lro_test_server lro_test_server;
+
+typedef struct lro_test_server_options {
+    uint32_t struct_size;
+    /* "127.0.0.1:0" (default, any free port), "host:port", "unix:/path". */
+    const char *listen;
+    /* Serving threads (each with its own completion queue). 0 = 1. */
+    int threads;
+    /* Longest WaitOperation hold; longer client timeouts are capped to it.
+     * Default (0) 30000 ms. A Wait without timeout uses the cap. */
+    int64_t wait_cap_ms;
+    /* How many call records to keep (oldest dropped first). Counters are
+     * always exact. 0 = 10000; < 0 = keep none. */
+    int64_t record_limit;
+} lro_test_server_options;
+#define LRO_TEST_SERVER_OPTIONS_INIT { sizeof(lro_test_server_options), NULL, 0, 0, 0 }
+
+/* Starts serving. *out untouched on failure (LRO_ERR_INVALID_ARG for a bad
+ * address, LRO_ERR_IO when the address cannot be bound, LRO_ERR_NOMEM). */
+LRO_API int lro_test_server_start(const lro_test_server_options *o, lro_test_server **out);
+/* The bound target to give a client: "127.0.0.1:PORT" or "unix:/path".
+ * Valid until stop. */
+LRO_API const char *lro_test_server_target(const lro_test_server *s);
+/* Stops: calls in flight are cancelled, threads joined, everything freed.
+ * NULL is fine. */
+LRO_API void lro_test_server_stop(lro_test_server *s);
+
+/* ---- The store ------------------------------------------------------------
+ * Operations are kept in insertion order (List order). Putting an existing
+ * name replaces it in place. Any values are (type_url, bytes, len); a NULL
+ * type_url means "absent". */
+
+/* Puts a serialized google.longrunning.Operation (any state). */
+LRO_API int lro_test_server_put(lro_test_server *s, const uint8_t *operation, size_t len);
+/* Puts a pending operation (done = false) with optional metadata. */
+LRO_API int lro_test_server_put_pending(lro_test_server *s, const char *name,
+                                        const char *meta_type_url, const uint8_t *meta,
+                                        size_t meta_len);
+/* Replaces the metadata of an operation (progress). LRO_ERR_INVALID_ARG if
+ * there is no such operation. */
+LRO_API int lro_test_server_set_metadata(lro_test_server *s, const char *name,
+                                         const char *meta_type_url, const uint8_t *meta,
+                                         size_t meta_len);
+/* Completes a pending operation with a response (type_url may be NULL: done
+ * without response) after delay_ms (0 = now). Waiters are answered at once. */
+LRO_API int lro_test_server_complete(lro_test_server *s, const char *name, int64_t delay_ms,
+                                     const char *resp_type_url, const uint8_t *resp,
+                                     size_t resp_len);
+/* Completes a pending operation with an error: code, message and an optional
+ * list of details given as one serialized google.rpc.Status whose details
+ * are used (NULL for none). */
+LRO_API int lro_test_server_fail(lro_test_server *s, const char *name, int64_t delay_ms, int code,
+                                 const char *message, const uint8_t *details_status,
+                                 size_t details_len);
+/* Seeds n deterministic operations "<parent>/op-00000" ... under parent:
+ * i % 4 == 0 succeeded (response google.protobuf.StringValue "result-<i>"),
+ * i % 4 == 1 failed (error code 3 with an ErrorInfo detail),
+ * i % 4 == 2 pending with progress metadata (google.protobuf.Struct
+ *   {"progress": <i % 100>}), i % 4 == 3 succeeded with a Struct response. */
+LRO_API int lro_test_server_seed(lro_test_server *s, const char *parent, int n);
+/* Copies the serialized operation into *out (free with lro_free). Returns
+ * LRO_OK, or LRO_ERR_INVALID_ARG when there is no such name. */
+LRO_API int lro_test_server_get(lro_test_server *s, const char *name, uint8_t **out, size_t *len);
+/* Number of operations in the store. */
+LRO_API size_t lro_test_server_count(lro_test_server *s);
+/* Removes every operation (answers pending Waits with NOT_FOUND). */
+LRO_API void lro_test_server_clear(lro_test_server *s);
+
+/* ---- Faults ------------------------------------------------------------- */
+#define LRO_TEST_LIST 0x01u
+#define LRO_TEST_GET 0x02u
+#define LRO_TEST_DELETE 0x04u
+#define LRO_TEST_CANCEL 0x08u
+#define LRO_TEST_WAIT 0x10u
+#define LRO_TEST_ALL 0x1fu
+
+typedef enum lro_test_fault_kind {
+    LRO_TEST_FAULT_STATUS = 0,     /* answer with code/message/details */
+    LRO_TEST_FAULT_LATENCY = 1,    /* delay the real answer by latency_ms */
+    LRO_TEST_FAULT_GARBAGE = 2,    /* status OK with `garbage` as the message */
+    LRO_TEST_FAULT_DISCONNECT = 3, /* close the TCP connection mid-call */
+    LRO_TEST_FAULT_BIG = 4,        /* a valid response padded to big_size bytes */
+    LRO_TEST_FAULT_BAD_DETAILS = 5 /* code/message + garbage grpc-status-details-bin */
+} lro_test_fault_kind;
+
+typedef struct lro_test_fault {
+    uint32_t struct_size;
+    unsigned methods;  /* LRO_TEST_* mask; 0 = all */
+    const char *name;  /* only calls for this name (List: the parent); NULL = any */
+    int times;         /* how many matching calls it hits; < 0 = forever */
+    lro_test_fault_kind kind;
+    int code;                      /* STATUS / BAD_DETAILS */
+    const char *message;           /* STATUS / BAD_DETAILS; copied */
+    const uint8_t *details_status; /* STATUS: serialized google.rpc.Status whose */
+    size_t details_len;            /*   details are sent in the trailer */
+    int64_t retry_delay_ms;        /* STATUS: >= 0 adds a RetryInfo detail */
+    int64_t latency_ms;            /* LATENCY */
+    const uint8_t *garbage;        /* GARBAGE; copied */
+    size_t garbage_len;
+    size_t big_size; /* BIG */
+} lro_test_fault;
+#define LRO_TEST_FAULT_INIT                                                                        \
+    { sizeof(lro_test_fault), 0, NULL, 1, LRO_TEST_FAULT_STATUS, 0, NULL, NULL, 0, -1, 0, NULL, 0, 0 }
+
+/* Adds a fault; faults are matched in the order added, the first matching one
+ * with hits left applies. LRO_OK or LRO_ERR_INVALID_ARG. A method answered
+ * UNIMPLEMENTED forever: kind STATUS, code LRO_CODE_UNIMPLEMENTED, times -1. */
+LRO_API int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *f);
+LRO_API void lro_test_server_clear_faults(lro_test_server *s);
+
+/* ---- What clients sent -------------------------------------------------- */
+typedef struct lro_test_record lro_test_record;
+
+/* Calls received so far matching methods (0 = all) and name (NULL = any),
+ * faulted ones included. Exact even when records were dropped. */
+LRO_API uint64_t lro_test_server_call_count(lro_test_server *s, unsigned methods,
+                                            const char *name);
+/* Number of records kept. */
+LRO_API size_t lro_test_server_record_count(lro_test_server *s);
+/* A copy of record i (0 = oldest kept) or NULL; free with lro_test_record_free. */
+LRO_API lro_test_record *lro_test_server_record(lro_test_server *s, size_t i);
+/* A copy of the newest record matching methods/name, or NULL. */
+LRO_API lro_test_record *lro_test_server_last_record(lro_test_server *s, unsigned methods,
+                                                     const char *name);
+LRO_API void lro_test_server_clear_records(lro_test_server *s);
+LRO_API void lro_test_record_free(lro_test_record *r); /* NULL is fine */
+
+LRO_API unsigned lro_test_record_method(const lro_test_record *r); /* one LRO_TEST_* bit */
+LRO_API const char *lro_test_record_name(const lro_test_record *r); /* "" if unparsable */
+LRO_API const char *lro_test_record_filter(const lro_test_record *r);     /* List */
+LRO_API int32_t lro_test_record_page_size(const lro_test_record *r);      /* List */
+LRO_API const char *lro_test_record_page_token(const lro_test_record *r); /* List */
+LRO_API int lro_test_record_partial(const lro_test_record *r); /* return_partial_success */
+/* WaitOperation's timeout in ms; -1 when the request had none. */
+LRO_API int64_t lro_test_record_wait_timeout_ms(const lro_test_record *r);
+/* Milliseconds from arrival to the call's deadline; -1 for no deadline. */
+LRO_API int64_t lro_test_record_deadline_ms(const lro_test_record *r);
+/* Value of request header `key` (first occurrence), or NULL. */
+LRO_API const char *lro_test_record_header(const lro_test_record *r, const char *key);
+/* The gRPC code the server answered with (faults included). */
+LRO_API int lro_test_record_code(const lro_test_record *r);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LRO_TESTING_H */

@@ -1,0 +1,146 @@
+/* Client-side checks of everything that ends up in a request header or a
+ * name field. Rejecting bad input here gives the user a precise error
+ * instead of an opaque RPC failure (or, for CR/LF in headers, a header
+ * injection). */
+#include <string.h>
+
+#include "lro_int.h"
+
+/* Length of the valid UTF-8 sequence at s (of at most n bytes), 0 if the
+ * sequence is invalid: truncated, overlong, a surrogate, or above U+10FFFF. */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    unsigned c = s[0];
+    if (c < 0x80) {
+        return 1;
+    }
+    size_t len;
+    unsigned cp;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+        cp = c & 0x1f;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        cp = c & 0x0f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        cp = c & 0x07;
+    } else {
+        return 0;
+    }
+    if (n < len) {
+        return 0;
+    }
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+        cp = (cp << 6) | (s[i] & 0x3f);
+    }
+    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10ffff))) {
+        return 0;
+    }
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+        return 0;
+    }
+    return len;
+}
+
+int lro_check_name_n(const char *name, size_t len)
+{
+    if (name == NULL || len == 0 || len > LRO_MAX_NAME_LEN) {
+        return LRO_ERR_BAD_NAME;
+    }
+    const unsigned char *s = (const unsigned char *)name;
+    size_t i = 0;
+    while (i < len) {
+        if (s[i] < 0x20 || s[i] == 0x7f) {
+            return LRO_ERR_BAD_NAME;
+        }
+        size_t k = utf8_seq(s + i, len - i);
+        if (k == 0) {
+            return LRO_ERR_BAD_NAME;
+        }
+        i += k;
+    }
+    return LRO_OK;
+}
+
+int lro_check_name(const char *name)
+{
+    if (name == NULL) {
+        return LRO_ERR_BAD_NAME;
+    }
+    /* Bound the scan: a huge string is rejected without reading all of it. */
+    size_t len = strnlen(name, LRO_MAX_NAME_LEN + 1);
+    return lro_check_name_n(name, len);
+}
+
+static int reserved_key(const char *k)
+{
+    static const char *const reserved[] = {
+        "te", "host", "content-type", "user-agent", "grpc-timeout", "grpc-encoding",
+        "grpc-accept-encoding", "grpc-status", "grpc-message", "grpc-status-details-bin",
+        "x-goog-request-params", "authorization", "connection", "transfer-encoding",
+    };
+    for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
+        if (strcmp(k, reserved[i]) == 0) {
+            return 1;
+        }
+    }
+    return strncmp(k, "grpc-", 5) == 0;
+}
+
+int lro_check_header(const char *key, const char *value)
+{
+    if (key == NULL || value == NULL) {
+        return LRO_ERR_BAD_HEADER;
+    }
+    size_t klen = strnlen(key, 1025);
+    if (klen == 0 || klen > 1024) {
+        return LRO_ERR_BAD_HEADER;
+    }
+    for (size_t i = 0; i < klen; i++) {
+        char c = key[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
+              c == '.')) {
+            return LRO_ERR_BAD_HEADER; /* uppercase, space, ':' pseudo headers, CR/LF... */
+        }
+    }
+    if (reserved_key(key)) {
+        return LRO_ERR_BAD_HEADER;
+    }
+    int binary = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
+    size_t vlen = strnlen(value, 16385);
+    if (vlen > 16384) {
+        return LRO_ERR_BAD_HEADER;
+    }
+    if (!binary) {
+        for (size_t i = 0; i < vlen; i++) {
+            unsigned char c = (unsigned char)value[i];
+            if (c < 0x20 || c > 0x7e) {
+                return LRO_ERR_BAD_HEADER; /* CR, LF, NUL-adjacent controls, non-ASCII */
+            }
+        }
+    }
+    return LRO_OK;
+}
+
+size_t lro_url_escape(const char *in, size_t len, char *out)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    size_t o = 0;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+            out[o++] = (char)c;
+        } else {
+            out[o++] = '%';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        }
+    }
+    out[o] = '\0';
+    return o;
+}
