@@ -6,6 +6,7 @@
  *   lro/client.h   client, options, Get/List/Cancel/Delete/Wait
  *   lro/future.h   futures and views of operations, pages, statuses
  *   lro/json.h     proto3 JSON output
+ *   lro/longrunning.h  pager, await-until-done, poll budget
  *
  * Opt-in: lro/lro_pb.h (protobuf-c messages), lro/testing.h (embedded server).
  */
@@ -16,5 +17,6 @@
 #include "lro/client.h"
 #include "lro/future.h"
 #include "lro/json.h"
+#include "lro/longrunning.h"
 
 #endif /* LRO_LRO_H */

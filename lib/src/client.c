@@ -1,0 +1,530 @@
+/* Client lifetime, the I/O thread, the timer heap and wake-ups. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+
+#include "client_int.h"
+
+static const char *const k_methods[LRO_K_COUNT] = {
+    "/google.longrunning.Operations/GetOperation",
+    "/google.longrunning.Operations/ListOperations",
+    "/google.longrunning.Operations/CancelOperation",
+    "/google.longrunning.Operations/DeleteOperation",
+    "/google.longrunning.Operations/WaitOperation",
+};
+
+/* The tag of wake-up events; its address is unique, its content unused. */
+static char g_wake_tag;
+static _Thread_local const lro_client *tls_io_client;
+
+int lro_on_io_thread(const lro_client *c)
+{
+    return tls_io_client == c;
+}
+
+void lro_client_ref_mem(lro_client *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+static void free_default_md(lro_client *c)
+{
+    for (size_t i = 0; i < c->default_md_count; i++) {
+        grpc_slice_unref(c->default_md[i].key);
+        grpc_slice_unref(c->default_md[i].value);
+    }
+    lro_free(c->default_md);
+    c->default_md = NULL;
+    c->default_md_count = 0;
+}
+
+void lro_client_unref_mem(lro_client *c)
+{
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1) {
+        return;
+    }
+    /* Last reference: the client was destroyed and no future points here. */
+    pthread_mutex_destroy(&c->mu);
+    pthread_mutex_destroy(&c->ready_mu);
+    pthread_mutex_destroy(&c->process_mu);
+    lro_free(c->heap);
+    lro_free(c);
+    grpc_shutdown();
+}
+
+/* ---- Timer heap (min-heap on due_ns; caller holds c->mu) ---------------- */
+
+static void heap_swap(lro_timer **h, size_t a, size_t b)
+{
+    lro_timer *t = h[a];
+    h[a] = h[b];
+    h[b] = t;
+    h[a]->heap_index = a;
+    h[b]->heap_index = b;
+}
+
+static void heap_up(lro_timer **h, size_t i)
+{
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (h[p]->due_ns <= h[i]->due_ns) {
+            break;
+        }
+        heap_swap(h, i, p);
+        i = p;
+    }
+}
+
+static void heap_down(lro_timer **h, size_t n, size_t i)
+{
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l]->due_ns < h[m]->due_ns) {
+            m = l;
+        }
+        if (r < n && h[r]->due_ns < h[m]->due_ns) {
+            m = r;
+        }
+        if (m == i) {
+            return;
+        }
+        heap_swap(h, i, m);
+        i = m;
+    }
+}
+
+int lro_timer_add_locked(lro_client *c, lro_timer *t)
+{
+    if (c->heap_len == c->heap_cap) {
+        size_t cap = c->heap_cap ? c->heap_cap * 2 : 64;
+        lro_timer **h = lro_realloc(c->heap, cap * sizeof *h);
+        if (h == NULL) {
+            return LRO_ERR_NOMEM;
+        }
+        c->heap = h;
+        c->heap_cap = cap;
+    }
+    t->heap_index = c->heap_len;
+    c->heap[c->heap_len++] = t;
+    heap_up(c->heap, t->heap_index);
+    return LRO_OK;
+}
+
+int lro_timer_remove_locked(lro_client *c, lro_timer *t)
+{
+    size_t i = t->heap_index;
+    if (i == SIZE_MAX || i >= c->heap_len || c->heap[i] != t) {
+        return 0;
+    }
+    c->heap_len--;
+    if (i != c->heap_len) {
+        c->heap[i] = c->heap[c->heap_len];
+        c->heap[i]->heap_index = i;
+        heap_down(c->heap, c->heap_len, i);
+        heap_up(c->heap, i);
+    }
+    t->heap_index = SIZE_MAX;
+    return 1;
+}
+
+int64_t lro_budget_take_locked(lro_client *c, int64_t now_ns)
+{
+    if (c->budget_rate <= 0) {
+        return 0;
+    }
+    double elapsed = (double)(now_ns - c->budget_last_ns) / 1e9;
+    c->budget_last_ns = now_ns;
+    c->budget_tokens += elapsed * c->budget_rate;
+    if (c->budget_tokens > c->budget_burst) {
+        c->budget_tokens = c->budget_burst;
+    }
+    if (c->budget_tokens >= 1.0) {
+        c->budget_tokens -= 1.0;
+        return 0;
+    }
+    int64_t wait = (int64_t)((1.0 - c->budget_tokens) / c->budget_rate * 1e9);
+    return wait > 0 ? wait : 1;
+}
+
+double lro_rand01_locked(lro_client *c)
+{
+    /* xorshift64*: jitter only needs to decorrelate clients, not secrecy. */
+    uint64_t x = c->rng;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    c->rng = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
+}
+
+/* Fires every due timer. Each is removed from the heap before its callback
+ * runs, with the lock released (fire() may start RPCs or add timers). */
+static void run_due_timers(lro_client *c)
+{
+    int64_t now = lro_now_ns();
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        if (c->heap_len == 0 || c->heap[0]->due_ns > now) {
+            pthread_mutex_unlock(&c->mu);
+            return;
+        }
+        lro_timer *t = c->heap[0];
+        lro_timer_remove_locked(c, t);
+        pthread_mutex_unlock(&c->mu);
+        t->fire(t, 0);
+    }
+}
+
+/* ---- Wake-ups ------------------------------------------------------------ */
+
+/* Makes the I/O thread return from grpc_completion_queue_next() soon. grpc
+ * core has no public "post an event" call; a connectivity watch with a
+ * deadline in the past completes at once (measured: ~4 us) and is the
+ * cheapest public way to put an event on our queue. Coalesced: at most one
+ * wake-up is outstanding. */
+void lro_client_wake_io(lro_client *c)
+{
+    if (lro_on_io_thread(c)) {
+        return; /* it re-reads the heap and ready queue before sleeping */
+    }
+    if (atomic_exchange(&c->wake_pending, 1)) {
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    int can = !c->cq_shut;
+    pthread_mutex_unlock(&c->mu);
+    if (!can) {
+        atomic_store(&c->wake_pending, 0);
+        return;
+    }
+    grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
+    grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
+                                          &g_wake_tag);
+}
+
+/* ---- The I/O thread ------------------------------------------------------ */
+
+static gpr_timespec next_deadline(lro_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int64_t due = c->heap_len ? c->heap[0]->due_ns : INT64_MAX;
+    pthread_mutex_unlock(&c->mu);
+    if (due == INT64_MAX) {
+        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    }
+    int64_t now = lro_now_ns();
+    int64_t wait = due > now ? due - now : 0;
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait, GPR_TIMESPAN));
+}
+
+/* Once the client is closing and nothing is left in flight, the queue can be
+ * shut down; the thread then sees GRPC_QUEUE_SHUTDOWN and leaves. */
+static void maybe_shutdown_cq(lro_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int go = c->closing && !c->cq_shut && atomic_load(&c->inflight_count) == 0 &&
+             c->heap_len == 0;
+    if (go) {
+        c->cq_shut = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (go) {
+        grpc_completion_queue_shutdown(c->cq);
+    }
+}
+
+static void release_grpc(lro_client *c)
+{
+    grpc_completion_queue_destroy(c->cq);
+    c->cq = NULL;
+    grpc_channel_destroy(c->channel);
+    c->channel = NULL;
+    free_default_md(c);
+    if (c->event_fd >= 0) {
+        close(c->event_fd);
+        c->event_fd = -1;
+    }
+}
+
+static void *io_main(void *arg)
+{
+    lro_client *c = arg;
+    tls_io_client = c;
+    for (;;) {
+        gpr_timespec deadline = next_deadline(c);
+        grpc_event ev = grpc_completion_queue_next(c->cq, deadline, NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN) {
+            break;
+        }
+        if (ev.type == GRPC_OP_COMPLETE) {
+            if (ev.tag == &g_wake_tag) {
+                atomic_store(&c->wake_pending, 0);
+            } else {
+                lro_call_on_complete(ev.tag, ev.success);
+            }
+        }
+        run_due_timers(c);
+        if (c->mode == LRO_MODE_THREAD) {
+            lro_client_drain_ready(c, 0);
+        }
+        maybe_shutdown_cq(c);
+    }
+    if (c->mode == LRO_MODE_THREAD) {
+        lro_client_drain_ready(c, 0);
+    }
+    pthread_mutex_lock(&c->mu);
+    int self_destroy = c->destroy_on_io;
+    pthread_mutex_unlock(&c->mu);
+    if (self_destroy) {
+        /* destroy() was called from one of our callbacks and returned at
+         * once; finishing the teardown is ours. */
+        pthread_detach(pthread_self());
+        release_grpc(c);
+        lro_client_unref_mem(c);
+    }
+    tls_io_client = NULL;
+    return NULL;
+}
+
+/* ---- Create / destroy ---------------------------------------------------- */
+
+static int add_default_md(lro_client *c, const char *key, const char *value)
+{
+    grpc_metadata *m = lro_realloc(c->default_md, (c->default_md_count + 1) * sizeof *m);
+    if (m == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    c->default_md = m;
+    memset(&m[c->default_md_count], 0, sizeof m[0]);
+    m[c->default_md_count].key = grpc_slice_from_copied_string(key);
+    m[c->default_md_count].value = grpc_slice_from_copied_string(value);
+    c->default_md_count++;
+    return LRO_OK;
+}
+
+static grpc_channel_credentials *make_creds(const lro_client_options *o)
+{
+    if (o->plaintext) {
+        return grpc_insecure_credentials_create();
+    }
+    return grpc_ssl_credentials_create(o->root_pem, NULL, NULL, NULL);
+}
+
+int lro_client_create(const lro_client_options *o, lro_client **out)
+{
+    if (o == NULL || out == NULL || o->target == NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    if (o->token != NULL && o->plaintext && !o->token_allow_plaintext) {
+        return LRO_ERR_INVALID_ARG; /* a bearer token in clear text on the wire */
+    }
+    if (o->mode == LRO_MODE_THREAD && o->wakeup != NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    lro_client *c = lro_calloc(1, sizeof *c);
+    if (c == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    atomic_init(&c->refs, 1);
+    c->mode = o->mode;
+    c->default_timeout_ms = o->default_timeout_ms;
+    c->retry = o->retry;
+    c->budget_rate = o->budget_rate;
+    c->budget_burst = o->budget_burst;
+    c->budget_tokens = o->budget_burst;
+    c->budget_last_ns = lro_now_ns();
+    c->event_fd = -1;
+    c->wakeup = o->wakeup;
+    c->wakeup_data = o->wakeup_data;
+    c->rng = (uint64_t)lro_now_ns() ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ULL;
+    if (c->rng == 0) {
+        c->rng = 1;
+    }
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_mutex_init(&c->ready_mu, NULL);
+    pthread_mutex_init(&c->process_mu, NULL);
+    grpc_init();
+
+    int rc = LRO_OK;
+    for (size_t i = 0; i < o->header_count && rc == LRO_OK; i++) {
+        rc = add_default_md(c, o->headers[i].key, o->headers[i].value);
+    }
+    if (rc == LRO_OK && o->token != NULL) {
+        size_t n = strlen(o->token) + sizeof "Bearer ";
+        char *v = lro_malloc(n);
+        if (v == NULL) {
+            rc = LRO_ERR_NOMEM;
+        } else {
+            snprintf(v, n, "Bearer %s", o->token);
+            rc = add_default_md(c, "authorization", v);
+            memset(v, 0, n);
+            lro_free(v);
+        }
+    }
+    if (rc == LRO_OK && c->mode == LRO_MODE_LOOP) {
+        c->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        if (c->event_fd < 0) {
+            rc = LRO_ERR_IO;
+        }
+    }
+    if (rc != LRO_OK) {
+        free_default_md(c);
+        lro_client_unref_mem(c);
+        return rc;
+    }
+
+    /* Channel arguments. */
+    char ua[512];
+    snprintf(ua, sizeof ua, "%s%slro-c/%s", o->user_agent ? o->user_agent : "",
+             o->user_agent ? " " : "", LRO_VERSION_STRING);
+    char svc_cfg[160];
+    grpc_arg args[6];
+    size_t nargs = 0;
+    args[nargs].type = GRPC_ARG_INTEGER;
+    args[nargs].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[nargs++].value.integer = (int)o->max_receive;
+    args[nargs].type = GRPC_ARG_STRING;
+    args[nargs].key = GRPC_ARG_PRIMARY_USER_AGENT_STRING;
+    args[nargs++].value.string = ua;
+    /* Retries are ours (with RetryInfo and per-call policies); grpc's own
+     * transparent retries would double-count attempts. */
+    args[nargs].type = GRPC_ARG_INTEGER;
+    args[nargs].key = GRPC_ARG_ENABLE_RETRIES;
+    args[nargs++].value.integer = 0;
+    if (o->lb_policy != NULL) {
+        snprintf(svc_cfg, sizeof svc_cfg, "{\"loadBalancingConfig\":[{\"%s\":{}}]}",
+                 o->lb_policy);
+        args[nargs].type = GRPC_ARG_STRING;
+        args[nargs].key = GRPC_ARG_SERVICE_CONFIG;
+        args[nargs++].value.string = svc_cfg;
+    }
+    if (o->tls_server_name != NULL && !o->plaintext) {
+        args[nargs].type = GRPC_ARG_STRING;
+        args[nargs].key = GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
+        args[nargs++].value.string = o->tls_server_name;
+    }
+    grpc_channel_args cargs = {nargs, args};
+    grpc_channel_credentials *creds = make_creds(o);
+    if (creds == NULL) {
+        free_default_md(c);
+        lro_client_unref_mem(c);
+        return LRO_ERR_INVALID_ARG;
+    }
+    c->channel = grpc_channel_create(o->target, creds, &cargs);
+    grpc_channel_credentials_release(creds);
+    c->cq = grpc_completion_queue_create_for_next(NULL);
+    if (c->channel == NULL || c->cq == NULL) {
+        if (c->cq) {
+            grpc_completion_queue_destroy(c->cq);
+        }
+        if (c->channel) {
+            grpc_channel_destroy(c->channel);
+        }
+        free_default_md(c);
+        lro_client_unref_mem(c);
+        return LRO_ERR_INTERNAL;
+    }
+    for (int k = 0; k < LRO_K_COUNT; k++) {
+        c->methods[k] = grpc_channel_register_call(c->channel, k_methods[k], NULL, NULL);
+    }
+    if (pthread_create(&c->io_thread, NULL, io_main, c) != 0) {
+        grpc_completion_queue_shutdown(c->cq);
+        release_grpc(c);
+        lro_client_unref_mem(c);
+        return LRO_ERR_INTERNAL;
+    }
+    c->io_started = 1;
+    *out = c;
+    return LRO_OK;
+}
+
+/* Cancels everything in flight; completions then come back as
+ * LRO_ERR_SHUTDOWN (call.c looks at c->closing). Timers (retry backoff and
+ * polls) are fired as cancelled so their futures finish too. */
+static void cancel_all(lro_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    for (lro_future *f = c->inflight; f != NULL; f = f->next) {
+        if (f->call != NULL) {
+            grpc_call_cancel(f->call, NULL);
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    for (;;) {
+        pthread_mutex_lock(&c->mu);
+        lro_timer *t = c->heap_len ? c->heap[0] : NULL;
+        if (t != NULL) {
+            lro_timer_remove_locked(c, t);
+        }
+        pthread_mutex_unlock(&c->mu);
+        if (t == NULL) {
+            break;
+        }
+        t->fire(t, 1);
+    }
+}
+
+void lro_client_destroy(lro_client *c)
+{
+    if (c == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    if (c->closing) {
+        pthread_mutex_unlock(&c->mu);
+        return;
+    }
+    c->closing = 1;
+    int on_io = lro_on_io_thread(c);
+    if (on_io) {
+        c->destroy_on_io = 1;
+    }
+    pthread_mutex_unlock(&c->mu);
+
+    cancel_all(c);
+    if (on_io) {
+        /* Inside one of our callbacks (thread mode): the I/O thread finishes
+         * the teardown after the callback returns. */
+        return;
+    }
+    lro_client_wake_io(c);
+    pthread_join(c->io_thread, NULL);
+    /* Loop mode: whatever completed but was not processed runs now, on the
+     * caller's thread (documented). */
+    lro_client_drain_ready(c, 0);
+    release_grpc(c);
+    lro_client_unref_mem(c);
+}
+
+int lro_client_fd(const lro_client *c)
+{
+    return c != NULL && c->mode == LRO_MODE_LOOP ? c->event_fd : -1;
+}
+
+int lro_client_process(lro_client *c, int max)
+{
+    if (c == NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    if (c->mode != LRO_MODE_LOOP) {
+        return LRO_ERR_STATE;
+    }
+    uint64_t v;
+    if (c->event_fd >= 0) {
+        /* Clear the readiness first: anything pushed after this read makes
+         * the fd readable again, so no completion can be missed. */
+        ssize_t r = read(c->event_fd, &v, sizeof v);
+        (void)r;
+    }
+    return lro_client_drain_ready(c, max);
+}
+
+size_t lro_client_inflight(const lro_client *c)
+{
+    return c ? atomic_load(&((lro_client *)c)->inflight_count) : 0;
+}

@@ -1,0 +1,190 @@
+/* Borrowed views over decoded messages. The opaque view types are the
+ * protobuf-c structs themselves (no copies): lro_operation is a
+ * Google__Longrunning__Operation, lro_page a ListOperationsResponse,
+ * lro_status a Google__Rpc__Status. */
+#include <string.h>
+
+#include "lro/lro_pb.h"
+#include "lro_int.h"
+#include "google/rpc/error_details.pb-c.h"
+
+#define OP(p) ((const Google__Longrunning__Operation *)(p))
+#define ST(p) ((const Google__Rpc__Status *)(p))
+#define PG(p) ((const Google__Longrunning__ListOperationsResponse *)(p))
+
+const char *lro_operation_name(const lro_operation *op)
+{
+    return op && OP(op)->name ? OP(op)->name : "";
+}
+
+int lro_operation_done(const lro_operation *op)
+{
+    return op != NULL && OP(op)->done;
+}
+
+static int any_out(const Google__Protobuf__Any *a, const char **type_url, const uint8_t **value,
+                   size_t *len)
+{
+    if (a == NULL) {
+        return 0;
+    }
+    if (type_url) {
+        *type_url = a->type_url ? a->type_url : "";
+    }
+    if (value) {
+        *value = a->value.data;
+    }
+    if (len) {
+        *len = a->value.len;
+    }
+    return 1;
+}
+
+int lro_operation_metadata(const lro_operation *op, const char **type_url, const uint8_t **value,
+                           size_t *len)
+{
+    return op ? any_out(OP(op)->metadata, type_url, value, len) : 0;
+}
+
+int lro_operation_response(const lro_operation *op, const char **type_url, const uint8_t **value,
+                           size_t *len)
+{
+    if (op == NULL || OP(op)->result_case != GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE) {
+        return 0;
+    }
+    return any_out(OP(op)->response, type_url, value, len);
+}
+
+const lro_status *lro_operation_error(const lro_operation *op)
+{
+    if (op == NULL || OP(op)->result_case != GOOGLE__LONGRUNNING__OPERATION__RESULT_ERROR) {
+        return NULL;
+    }
+    return (const lro_status *)OP(op)->error;
+}
+
+int lro_status_code(const lro_status *s)
+{
+    return s ? ST(s)->code : LRO_CODE_UNKNOWN;
+}
+
+const char *lro_status_message(const lro_status *s)
+{
+    return s && ST(s)->message ? ST(s)->message : "";
+}
+
+size_t lro_status_detail_count(const lro_status *s)
+{
+    return s ? ST(s)->n_details : 0;
+}
+
+int lro_status_detail(const lro_status *s, size_t i, const char **type_url, const uint8_t **value,
+                      size_t *len)
+{
+    if (s == NULL || i >= ST(s)->n_details || ST(s)->details[i] == NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    any_out(ST(s)->details[i], type_url, value, len);
+    return LRO_OK;
+}
+
+int lro_status_retry_delay_ms(const lro_status *s, int64_t *ms)
+{
+    if (s == NULL) {
+        return 0;
+    }
+    for (size_t i = 0; i < ST(s)->n_details; i++) {
+        const Google__Protobuf__Any *a = ST(s)->details[i];
+        ProtobufCMessage *m = NULL;
+        if (a == NULL ||
+            lro_any_unpack(a->type_url, a->value.data, a->value.len,
+                           &google__rpc__retry_info__descriptor, &m) != LRO_OK) {
+            continue;
+        }
+        const Google__Rpc__RetryInfo *ri = (const Google__Rpc__RetryInfo *)m;
+        int found = 0;
+        if (ri->retry_delay != NULL && ri->retry_delay->seconds >= 0 &&
+            ri->retry_delay->nanos >= 0) {
+            int64_t sec = ri->retry_delay->seconds;
+            /* A hostile server must not make us sleep for centuries. */
+            if (sec > 86400) {
+                sec = 86400;
+            }
+            if (ms) {
+                *ms = sec * 1000 + ri->retry_delay->nanos / 1000000;
+            }
+            found = 1;
+        }
+        lro_message_free(m);
+        if (found) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+size_t lro_page_count(const lro_page *p)
+{
+    return p ? PG(p)->n_operations : 0;
+}
+
+const lro_operation *lro_page_operation(const lro_page *p, size_t i)
+{
+    if (p == NULL || i >= PG(p)->n_operations) {
+        return NULL;
+    }
+    return (const lro_operation *)PG(p)->operations[i];
+}
+
+const char *lro_page_next_token(const lro_page *p)
+{
+    return p && PG(p)->next_page_token ? PG(p)->next_page_token : "";
+}
+
+size_t lro_page_unreachable_count(const lro_page *p)
+{
+    return p ? PG(p)->n_unreachable : 0;
+}
+
+const char *lro_page_unreachable(const lro_page *p, size_t i)
+{
+    if (p == NULL || i >= PG(p)->n_unreachable) {
+        return NULL;
+    }
+    return PG(p)->unreachable[i];
+}
+
+int lro_any_unpack(const char *type_url, const uint8_t *value, size_t len,
+                   const ProtobufCMessageDescriptor *desc, ProtobufCMessage **out)
+{
+    if (type_url == NULL || desc == NULL || out == NULL || (value == NULL && len > 0)) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    /* "type.googleapis.com/google.rpc.RetryInfo": the part after the last
+     * '/' must be the descriptor's full name. */
+    const char *slash = strrchr(type_url, '/');
+    const char *full = slash ? slash + 1 : type_url;
+    if (strcmp(full, desc->name) != 0) {
+        return LRO_ERR_TYPE_MISMATCH;
+    }
+    ProtobufCMessage *m = protobuf_c_message_unpack(desc, lro_pb_allocator(), len, value);
+    if (m == NULL) {
+        /* protobuf-c does not tell a bad encoding from a failed allocation;
+         * probe with a 1-byte allocation to tell them apart. */
+        void *probe = lro_malloc(1);
+        if (probe == NULL) {
+            return LRO_ERR_NOMEM;
+        }
+        lro_free(probe);
+        return LRO_ERR_DECODE;
+    }
+    *out = m;
+    return LRO_OK;
+}
+
+void lro_message_free(ProtobufCMessage *m)
+{
+    if (m != NULL) {
+        protobuf_c_message_free_unpacked(m, lro_pb_allocator());
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The shared library exports lro_* and nothing else, and carries its SONAME.
+set -euo pipefail
+lib=lib/liblro.so.0
+[ -e "$lib" ] || { echo "FAIL: liblro.so.0 not found in runfiles"; exit 1; }
+soname="$(objdump -p "$lib" | awk '/SONAME/ {print $2}')"
+[ "$soname" = "liblro.so.0" ] || { echo "FAIL: SONAME is '$soname'"; exit 1; }
+syms="$(nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' | sort -u)"
+bad="$(printf '%s\n' "$syms" | grep -v '^lro_' | grep -v '^LRO_0$' | grep -v '^$' || true)"
+if [ -n "$bad" ]; then
+  echo "FAIL: exported symbols without the lro_ prefix:"
+  printf '%s\n' "$bad"
+  exit 1
+fi
+n="$(printf '%s\n' "$syms" | grep -c '^lro_')"
+# The public API is far bigger than this: an empty export list must fail.
+[ "$n" -ge 60 ] || { echo "FAIL: only $n lro_ symbols exported"; exit 1; }
+# Every function declared LRO_API in the public headers is exported.
+missing=0
+for f in $(grep -ho 'LRO_API [^(]*(' lib/include/lro/*.h 2>/dev/null | sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u); do
+  if ! printf '%s\n' "$syms" | grep -qx "$f"; then
+    echo "missing export: $f"
+    missing=1
+  fi
+done
+[ "$missing" -eq 0 ] || { echo "FAIL: declared but not exported"; exit 1; }
+echo "OK: $n lro_ symbols exported, nothing else; SONAME $soname"

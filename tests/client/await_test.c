@@ -1,0 +1,361 @@
+/* Await until done: every outcome, WaitOperation first with the UNIMPLEMENTED
+ * fallback remembered per client, backoff growth, RetryInfo, the poll
+ * budget, progress de-duplication, local cancel. Counts come from the
+ * server's records; time only appears as lower bounds. */
+#include <time.h>
+
+#include "harness.h"
+
+static lro_test_server *srv;
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static lro_poll_policy fast_poll(void)
+{
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT;
+    pp.method = LRO_AWAIT_POLL_ONLY;
+    pp.initial_delay_ms = 20;
+    pp.multiplier = 1.0;
+    pp.jitter = 0;
+    pp.total_timeout_ms = 20000;
+    return pp;
+}
+
+static lro_future *await_sync(lro_client *c, const char *name, const lro_poll_policy *pp)
+{
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_await(c, name, pp, NULL, NULL, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    return f;
+}
+
+static void test_outcomes(void)
+{
+    lro_client *c = make_client(srv);
+    lro_poll_policy pp = fast_poll();
+    /* Succeeded. */
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/a-ok", NULL, NULL, 0), LRO_OK);
+    static const uint8_t sv[] = {0x0a, 0x02, 'h', 'i'};
+    CHECK_EQ_INT(lro_test_server_complete(srv, PARENT "/a-ok", 200,
+                                          "type.googleapis.com/google.protobuf.StringValue", sv,
+                                          sizeof sv),
+                 LRO_OK);
+    lro_future *f = await_sync(c, PARENT "/a-ok", &pp);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_OK);
+    const lro_operation *op = lro_future_operation(f);
+    CHECK(op != NULL && lro_operation_done(op));
+    CHECK_EQ_INT(lro_operation_response(op, NULL, NULL, NULL), 1);
+    CHECK(lro_future_polls(f) >= 2);
+    CHECK_EQ_INT(lro_future_polls(f), lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/a-ok"));
+    lro_future_unref(f);
+
+    /* Failed, with details. */
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/a-fail", NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_fail(srv, PARENT "/a-fail", 100, LRO_CODE_ABORTED, "it broke",
+                                      NULL, 0),
+                 LRO_OK);
+    f = await_sync(c, PARENT "/a-fail", &pp);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_OP_FAILED);
+    const lro_status *e = lro_operation_error(lro_future_operation(f));
+    CHECK_EQ_INT(lro_status_code(e), LRO_CODE_ABORTED);
+    CHECK_EQ_STR(lro_status_message(e), "it broke");
+    lro_future_unref(f);
+
+    /* Cancelled remotely (helper: CancelOperation, then await). */
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/a-cancel", NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_cancel_and_await(c, PARENT "/a-cancel", &pp, NULL, NULL, NULL, NULL, NULL,
+                                      &f),
+                 LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_OP_CANCELLED);
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_CANCEL, PARENT "/a-cancel"), 1);
+    lro_future_unref(f);
+
+    /* Total timeout: the last state is kept. */
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/a-slow", NULL, NULL, 0), LRO_OK);
+    pp.total_timeout_ms = 300;
+    f = await_sync(c, PARENT "/a-slow", &pp);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_TIMEOUT);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_DEADLINE_EXCEEDED);
+    op = lro_future_operation(f);
+    CHECK(op != NULL);
+    CHECK_EQ_STR(lro_operation_name(op), PARENT "/a-slow");
+    CHECK_EQ_INT(lro_operation_done(op), 0);
+    lro_future_unref(f);
+
+    /* RPC failure (unknown operation). */
+    pp.total_timeout_ms = 20000;
+    f = await_sync(c, PARENT "/a-missing", &pp);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_RPC);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_NOT_FOUND);
+    CHECK(lro_future_operation(f) == NULL);
+    lro_future_unref(f);
+
+    /* Bad arguments never start anything. */
+    pp.multiplier = 0.5;
+    CHECK_EQ_INT(lro_await(c, PARENT "/x", &pp, NULL, NULL, NULL, NULL, NULL, NULL),
+                 LRO_ERR_INVALID_ARG);
+    CHECK_EQ_INT(lro_await(c, "", NULL, NULL, NULL, NULL, NULL, NULL, NULL), LRO_ERR_BAD_NAME);
+    lro_client_destroy(c);
+}
+
+static void test_wait_first_then_fallback(void)
+{
+    lro_client *c = make_client(srv);
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT; /* AUTO */
+    pp.initial_delay_ms = 20;
+    /* A server with WaitOperation: no Get at all. */
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/w-ok", NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_complete(srv, PARENT "/w-ok", 200, NULL, NULL, 0), LRO_OK);
+    lro_future *f = await_sync(c, PARENT "/w-ok", &pp);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_WAIT, PARENT "/w-ok"), 1);
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/w-ok"), 0);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+
+    /* A server without it: one UNIMPLEMENTED per client, then Get polling. */
+    c = make_client(srv);
+    lro_test_fault fl = LRO_TEST_FAULT_INIT;
+    fl.methods = LRO_TEST_WAIT;
+    fl.times = -1;
+    fl.code = LRO_CODE_UNIMPLEMENTED;
+    CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
+    uint64_t waits0 = lro_test_server_call_count(srv, LRO_TEST_WAIT, NULL);
+    for (int i = 0; i < 20; i++) {
+        char name[128];
+        snprintf(name, sizeof name, PARENT "/fb-%d", i);
+        CHECK_EQ_INT(lro_test_server_put_pending(srv, name, NULL, NULL, 0), LRO_OK);
+        CHECK_EQ_INT(lro_test_server_complete(srv, name, 50, NULL, NULL, 0), LRO_OK);
+        f = await_sync(c, name, &pp);
+        CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+        CHECK(lro_test_server_call_count(srv, LRO_TEST_GET, name) >= 1);
+        lro_future_unref(f);
+    }
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_WAIT, NULL) - waits0, 1);
+    /* WAIT_ONLY surfaces UNIMPLEMENTED instead of falling back. */
+    pp.method = LRO_AWAIT_WAIT_ONLY;
+    f = await_sync(c, op_name(2), &pp);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_RPC);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNIMPLEMENTED);
+    lro_future_unref(f);
+    lro_test_server_clear_faults(srv);
+    lro_client_destroy(c);
+}
+
+static void test_backoff_growth(void)
+{
+    lro_client *c = make_client(srv);
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/b-exp", NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/b-flat", NULL, NULL, 0), LRO_OK);
+    lro_poll_policy exp = fast_poll();
+    exp.initial_delay_ms = 10;
+    exp.multiplier = 2.0;
+    exp.max_delay_ms = 100000;
+    exp.total_timeout_ms = 1000;
+    lro_poll_policy flat = exp;
+    flat.multiplier = 1.0;
+    lro_future *fe = NULL, *ff = NULL;
+    CHECK_EQ_INT(lro_await(c, PARENT "/b-exp", &exp, NULL, NULL, NULL, NULL, NULL, &fe), LRO_OK);
+    CHECK_EQ_INT(lro_await(c, PARENT "/b-flat", &flat, NULL, NULL, NULL, NULL, NULL, &ff), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(fe, -1), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(ff, -1), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(fe), LRO_ERR_TIMEOUT);
+    uint64_t ne = lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/b-exp");
+    uint64_t nf = lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/b-flat");
+    fprintf(stderr, "  polls in 1 s: exponential %llu, flat %llu\n", (unsigned long long)ne,
+            (unsigned long long)nf);
+    /* Delays 10,20,40,...: at most 7 polls fit in 1000 ms, whatever the
+     * machine's speed (a slow machine only makes fewer). */
+    CHECK(ne >= 2 && ne <= 8);
+    CHECK_EQ_INT(ne, lro_future_polls(fe));
+    CHECK(nf > ne);
+    lro_future_unref(fe);
+    lro_future_unref(ff);
+    lro_client_destroy(c);
+}
+
+static void test_retry_info_on_poll(void)
+{
+    lro_client *c = make_client(srv);
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/ri", NULL, NULL, 0), LRO_OK);
+    lro_test_fault fl = LRO_TEST_FAULT_INIT;
+    fl.methods = LRO_TEST_GET;
+    fl.name = PARENT "/ri";
+    fl.times = 1;
+    fl.code = LRO_CODE_RESOURCE_EXHAUSTED;
+    fl.message = "quota";
+    fl.retry_delay_ms = 400;
+    CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_complete(srv, PARENT "/ri", 0, NULL, NULL, 0), LRO_OK);
+    lro_poll_policy pp = fast_poll();
+    int64_t t0 = now_ms();
+    lro_future *f = await_sync(c, PARENT "/ri", &pp);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK(now_ms() - t0 >= 400); /* lower bound only */
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/ri"), 2);
+    lro_future_unref(f);
+    lro_test_server_clear_faults(srv);
+    lro_client_destroy(c);
+}
+
+static void test_poll_budget(void)
+{
+    lro_client_options *o = NULL;
+    CHECK_EQ_INT(lro_client_options_create(&o), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_target(o, lro_test_server_target(srv)), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_plaintext(o), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_poll_budget(o, -1, 1), LRO_ERR_INVALID_ARG);
+    CHECK_EQ_INT(lro_client_options_set_poll_budget(o, 20, 2), LRO_OK);
+    lro_client *c = NULL;
+    CHECK_EQ_INT(lro_client_create(o, &c), LRO_OK);
+    lro_client_options_destroy(o);
+    lro_poll_policy pp = fast_poll();
+    pp.initial_delay_ms = 1; /* they would poll ~1000 times a second each */
+    pp.total_timeout_ms = 1000;
+    lro_future *fs[10];
+    uint64_t before = lro_test_server_call_count(srv, LRO_TEST_GET, NULL);
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ_INT(lro_await(c, op_name(2 + 4 * i), &pp, NULL, NULL, NULL, NULL, NULL, &fs[i]),
+                     LRO_OK);
+    }
+    for (int i = 0; i < 10; i++) {
+        CHECK_EQ_INT(lro_future_wait(fs[i], -1), LRO_OK);
+        CHECK_EQ_INT(lro_future_result(fs[i]), LRO_ERR_TIMEOUT);
+        lro_future_unref(fs[i]);
+    }
+    uint64_t n = lro_test_server_call_count(srv, LRO_TEST_GET, NULL) - before;
+    fprintf(stderr, "  10 awaits for 1 s under a 20/s budget: %llu polls\n",
+            (unsigned long long)n);
+    /* 2 (burst) + 20/s * ~1 s; never more, however fast the machine. */
+    CHECK(n >= 10 && n <= 24);
+    lro_client_destroy(c);
+}
+
+typedef struct progress_log {
+    atomic_int n;
+    char seen[16][8];
+} progress_log;
+
+static void on_progress(const lro_operation *op, void *ud)
+{
+    progress_log *pl = ud;
+    const uint8_t *v = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(lro_operation_metadata(op, NULL, &v, &len), 1);
+    int i = atomic_load(&pl->n);
+    if (i < 16 && len >= 2 && len - 2 < sizeof pl->seen[0]) {
+        memcpy(pl->seen[i], v + 2, len - 2);
+        pl->seen[i][len - 2] = '\0';
+    }
+    atomic_fetch_add(&pl->n, 1);
+}
+
+static void set_progress(const char *name, const char *pct)
+{
+    uint8_t buf[16];
+    size_t n = strlen(pct);
+    buf[0] = 0x0a;
+    buf[1] = (uint8_t)n;
+    memcpy(buf + 2, pct, n);
+    CHECK_EQ_INT(lro_test_server_set_metadata(srv, name,
+                                              "type.googleapis.com/google.protobuf.StringValue",
+                                              buf, n + 2),
+                 LRO_OK);
+}
+
+static void test_progress_dedup(void)
+{
+    lro_client *c = make_client(srv);
+    const char *name = PARENT "/prog";
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, name, NULL, NULL, 0), LRO_OK);
+    set_progress(name, "0%");
+    lro_poll_policy pp = fast_poll();
+    progress_log pl;
+    memset(&pl, 0, sizeof pl);
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_await(c, name, &pp, NULL, on_progress, NULL, &pl, NULL, &f), LRO_OK);
+    const char *steps[] = {"10%", "10%", "50%", "50%", "90%"};
+    for (size_t s = 0; s < sizeof steps / sizeof steps[0]; s++) {
+        uint64_t at = lro_test_server_call_count(srv, LRO_TEST_GET, name);
+        WAIT_UNTIL(lro_test_server_call_count(srv, LRO_TEST_GET, name) >= at + 3);
+        set_progress(name, steps[s]);
+    }
+    uint64_t at = lro_test_server_call_count(srv, LRO_TEST_GET, name);
+    WAIT_UNTIL(lro_test_server_call_count(srv, LRO_TEST_GET, name) >= at + 3);
+    CHECK_EQ_INT(lro_test_server_complete(srv, name, 0, NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    /* Many polls, four distinct values: four progress calls, in order. */
+    WAIT_UNTIL(atomic_load(&pl.n) == 4);
+    usleep(50000);
+    CHECK_EQ_INT(atomic_load(&pl.n), 4);
+    CHECK_EQ_STR(pl.seen[0], "0%");
+    CHECK_EQ_STR(pl.seen[1], "10%");
+    CHECK_EQ_STR(pl.seen[2], "50%");
+    CHECK_EQ_STR(pl.seen[3], "90%");
+    CHECK(lro_future_polls(f) > 8);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+}
+
+static void test_local_cancel_stops_polling(void)
+{
+    lro_client *c = make_client(srv);
+    const char *name = PARENT "/stopme";
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, name, NULL, NULL, 0), LRO_OK);
+    lro_poll_policy pp = fast_poll();
+    counter k = {0};
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_await(c, name, &pp, NULL, NULL, count_cb, &k, count_free, &f), LRO_OK);
+    WAIT_UNTIL(lro_test_server_call_count(srv, LRO_TEST_GET, name) >= 3);
+    CHECK_EQ_INT(lro_future_cancel(f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_CANCELLED);
+    uint64_t at = lro_test_server_call_count(srv, LRO_TEST_GET, name);
+    usleep(200000); /* ten poll intervals */
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_GET, name), at);
+    WAIT_UNTIL(atomic_load(&k.frees) == 1);
+    CHECK_EQ_INT(atomic_load(&k.calls), 1);
+    /* The operation itself was not cancelled. */
+    lro_future *g = NULL;
+    CHECK_EQ_INT(lro_get(c, name, NULL, NULL, NULL, NULL, &g), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(g, -1), LRO_OK);
+    CHECK_EQ_INT(lro_operation_done(lro_future_operation(g)), 0);
+    lro_future_unref(g);
+    lro_future_unref(f);
+    /* Destroy with awaits waiting on timers and on Waits. */
+    counter k2 = {0};
+    for (int i = 0; i < 20; i++) {
+        lro_poll_policy p2 = fast_poll();
+        p2.method = i % 2 ? LRO_AWAIT_AUTO : LRO_AWAIT_POLL_ONLY;
+        p2.initial_delay_ms = 5000;
+        CHECK_EQ_INT(lro_await(c, name, &p2, NULL, NULL, count_cb, &k2, count_free, NULL), LRO_OK);
+    }
+    usleep(50000);
+    lro_client_destroy(c);
+    CHECK_EQ_INT(atomic_load(&k2.calls), 20);
+    CHECK_EQ_INT(atomic_load(&k2.frees), 20);
+    CHECK_EQ_INT(atomic_load(&k2.last_result), LRO_ERR_SHUTDOWN);
+}
+
+int main(void)
+{
+    srv = start_server(50);
+    RUN(test_outcomes);
+    RUN(test_wait_first_then_fallback);
+    RUN(test_backoff_growth);
+    RUN(test_retry_info_on_poll);
+    RUN(test_poll_budget);
+    RUN(test_progress_dedup);
+    RUN(test_local_cancel_stops_polling);
+    lro_test_server_stop(srv);
+    fprintf(stderr, "await_test: all passed\n");
+    return 0;
+}

@@ -1,0 +1,205 @@
+/* Responses a client must survive: garbage bytes, oversized messages,
+ * malformed status details; and the retry machinery: K x UNAVAILABLE then
+ * success, persistent failure, RetryInfo. */
+#include "harness.h"
+
+static lro_test_server *srv;
+
+static lro_future *get_once(lro_client *c, const char *name, const lro_call_options *co)
+{
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_get(c, name, co, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    return f;
+}
+
+static void add_fault(lro_test_fault_kind kind, unsigned methods, const char *name, int times,
+                      int code)
+{
+    lro_test_fault fl = LRO_TEST_FAULT_INIT;
+    fl.kind = kind;
+    fl.methods = methods;
+    fl.name = name;
+    fl.times = times;
+    fl.code = code;
+    fl.message = "injected";
+    if (kind == LRO_TEST_FAULT_GARBAGE) {
+        /* Field 1 (name), length-delimited, claims 100 bytes, has 3. */
+        static const uint8_t trunc[] = {0x0a, 0x64, 'a', 'b', 'c'};
+        fl.garbage = trunc;
+        fl.garbage_len = sizeof trunc;
+    }
+    if (kind == LRO_TEST_FAULT_BIG) {
+        fl.big_size = 256 * 1024;
+    }
+    CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
+}
+
+static void test_garbage_response(void)
+{
+    lro_client *c = make_client(srv);
+    add_fault(LRO_TEST_FAULT_GARBAGE, LRO_TEST_GET, op_name(0), 1, 0);
+    lro_future *f = get_once(c, op_name(0), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_DECODE);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_INTERNAL);
+    CHECK(strstr(lro_status_message(lro_future_status(f)), "google.longrunning.Operation") !=
+          NULL);
+    CHECK(lro_future_operation(f) == NULL);
+    lro_future_unref(f);
+    /* The next call is fine. */
+    f = get_once(c, op_name(0), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+}
+
+static void test_oversized_response(void)
+{
+    lro_client_options *o = NULL;
+    CHECK_EQ_INT(lro_client_options_create(&o), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_target(o, lro_test_server_target(srv)), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_plaintext(o), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_max_receive_size(o, 64 * 1024), LRO_OK);
+    lro_client *c = NULL;
+    CHECK_EQ_INT(lro_client_create(o, &c), LRO_OK);
+    lro_client_options_destroy(o);
+    add_fault(LRO_TEST_FAULT_BIG, LRO_TEST_GET, op_name(0), 1, 0);
+    lro_future *f = get_once(c, op_name(0), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_RPC);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_RESOURCE_EXHAUSTED);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+}
+
+static void test_bad_status_details(void)
+{
+    lro_client *c = make_client_ex(lro_test_server_target(srv), LRO_MODE_THREAD, 1);
+    add_fault(LRO_TEST_FAULT_BAD_DETAILS, LRO_TEST_GET, op_name(0), 1, LRO_CODE_FAILED_PRECONDITION);
+    lro_future *f = get_once(c, op_name(0), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_DECODE);
+    const lro_status *s = lro_future_status(f);
+    CHECK_EQ_INT(lro_status_code(s), LRO_CODE_INTERNAL);
+    CHECK(strstr(lro_status_message(s), "grpc-status-details-bin") != NULL);
+    CHECK(strstr(lro_status_message(s), "FAILED_PRECONDITION") != NULL);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+}
+
+static void test_retry_k_unavailable(void)
+{
+    lro_client *c = make_client_ex(lro_test_server_target(srv), LRO_MODE_THREAD, 5);
+    lro_test_server_clear_records(srv);
+    uint64_t before = lro_test_server_call_count(srv, LRO_TEST_GET, op_name(4));
+    add_fault(LRO_TEST_FAULT_STATUS, LRO_TEST_GET, op_name(4), 3, LRO_CODE_UNAVAILABLE);
+    lro_future *f = get_once(c, op_name(4), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK_EQ_INT(lro_future_attempts(f), 4);
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_GET, op_name(4)) - before, 4);
+    lro_future_unref(f);
+
+    /* Persistent UNAVAILABLE: bounded by max_attempts, final status kept. */
+    add_fault(LRO_TEST_FAULT_STATUS, LRO_TEST_GET, op_name(8), -1, LRO_CODE_UNAVAILABLE);
+    before = lro_test_server_call_count(srv, LRO_TEST_GET, op_name(8));
+    f = get_once(c, op_name(8), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_RPC);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNAVAILABLE);
+    CHECK_EQ_STR(lro_status_message(lro_future_status(f)), "injected");
+    CHECK_EQ_INT(lro_future_attempts(f), 5);
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_GET, op_name(8)) - before, 5);
+    lro_future_unref(f);
+
+    /* A per-call policy overrides the client's: no retry at all. */
+    lro_retry_policy none = LRO_RETRY_POLICY_INIT;
+    none.max_attempts = 1;
+    lro_call_options co = LRO_CALL_OPTIONS_INIT;
+    co.retry = &none;
+    f = get_once(c, op_name(8), &co);
+    CHECK_EQ_INT(lro_future_attempts(f), 1);
+    lro_future_unref(f);
+
+    /* A non-retryable code is not retried. */
+    add_fault(LRO_TEST_FAULT_STATUS, LRO_TEST_GET, op_name(12), 1, LRO_CODE_PERMISSION_DENIED);
+    f = get_once(c, op_name(12), NULL);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_PERMISSION_DENIED);
+    CHECK_EQ_INT(lro_future_attempts(f), 1);
+    lro_future_unref(f);
+    lro_test_server_clear_faults(srv);
+    lro_client_destroy(c);
+}
+
+static void test_retry_info_honoured(void)
+{
+    lro_client *c = make_client_ex(lro_test_server_target(srv), LRO_MODE_THREAD, 3);
+    lro_test_fault fl = LRO_TEST_FAULT_INIT;
+    fl.kind = LRO_TEST_FAULT_STATUS;
+    fl.methods = LRO_TEST_GET;
+    fl.name = op_name(16);
+    fl.times = 1;
+    fl.code = LRO_CODE_UNAVAILABLE;
+    fl.message = "slow down";
+    fl.retry_delay_ms = 400;
+    CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
+    int64_t t0 = 0;
+    {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        t0 = ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    }
+    lro_future *f = get_once(c, op_name(16), NULL);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    int64_t elapsed = ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - t0;
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK_EQ_INT(lro_future_attempts(f), 2);
+    /* The client backoff is 10 ms; only the server's RetryInfo explains a
+     * wait of 400 ms (a lower bound: never an upper one on a shared box). */
+    CHECK(elapsed >= 400);
+    lro_future_unref(f);
+
+    /* RetryInfo is visible on a final status too. */
+    fl.times = -1;
+    fl.name = op_name(20);
+    fl.code = LRO_CODE_RESOURCE_EXHAUSTED;
+    fl.retry_delay_ms = 1500;
+    CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
+    f = get_once(c, op_name(20), NULL);
+    int64_t ms = 0;
+    CHECK_EQ_INT(lro_status_retry_delay_ms(lro_future_status(f), &ms), 1);
+    CHECK_EQ_INT(ms, 1500);
+    CHECK_EQ_INT(lro_status_detail_count(lro_future_status(f)), 1);
+    lro_future_unref(f);
+    lro_test_server_clear_faults(srv);
+    lro_client_destroy(c);
+}
+
+static void test_unimplemented_surfaced(void)
+{
+    lro_client *c = make_client(srv);
+    add_fault(LRO_TEST_FAULT_STATUS, LRO_TEST_WAIT | LRO_TEST_CANCEL | LRO_TEST_DELETE, NULL, -1,
+              LRO_CODE_UNIMPLEMENTED);
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_wait(c, op_name(2), 1000, NULL, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNIMPLEMENTED);
+    lro_future_unref(f);
+    CHECK_EQ_INT(lro_cancel(c, op_name(2), NULL, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNIMPLEMENTED);
+    lro_future_unref(f);
+    lro_test_server_clear_faults(srv);
+    lro_client_destroy(c);
+}
+
+int main(void)
+{
+    srv = start_server(40);
+    RUN(test_garbage_response);
+    RUN(test_oversized_response);
+    RUN(test_bad_status_details);
+    RUN(test_retry_k_unavailable);
+    RUN(test_retry_info_honoured);
+    RUN(test_unimplemented_surfaced);
+    lro_test_server_stop(srv);
+    fprintf(stderr, "faults_test: all passed\n");
+    return 0;
+}
