@@ -1,0 +1,125 @@
+/* Connection set-up from flags: TLS unless --plaintext, tokens only where
+ * they cannot leak, everything validated with one clear message. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "lroctl.h"
+
+/* Reads a whole (small) file; NULL on error. */
+static char *slurp(const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    char *buf = malloc(max + 1);
+    size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
+    int bad = ferror(f) || n > max;
+    fclose(f);
+    if (buf == NULL || bad) {
+        free(buf);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+static int fail_usage(lro_client_options *o, const char *msg)
+{
+    die_msg("%s", msg);
+    lro_client_options_destroy(o);
+    return EXIT_USAGE;
+}
+
+int connect_client(const conn_opts *co, lro_client **out)
+{
+    if (co->target == NULL) {
+        die_msg("no server given: use --target HOST:PORT or set LRO_TARGET");
+        return EXIT_USAGE;
+    }
+    lro_client_options *o = NULL;
+    if (lro_client_options_create(&o) != LRO_OK) {
+        die_msg("out of memory");
+        return EXIT_LOCAL;
+    }
+    if (lro_client_options_set_target(o, co->target) != LRO_OK) {
+        return fail_usage(o, "--target: not a valid gRPC target");
+    }
+    if (co->plaintext) {
+        if (co->ca_file != NULL) {
+            return fail_usage(o, "--ca-file and --plaintext contradict each other");
+        }
+        lro_client_options_set_plaintext(o);
+    } else {
+        char *pem = NULL;
+        if (co->ca_file != NULL) {
+            pem = slurp(co->ca_file, 1 << 20);
+            if (pem == NULL) {
+                die_msg("--ca-file: cannot read '%s'", co->ca_file);
+                lro_client_options_destroy(o);
+                return EXIT_LOCAL;
+            }
+        }
+        int rc = lro_client_options_set_tls(o, pem);
+        free(pem);
+        if (rc != LRO_OK) {
+            return fail_usage(o, "--ca-file: the file is not a PEM certificate");
+        }
+        if (co->tls_server_name != NULL &&
+            lro_client_options_set_tls_server_name(o, co->tls_server_name) != LRO_OK) {
+            return fail_usage(o, "--tls-server-name: invalid name");
+        }
+    }
+    /* Bearer token: file first, then the environment. */
+    char *token = NULL;
+    if (co->token_file != NULL) {
+        token = slurp(co->token_file, 64 * 1024);
+        if (token == NULL) {
+            die_msg("--token-file: cannot read '%s'", co->token_file);
+            lro_client_options_destroy(o);
+            return EXIT_LOCAL;
+        }
+    } else if (getenv("LRO_TOKEN") != NULL && getenv("LRO_TOKEN")[0] != '\0') {
+        token = strdup(getenv("LRO_TOKEN"));
+    }
+    if (token != NULL) {
+        size_t n = strlen(token);
+        while (n > 0 && (token[n - 1] == '\n' || token[n - 1] == '\r' || token[n - 1] == ' ')) {
+            token[--n] = '\0';
+        }
+        if (co->plaintext && !co->allow_insecure_token) {
+            memset(token, 0, n);
+            free(token);
+            return fail_usage(o, "refusing to send a bearer token over --plaintext "
+                                 "(add --allow-insecure-token if you really mean it)");
+        }
+        int rc = lro_client_options_set_bearer_token(o, token, co->allow_insecure_token);
+        memset(token, 0, n);
+        free(token);
+        if (rc != LRO_OK) {
+            /* Never echo the token itself. */
+            return fail_usage(o, "the bearer token is empty or has characters not allowed in "
+                                 "a header");
+        }
+    }
+    for (size_t i = 0; i < co->header_count; i++) {
+        if (lro_client_options_add_header(o, co->headers[i].key, co->headers[i].value) !=
+            LRO_OK) {
+            return fail_usage(o, "--header: not allowed");
+        }
+    }
+    if (co->timeout_ms > 0) {
+        lro_client_options_set_default_timeout_ms(o, co->timeout_ms);
+    }
+    if (co->max_message > 0) {
+        lro_client_options_set_max_receive_size(o, co->max_message);
+    }
+    lro_client_options_set_user_agent(o, "lroctl");
+    int rc = lro_client_create(o, out);
+    lro_client_options_destroy(o);
+    if (rc != LRO_OK) {
+        die_msg("cannot create the client: %s", lro_strerror(rc));
+        return rc == LRO_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_LOCAL;
+    }
+    return EXIT_OK;
+}
