@@ -223,27 +223,15 @@ void lro_jw_base64(lro_jw *w, const uint8_t *p, size_t n)
 
 /* ---- Numbers ---------------------------------------------------------- */
 
-/* snprintf/strtod follow LC_NUMERIC; JSON wants '.', whatever the locale. */
-static void fix_decimal_point(char *s)
-{
-    char *o = s;
-    int in_sep = 0;
-    for (char *p = s; *p; p++) {
-        int c = (unsigned char)*p;
-        if ((c >= '0' && c <= '9') || c == '-' || c == '+' || c == 'e') {
-            *o++ = (char)c;
-            in_sep = 0;
-        } else if (!in_sep) {
-            *o++ = '.';
-            in_sep = 1;
-        }
-    }
-    *o = '\0';
-}
-
+/* Shortest digits that read back as the same value, laid out the way
+ * python's repr() (hence json_format) does: plain notation for exponents
+ * -4..15, else d.ddde+XX. float starts at 6 digits like protobuf's
+ * ToShortestFloat/SimpleFtoa, so "1.4013e-45", not "1e-45". Digits come
+ * from %e, and only digits, signs and the exponent are taken from it, so
+ * LC_NUMERIC does not matter. */
 void lro_jw_number(lro_jw *w, double v, int is_float)
 {
-    char buf[40];
+    char e[48], out[48];
     if (isnan(v)) {
         lro_jw_puts(w, "\"NaN\"");
         return;
@@ -252,15 +240,57 @@ void lro_jw_number(lro_jw *w, double v, int is_float)
         lro_jw_puts(w, v > 0 ? "\"Infinity\"" : "\"-Infinity\"");
         return;
     }
-    /* Shortest precision that reads back as the same value. */
-    for (int prec = 1; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*g", prec, v);
-        if (is_float ? strtof(buf, NULL) == (float)v : strtod(buf, NULL) == v) {
+    for (int prec = is_float ? 6 : 1; prec <= 17; prec++) {
+        snprintf(e, sizeof e, "%.*e", prec - 1, v);
+        if (is_float ? strtof(e, NULL) == (float)v : strtod(e, NULL) == v) {
             break;
         }
     }
-    fix_decimal_point(buf);
-    lro_jw_puts(w, buf);
+    char digits[24];
+    size_t nd = 0;
+    const char *p = e;
+    int neg = *p == '-';
+    p += neg;
+    for (; *p && *p != 'e'; p++) {
+        if (*p >= '0' && *p <= '9' && nd < sizeof digits - 1) {
+            digits[nd++] = *p;
+        }
+    }
+    int exp = *p == 'e' ? atoi(p + 1) : 0;
+    while (nd > 1 && digits[nd - 1] == '0') {
+        nd--;
+    }
+    digits[nd] = '\0';
+    size_t o = 0;
+    if (neg) {
+        out[o++] = '-';
+    }
+    if (exp < -4 || exp >= 16) {
+        out[o++] = digits[0];
+        if (nd > 1) {
+            out[o++] = '.';
+            memcpy(out + o, digits + 1, nd - 1);
+            o += nd - 1;
+        }
+        snprintf(out + o, sizeof out - o, "e%c%02d", exp < 0 ? '-' : '+', exp < 0 ? -exp : exp);
+    } else if (exp < 0) {
+        out[o++] = '0';
+        out[o++] = '.';
+        for (int z = -1; z > exp; z--) {
+            out[o++] = '0';
+        }
+        memcpy(out + o, digits, nd);
+        out[o + nd] = '\0';
+    } else {
+        for (int i = 0; i <= exp || (size_t)i < nd; i++) {
+            if (i == exp + 1) {
+                out[o++] = '.';
+            }
+            out[o++] = (size_t)i < nd ? digits[i] : '0';
+        }
+        out[o] = '\0';
+    }
+    lro_jw_puts(w, out);
 }
 
 /* ---- Reflection ------------------------------------------------------- */

@@ -324,6 +324,8 @@ static void test_scalars(void)
     EXPECT(&fv, 0, "0.1");
     fv.value = 3.4028235e38f;
     EXPECT(&fv, 0, "3.4028235e+38");
+    fv.value = 1e-45f; /* 6 digits first, as protobuf's ToShortestFloat */
+    EXPECT(&fv, 0, "1.4013e-45");
     fv.value = NAN;
     EXPECT(&fv, 0, "\"NaN\"");
     Google__Protobuf__DoubleValue dv = GOOGLE__PROTOBUF__DOUBLE_VALUE__INIT;
@@ -337,6 +339,16 @@ static void test_scalars(void)
     EXPECT(&dv, 0, "\"-Infinity\"");
     dv.value = INFINITY;
     EXPECT(&dv, 0, "\"Infinity\"");
+    dv.value = 123456.0; /* python repr's layout: plain for exponents -4..15 */
+    EXPECT(&dv, 0, "123456");
+    dv.value = 1234567890123456.0;
+    EXPECT(&dv, 0, "1234567890123456");
+    dv.value = 1e16;
+    EXPECT(&dv, 0, "1e+16");
+    dv.value = -0.00012;
+    EXPECT(&dv, 0, "-0.00012");
+    dv.value = 1.5e-5;
+    EXPECT(&dv, 0, "1.5e-05");
     dv.value = 5e-324;
     EXPECT(&dv, 0, "5e-324");
 
