@@ -354,6 +354,9 @@ int lro_pb_check_depth(const ProtobufCMessageDescriptor *d, const uint8_t *data,
     if (max_depth < 1) {
         return -1;
     }
+    if (len == 0) {
+        return 0; /* data may be NULL */
+    }
     const uint8_t *p = data, *end = data + len;
     while (p < end) {
         uint64_t tag, n;

@@ -525,6 +525,15 @@ static void test_unknown_any(void)
            "\"type.googleapis.com/google.protobuf.Int64Value\",\"value\":\"7\"}}}");
     any_free(inner);
     any_free(outer);
+    /* A known type with no bytes at all (data NULL): the default message. */
+    Google__Protobuf__Any e = GOOGLE__PROTOBUF__ANY__INIT;
+    e.type_url = "type.googleapis.com/google.protobuf.Struct";
+    op.metadata = &e;
+    EXPECT(&op, 0,
+           "{\"metadata\":{\"@type\":\"type.googleapis.com/google.protobuf.Struct\",\"value\":{}}}");
+    e.type_url = "type.googleapis.com/google.protobuf.Value";
+    EXPECT(&op, 0,
+           "{\"metadata\":{\"@type\":\"type.googleapis.com/google.protobuf.Value\",\"value\":null}}");
 }
 
 /* Value -> Struct -> Value ... `levels` deep, built in C. */
