@@ -533,6 +533,10 @@ void lro_jw_map(lro_jw *w, const ProtobufCFieldDescriptor *f, const ProtobufCMes
     if (w->err != 0) {
         return;
     }
+    if (n == 0) {
+        lro_jw_puts(w, "{}");
+        return;
+    }
     /* Keys sorted (deterministic output, as the C++ and Go printers do);
      * duplicate keys on the wire: the last one wins, as when parsing. */
     map_ent *v = lro_malloc(n * sizeof *v);

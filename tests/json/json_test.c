@@ -656,6 +656,33 @@ static void test_args(void)
 
 /* Every allocation failing in turn: LRO_ERR_NOMEM and nothing leaked, until
  * enough allocations succeed and the output is the same as without faults. */
+static void nomem_loop(const ProtobufCMessage *m, unsigned flags)
+{
+    char *ref = NULL;
+    CHECK(lro_message_to_json(m, flags, &ref, NULL) == LRO_OK);
+    int ok = 0;
+    for (long k = 0; k < 10000 && !ok; k++) {
+        char *out = NULL;
+        long live = g_live;
+        g_count = 0;
+        g_fail_at = k;
+        int rc = lro_message_to_json(m, flags, &out, NULL);
+        g_fail_at = -1;
+        if (rc == LRO_OK) {
+            CHECK(g_count <= k); /* succeeded only once no allocation failed */
+            CHECK(ref && strcmp(out, ref) == 0);
+            lro_free(out);
+            ok = 1;
+        } else {
+            CHECK(rc == LRO_ERR_NOMEM);
+            CHECK(out == NULL);
+        }
+        CHECK(g_live == live);
+    }
+    CHECK(ok);
+    lro_free(ref);
+}
+
 static void test_nomem(void)
 {
     Google__Rpc__ErrorInfo__MetadataEntry m1 = GOOGLE__RPC__ERROR_INFO__METADATA_ENTRY__INIT;
@@ -667,38 +694,34 @@ static void test_nomem(void)
     ei.n_metadata = 1;
     ei.metadata = mp;
     Google__Protobuf__Value *v = vnum(1.5);
-    Google__Protobuf__Any *det[] = {pack(&ei), pack(v)};
+    Google__Protobuf__Value *nan = vnum(NAN);
+    /* A Struct with an unset map value (printed from a default instance). */
+    Google__Protobuf__Struct__FieldsEntry fe = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT;
+    fe.key = "unset";
+    Google__Protobuf__Struct__FieldsEntry *fep[] = {&fe};
+    Google__Protobuf__Struct st0 = GOOGLE__PROTOBUF__STRUCT__INIT;
+    st0.n_fields = 1;
+    st0.fields = fep;
+    Google__Protobuf__Any *det[] = {pack(&ei), pack(v), pack(nan), pack(&st0)};
     Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
     st.code = 3;
     st.message = "m";
-    st.n_details = 2;
+    st.n_details = 4;
     st.details = det;
-    char *ref = NULL;
-    CHECK(lro_status_to_json((const lro_status *)&st, LRO_JSON_PRETTY, &ref, NULL) == LRO_OK);
-    int ok = 0;
-    for (long k = 0; k < 1000 && !ok; k++) {
-        char *out = NULL;
-        long live = g_live;
-        g_count = 0;
-        g_fail_at = k;
-        int rc = lro_status_to_json((const lro_status *)&st, LRO_JSON_PRETTY, &out, NULL);
-        g_fail_at = -1;
-        if (rc == LRO_OK) {
-            CHECK(g_count <= k); /* succeeded only once no allocation failed */
-            CHECK(strcmp(out, ref) == 0);
-            lro_free(out);
-            ok = 1;
-        } else {
-            CHECK(rc == LRO_ERR_NOMEM);
-            CHECK(out == NULL);
-        }
-        CHECK(g_live == live);
+    Google__Longrunning__Operation op = GOOGLE__LONGRUNNING__OPERATION__INIT;
+    op.name = "operations/nomem";
+    op.metadata = det[3];
+    op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_ERROR;
+    op.error = &st;
+    EXPECT(&st0, 0, "{\"unset\":null}");
+    nomem_loop(&op.base, 0);
+    nomem_loop(&op.base, LRO_JSON_PRETTY);
+    nomem_loop(&st0.base, 0);
+    for (int i = 0; i < 4; i++) {
+        any_free(det[i]);
     }
-    CHECK(ok);
-    lro_free(ref);
-    any_free(det[0]);
-    any_free(det[1]);
     free(v);
+    free(nan);
 }
 
 /* Random bytes and mutations of a real encoding must never crash. */
