@@ -12,8 +12,6 @@
 
 #include "lro/json.h"
 
-#include "google/longrunning/operations.pb-c.h"
-#include "google/rpc/status.pb-c.h"
 #include "json_int.h"
 
 /* ---- Output buffer ---------------------------------------------------- */
@@ -616,7 +614,7 @@ static void field_key(lro_jw *w, int *first, const char *name)
 }
 
 /* The fields of m (already inside an open object). */
-static void write_fields(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m,
+void lro_jw_fields(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m,
                          int *first)
 {
     for (unsigned i = 0; i < d->n_fields && w->err == 0; i++) {
@@ -661,131 +659,10 @@ void lro_jw_message(lro_jw *w, const ProtobufCMessageDescriptor *d, const Protob
     if (!lro_jw_wkt(w, d, m)) {
         int first;
         lro_jw_open(w, '{', &first);
-        write_fields(w, d, m, &first);
+        lro_jw_fields(w, d, m, &first);
         lro_jw_close(w, '}', first);
     }
     w->depth--;
-}
-
-/* ---- Any (uses the registry of json_wkt.c) ----------------------------- */
-
-typedef struct {
-    ProtobufCAllocator a;
-    int nomem;
-} track_alloc;
-
-static void *track_malloc(void *ctx, size_t n)
-{
-    track_alloc *t = ctx;
-    void *p = lro_malloc(n);
-    if (p == NULL) {
-        t->nomem = 1;
-    }
-    return p;
-}
-
-static void track_free(void *ctx, void *p)
-{
-    (void)ctx;
-    lro_free(p);
-}
-
-ProtobufCMessage *lro_json_unpack(const ProtobufCMessageDescriptor *d, const uint8_t *data,
-                                  size_t len, int *nomem)
-{
-    track_alloc t = {{track_malloc, track_free, NULL}, 0};
-    t.a.allocator_data = &t;
-    ProtobufCMessage *m = protobuf_c_message_unpack(d, &t.a, len, data);
-    *nomem = m == NULL && t.nomem;
-    return m;
-}
-
-void lro_json_free_message(ProtobufCMessage *m)
-{
-    track_alloc t = {{track_malloc, track_free, NULL}, 0};
-    t.a.allocator_data = &t;
-    if (m != NULL) {
-        protobuf_c_message_free_unpacked(m, &t.a);
-    }
-}
-
-static void any_fallback(lro_jw *w, const char *url, const ProtobufCBinaryData *v)
-{
-    int first;
-    lro_jw_open(w, '{', &first);
-    lro_jw_key(w, &first, "@type");
-    lro_jw_string(w, url, strlen(url));
-    lro_jw_key(w, &first, "value");
-    lro_jw_base64(w, v->data, v->len);
-    lro_jw_close(w, '}', first);
-}
-
-/* google.protobuf.Any: {"@type": url, <fields>} or {"@type": url, "value":
- * <special form>}; {} when empty (as python's json_format prints it); the
- * fallback {"@type": url, "value": "<base64>"} for an unknown type, bytes
- * that do not decode, or a packed message with no JSON form (e.g. a NaN
- * number_value in a Value). Called with w->depth already counting the Any. */
-void lro_jw_any(lro_jw *w, const ProtobufCMessage *any)
-{
-    const ProtobufCMessageDescriptor *ad = any ? any->descriptor : NULL;
-    const ProtobufCFieldDescriptor *uf = ad ? protobuf_c_message_descriptor_get_field(ad, 1) : NULL;
-    const ProtobufCFieldDescriptor *vf = ad ? protobuf_c_message_descriptor_get_field(ad, 2) : NULL;
-    const char *url = uf ? *(const char *const *)at(any, uf->offset) : NULL;
-    const ProtobufCBinaryData *val = vf ? at(any, vf->offset) : NULL;
-    static const ProtobufCBinaryData none = {0, NULL};
-    if (url == NULL) {
-        url = "";
-    }
-    if (val == NULL) {
-        val = &none;
-    }
-    if (url[0] == '\0' && val->len == 0) {
-        lro_jw_puts(w, "{}");
-        return;
-    }
-    const ProtobufCMessageDescriptor *d = lro_json_find_type(url);
-    if (d == NULL) {
-        any_fallback(w, url, val);
-        return;
-    }
-    if (lro_pb_check_depth(d, val->data, val->len, LRO_JSON_MAX_DEPTH - w->depth) != 0) {
-        lro_jw_fail(w, LRO_JSON_ERR_DEPTH);
-        return;
-    }
-    int nomem = 0;
-    ProtobufCMessage *m = lro_json_unpack(d, val->data, val->len, &nomem);
-    if (m == NULL) {
-        if (nomem) {
-            lro_jw_fail(w, LRO_ERR_NOMEM);
-        } else {
-            any_fallback(w, url, val);
-        }
-        return;
-    }
-    size_t mark = w->len;
-    int indent = w->indent;
-    int first;
-    lro_jw_open(w, '{', &first);
-    lro_jw_key(w, &first, "@type");
-    lro_jw_string(w, url, strlen(url));
-    if (lro_json_special(d)) {
-        lro_jw_key(w, &first, "value");
-        lro_jw_message(w, d, m);
-    } else if (w->depth >= LRO_JSON_MAX_DEPTH) {
-        lro_jw_fail(w, LRO_JSON_ERR_DEPTH);
-    } else {
-        w->depth++;
-        write_fields(w, d, m, &first);
-        w->depth--;
-    }
-    lro_jw_close(w, '}', first);
-    if (w->err == LRO_ERR_DECODE) {
-        w->err = 0;
-        w->len = mark;
-        w->indent = indent;
-        any_fallback(w, url, val);
-    }
-    lro_json_free_message(m);
 }
 
 /* ---- Public API ------------------------------------------------------- */

@@ -50,19 +50,22 @@ LRO_HIDDEN void lro_jw_close(lro_jw *w, char c, int first);
  * of `d`. Bounded by LRO_JSON_MAX_DEPTH. */
 LRO_HIDDEN void lro_jw_message(lro_jw *w, const ProtobufCMessageDescriptor *d,
                                const ProtobufCMessage *m);
+/* The fields of m (d's type; NULL: none) inside an already open object. */
+LRO_HIDDEN void lro_jw_fields(lro_jw *w, const ProtobufCMessageDescriptor *d,
+                              const ProtobufCMessage *m, int *first);
 /* One singular value of field f stored at p (p points into the message). */
 LRO_HIDDEN void lro_jw_value(lro_jw *w, const ProtobufCFieldDescriptor *f, const void *p);
 /* Map field f of m as a JSON object (sorted by key, last duplicate wins). */
 LRO_HIDDEN void lro_jw_map(lro_jw *w, const ProtobufCFieldDescriptor *f,
                            const ProtobufCMessage *m);
 
+/* ---- json_wkt.c: well-known types, Any and its type registry ---- */
 /* google.protobuf.Any m (w->depth already counts it): {"@type": url, fields}
  * or {"@type": url, "value": <special form>}; {} when empty; the fallback
  * {"@type": url, "value": "<base64>"} for an unknown type, bytes that do not
  * decode, or a packed message with no JSON form (e.g. a NaN number_value). */
 LRO_HIDDEN void lro_jw_any(lro_jw *w, const ProtobufCMessage *m);
 
-/* ---- json_wkt.c: well-known types and the Any type registry ---- */
 /* Prints m in its special form and returns 1 when d is a well-known type
  * with one (Duration, Timestamp, wrappers, Struct, Value, ListValue, Any);
  * returns 0 (nothing written) otherwise. */
