@@ -325,6 +325,8 @@ assert same({"a": "1"}, {"a": 1}) and same({"a": True}, {"a": 1}) and same([1], 
 assert same({"a": {"b": "x"}}, {"a": {"b": "y"}}) and not same({"a": 1}, {"a": 1.0})
 
 bad = 0
+identical = []
+differs = []
 for i, (label, m) in enumerate(cases):
     p = os.path.join(work, "case%04d.bin" % i)
     if os.path.exists(p + ".err"):
@@ -352,6 +354,15 @@ for i, (label, m) in enumerate(cases):
     if json.dumps(ours, separators=(",", ":"), ensure_ascii=False) != ours_text:
         print("FAIL %s: compact output is not minimal\n%s" % (label, ours_text))
         bad += 1
+    # Byte for byte, where python's own layout is deterministic.
+    if pretty_text == json_format.MessageToJson(m, descriptor_pool=pool, ensure_ascii=False):
+        identical.append(label)
+    else:
+        differs.append(label)
 
-print("json_check: %d cases, %d failed" % (len(cases), bad))
+print("not byte-identical to python's MessageToJson text (map order, 1.0 vs 1):")
+for label in differs:
+    print("  " + label)
+print("json_check: %d cases, %d failed; %d byte-identical to python's text"
+      % (len(cases), bad, len(identical)))
 sys.exit(1 if bad else 0)
