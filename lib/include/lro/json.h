@@ -1,18 +1,71 @@
 /*
  * lro/json.h - proto3 JSON for operations, list pages and statuses.
  *
- * The output follows the proto3 JSON mapping the way official clients print
- * it: lowerCamelCase names, default values omitted, int64/uint64 as strings,
- * bytes as base64, enums by name, google.protobuf.Any as an object with
- * "@type" and the fields of the packed message when lro-c knows its type (the
- * well-known types Struct/Value/ListValue, the wrappers, Duration, Timestamp,
- * Empty, FieldMask-free set, and google.rpc.Status, ErrorInfo, RetryInfo and
- * the other google.rpc error details, google.longrunning messages).
- * An Any of an unknown type prints as {"@type": URL, "value": "<base64>"}
- * (the documented fallback: the raw bytes, lossless). Output is UTF-8, no
+ * The output follows the proto3 JSON mapping the way protobuf's own printers
+ * (python json_format, checked field by field in tests/json) print it:
+ *   - lowerCamelCase names (protoc's json_name rule: drop '_', upper-case the
+ *     next letter); fields in field-number order;
+ *   - proto3 default values omitted (0, "", false, empty bytes/lists/maps);
+ *     a member of a oneof is printed whenever it is the one set, even if zero;
+ *     a submessage is printed whenever present, even if empty ({});
+ *   - int64/uint64/sint64/fixed64/sfixed64 as strings, 32-bit ints as numbers;
+ *     float/double as the shortest text that reads back to the same value
+ *     (float: at least 6 significant digits, as protobuf prints it), NaN and
+ *     infinities as "NaN", "Infinity", "-Infinity";
+ *   - bytes as standard base64 with padding; enums by name (number if unknown);
+ *   - map fields as objects with string keys, sorted by key; when the wire
+ *     carried a key twice, the last entry wins (as when parsing);
+ *   - strings escaped for JSON (\" \\ \n \r \t \b \f, other control characters
+ *     as \u00XX); valid UTF-8 is copied as it is; each maximal invalid UTF-8
+ *     sequence becomes U+FFFD, so the output is always valid UTF-8 JSON;
+ *   - well-known types in their special forms: Duration "1.500s" (0, 3, 6 or
+ *     9 fraction digits), Timestamp "2024-01-02T03:04:05.120Z" (RFC 3339, UTC,
+ *     same fraction rule), wrappers (DoubleValue ... BytesValue) as their bare
+ *     value, Struct as an object, ListValue as an array, Value as its JSON
+ *     value (a Value with no kind set prints null), NullValue null, Empty {};
+ *   - google.protobuf.Any: {} when empty; {"@type": URL, <fields>} for a
+ *     message lro-c knows; {"@type": URL, "value": <special form>} when the
+ *     packed message is a well-known type with a special form (Duration,
+ *     Timestamp, wrappers, Struct, Value, ListValue, Any). lro-c knows every
+ *     message of google.longrunning, google.rpc.Status and all google.rpc
+ *     error details (ErrorInfo, RetryInfo, DebugInfo, QuotaFailure,
+ *     PreconditionFailure, BadRequest, RequestInfo, ResourceInfo, Help,
+ *     LocalizedMessage) and the well-known types above; the type is the name
+ *     after the last '/' of the URL (the whole URL when it has no '/').
+ *
+ * THE FALLBACK (lossless): an Any whose type lro-c does not know, whose bytes
+ * do not decode as that type, or whose message has no JSON form (a Duration
+ * or Timestamp out of range, or a NaN/infinite Value.number_value, anywhere
+ * inside it) prints as
+ *     {"@type": "<the URL as sent>", "value": "<standard base64 of the raw bytes>"}
+ * (only the innermost Any around the problem; the rest prints normally).
+ * Official printers fail the whole conversion in these cases instead. Note
+ * protobuf-c is more lenient than other decoders (it does not check UTF-8),
+ * so some bytes that python would refuse decode and print here.
+ *
+ * Layout: compact (no whitespace outside strings) by default; LRO_JSON_PRETTY gives
+ * python's json.dumps(indent=2): newlines, two spaces per level, ": " after
+ * keys, {} and [] for empty containers. Output is UTF-8, NUL-terminated, no
  * trailing newline.
  *
- * Thread-safe; the result is a new NUL-terminated string freed with lro_free().
+ * Returns LRO_OK and sets *out (and *len, the length without the NUL, when
+ * len is not NULL); the caller frees *out with lro_free(). On error *out and
+ * *len are untouched and nothing is leaked:
+ *   LRO_ERR_INVALID_ARG  a NULL message or out, or a message whose descriptor
+ *                        does not match its field's type;
+ *   LRO_ERR_DECODE       messages nested more than 100 deep (Any and Struct
+ *                        nesting included; guards against hostile input), or
+ *                        a value with no JSON form outside any Any (see the
+ *                        fallback above);
+ *   LRO_ERR_NOMEM        an allocation failed.
+ *
+ * Limits: protobuf-c keeps strings as C strings, so a string with an
+ * embedded U+0000 prints only up to it. FieldMask (not in lro-c's protos)
+ * prints as a regular message. Maps are recognised by protoc's naming of map
+ * entries (protobuf-c 1.4.1 has no map flag): a repeated field "foo_bar" of
+ * the nested type "FooBarEntry" with fields key = 1 and value = 2.
+ *
+ * Thread-safe.
  */
 #ifndef LRO_JSON_H
 #define LRO_JSON_H
@@ -23,9 +76,11 @@
 extern "C" {
 #endif
 
-/* Formatting flags. */
+/* Formatting flags (bitwise or). */
 #define LRO_JSON_PRETTY 1u /* two-space indentation and newlines */
 
+/* lro_operation_to_json(op) == lro_message_to_json((const ProtobufCMessage *)op);
+ * likewise for pages (ListOperationsResponse) and statuses (google.rpc.Status). */
 LRO_API int lro_operation_to_json(const lro_operation *op, unsigned flags, char **out,
                                   size_t *len);
 LRO_API int lro_page_to_json(const lro_page *p, unsigned flags, char **out, size_t *len);
