@@ -80,8 +80,32 @@ static int parse_peer(const char *peer, struct sockaddr_storage *ss)
     return -1;
 }
 
-static int same_addr(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+/* grpc listens on a dual-stack socket even for 127.0.0.1, so accepted
+ * sockets report ::ffff:127.0.0.1 while the peer string says ipv4: turn
+ * v4-mapped addresses back into plain IPv4 before comparing. */
+static void unmap_v4(struct sockaddr_storage *ss)
 {
+    if (ss->ss_family != AF_INET6) {
+        return;
+    }
+    struct sockaddr_in6 a6;
+    memcpy(&a6, ss, sizeof a6);
+    if (!IN6_IS_ADDR_V4MAPPED(&a6.sin6_addr)) {
+        return;
+    }
+    struct sockaddr_in a4;
+    memset(&a4, 0, sizeof a4);
+    a4.sin_family = AF_INET;
+    a4.sin_port = a6.sin6_port;
+    memcpy(&a4.sin_addr, &a6.sin6_addr.s6_addr[12], 4);
+    memset(ss, 0, sizeof *ss);
+    memcpy(ss, &a4, sizeof a4);
+}
+
+static int same_addr(struct sockaddr_storage *a, struct sockaddr_storage *b)
+{
+    unmap_v4(a);
+    unmap_v4(b);
     if (a->ss_family != b->ss_family) {
         return 0;
     }
