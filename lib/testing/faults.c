@@ -17,6 +17,16 @@ static const uint8_t default_garbage[] = {0x0a, 0x05, 'x'};
  * unterminated varint tag). */
 static const uint8_t bad_details[] = {0xff, 0xff, 0xff, 0xff};
 
+/* A copy of n bytes with room for one more (so n == 0 is not NULL). */
+static uint8_t *dup_bytes(const uint8_t *p, size_t n)
+{
+    uint8_t *b = lro_malloc(n + 1);
+    if (b != NULL && n > 0) {
+        memcpy(b, p, n);
+    }
+    return b;
+}
+
 static void fault_free(srv_fault *f)
 {
     lro_free(f->name);
@@ -63,10 +73,10 @@ int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *in)
         ok &= (f->message = lro_strdup(in->message)) != NULL;
     }
     if (in->details_status != NULL) {
-        ok &= (f->details = lro_memdup(in->details_status, in->details_len + 1)) != NULL;
+        ok &= (f->details = dup_bytes(in->details_status, in->details_len)) != NULL;
     }
     if (in->garbage != NULL) {
-        ok &= (f->garbage = lro_memdup(in->garbage, in->garbage_len + 1)) != NULL;
+        ok &= (f->garbage = dup_bytes(in->garbage, in->garbage_len)) != NULL;
     }
     if (!ok) {
         fault_free(f);
@@ -178,7 +188,7 @@ int faults_apply(srv_call *c, const char *name)
         if (kind == LRO_TEST_FAULT_STATUS && status_trailer(f, &buf, &len) != LRO_OK) {
             buf = NULL;
         } else if (kind == LRO_TEST_FAULT_GARBAGE && f->garbage != NULL) {
-            buf = lro_memdup(f->garbage, f->f.garbage_len + 1);
+            buf = dup_bytes(f->garbage, f->f.garbage_len);
             len = f->f.garbage_len;
         }
         break;

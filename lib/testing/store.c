@@ -349,8 +349,10 @@ int lro_test_server_put(lro_test_server *s, const uint8_t *operation, size_t len
     }
     int rc = lro_check_name(op->name) == LRO_OK ? LRO_OK : LRO_ERR_BAD_NAME;
     uint8_t *copy = NULL;
-    if (rc == LRO_OK && (copy = lro_memdup(operation, len > 0 ? len : 1)) == NULL) {
+    if (rc == LRO_OK && (copy = lro_malloc(len + 1)) == NULL) {
         rc = LRO_ERR_NOMEM;
+    } else if (rc == LRO_OK && len > 0) {
+        memcpy(copy, operation, len);
     }
     if (rc == LRO_OK) {
         pthread_mutex_lock(&s->mu);

@@ -242,8 +242,13 @@ static void test_disconnect(const char *listen)
     tc_name_call(ch, TC_GET, OP0, &r);
     CHECK_EQ_INT(r.code, LRO_CODE_UNAVAILABLE);
     tc_result_clear(&r);
-    /* Same channel, new call: reconnects and succeeds. */
+    /* Same channel, new call: reconnects and succeeds. Once the channel
+     * has noticed the drop; wait_for_ready so that a reconnect in progress
+     * is waited for rather than failed fast. */
+    CHECK(tc_wait_not_ready(ch, 5000));
+    tc_set_wait_for_ready(1);
     tc_name_call(ch, TC_GET, OP0, &r);
+    tc_set_wait_for_ready(0);
     CHECK_EQ_INT(r.code, 0);
     tc_result_clear(&r);
     lro_test_record *rec = lro_test_server_record(s, 1);

@@ -6,6 +6,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "google/longrunning/operations.pb-c.h"
 
@@ -27,6 +28,24 @@ struct tc_call {
     grpc_metadata send_md[16];
     tc_result res;
 };
+
+static int g_wait_for_ready;
+
+void tc_set_wait_for_ready(int on)
+{
+    g_wait_for_ready = on;
+}
+
+int tc_wait_not_ready(grpc_channel *ch, int timeout_ms)
+{
+    for (int i = 0; i < timeout_ms; i += 5) {
+        if (grpc_channel_check_connectivity_state(ch, 0) != GRPC_CHANNEL_READY) {
+            return 1;
+        }
+        usleep(5000);
+    }
+    return 0;
+}
 
 grpc_channel *tc_channel(const char *target)
 {
@@ -68,6 +87,7 @@ tc_call *tc_start(grpc_channel *ch, grpc_completion_queue *cq, int method, const
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
     ops[0].data.send_initial_metadata.count = nmd;
     ops[0].data.send_initial_metadata.metadata = c->send_md;
+    ops[0].flags = g_wait_for_ready ? GRPC_INITIAL_METADATA_WAIT_FOR_READY : 0;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = bb;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;

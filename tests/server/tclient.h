@@ -66,6 +66,11 @@ size_t tc_enc_wait(const char *name, int64_t timeout_ms, uint8_t **out); /* <0: 
 /* Convenience: Get/Cancel/Delete/Wait by name. */
 void tc_name_call(grpc_channel *ch, int method, const char *name, tc_result *out);
 
-int tc_thread_count(void); /* from /proc/self/status */
+int tc_thread_count(void);
+/* Calls started after this carry GRPC_INITIAL_METADATA_WAIT_FOR_READY. */
+void tc_set_wait_for_ready(int on);
+/* Polls the channel state until it is not READY (the dropped connection
+ * was noticed); returns 1, or 0 after timeout_ms. */
+int tc_wait_not_ready(grpc_channel *ch, int timeout_ms); /* from /proc/self/status */
 
 #endif
