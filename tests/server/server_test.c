@@ -491,6 +491,41 @@ static void test_many_waits(void)
     lro_test_server_stop(s);
 }
 
+/* Hostile requests: never a crash, always an answer, the server keeps
+ * serving. Random bytes (fixed seed), oversized names, tokens, filters. */
+static void test_hostile(grpc_channel *ch)
+{
+    uint32_t x = 12345;
+    uint8_t buf[64];
+    int answered = 0;
+    for (int i = 0; i < 250; i++) {
+        size_t n = (size_t)(i % 64);
+        for (size_t k = 0; k < n; k++) {
+            x = x * 1103515245u + 12345u;
+            buf[k] = (uint8_t)(x >> 16);
+        }
+        tc_result r;
+        tc_do(ch, i % 5, buf, n, NULL, 5000, &r);
+        /* Whatever decodes is answered as a request; never DEADLINE/UNAVAILABLE. */
+        CHECK(r.code == 0 || r.code == LRO_CODE_INVALID_ARGUMENT || r.code == LRO_CODE_NOT_FOUND);
+        answered++;
+        tc_result_clear(&r);
+    }
+    CHECK_EQ_INT(answered, 250);
+    char *big = malloc(LRO_MAX_NAME_LEN + 2);
+    memset(big, 'a', LRO_MAX_NAME_LEN + 1);
+    big[LRO_MAX_NAME_LEN + 1] = '\0';
+    CHECK_EQ_INT(code_of(ch, TC_GET, big), LRO_CODE_INVALID_ARGUMENT);
+    CHECK_EQ_INT(code_of(ch, TC_WAIT, big), LRO_CODE_INVALID_ARGUMENT);
+    CHECK_EQ_INT(list(ch, big, "", 0, NULL).code, LRO_CODE_INVALID_ARGUMENT);
+    CHECK_EQ_INT(list(ch, PARENT, big, 0, NULL).code, LRO_CODE_INVALID_ARGUMENT);
+    CHECK_EQ_INT(list(ch, PARENT, "", 0, big).code, LRO_CODE_INVALID_ARGUMENT);
+    big[LRO_MAX_NAME_LEN] = '\0'; /* exactly the limit: fine, just unknown */
+    CHECK_EQ_INT(code_of(ch, TC_GET, big), LRO_CODE_NOT_FOUND);
+    free(big);
+    CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/op-00000"), 0); /* still serving */
+}
+
 int main(void)
 {
     grpc_init();
@@ -504,6 +539,7 @@ int main(void)
     test_list(ch, s);
     test_cancel_delete(ch, s);
     test_store_api(ch, s);
+    test_hostile(ch);
     lro_test_server_clear(s);
     CHECK_EQ_INT(lro_test_server_count(s), 0);
     grpc_channel_destroy(ch);
