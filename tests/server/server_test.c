@@ -447,7 +447,10 @@ static void test_wait(lro_test_server *s0)
 static void test_many_waits(void)
 {
     const int N = getenv("LRO_UNDER_VALGRIND") ? 200 : 1000;
-    lro_test_server *s = start(NULL, 0);
+    /* Cap and Wait timeout far beyond the client deadline: only the
+     * completion can answer these Waits in time (a server that forgot its
+     * waiters would end them DEADLINE_EXCEEDED, and the test fails). */
+    lro_test_server *s = start(NULL, 120000);
     grpc_channel *ch = tc_channel(lro_test_server_target(s));
     CHECK_EQ_INT(lro_test_server_put_pending(s, "many/1", NULL, NULL, 0), LRO_OK);
     /* Warm the connection so grpc's own threads are already there. */
@@ -455,10 +458,10 @@ static void test_many_waits(void)
     int threads_before = tc_thread_count();
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     uint8_t *b;
-    size_t n = tc_enc_wait("many/1", 20000, &b);
+    size_t n = tc_enc_wait("many/1", 120000, &b);
     tc_call **calls = calloc((size_t)N, sizeof *calls);
     for (int i = 0; i < N; i++) {
-        calls[i] = tc_start(ch, cq, TC_WAIT, b, n, NULL, 30000);
+        calls[i] = tc_start(ch, cq, TC_WAIT, b, n, NULL, 20000);
     }
     free(b);
     while (lro_test_server_call_count(s, LRO_TEST_WAIT, "many/1") < (uint64_t)N) {
