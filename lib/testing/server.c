@@ -229,6 +229,24 @@ static void on_request(srv_call *c, int ok)
     handle_arrival(c);
 }
 
+static void process_event(srv_thread *t, grpc_event ev)
+{
+    if (ev.type != GRPC_OP_COMPLETE) {
+        return;
+    }
+    int kind = *(int *)ev.tag;
+    if (kind == TAG_SHUTDOWN) {
+        pthread_mutex_lock(&t->s->mu);
+        t->s->shutdown_seen = 1;
+        pthread_cond_broadcast(&t->s->cond);
+        pthread_mutex_unlock(&t->s->mu);
+    } else if (kind == TAG_REQUEST) {
+        on_request(ev.tag, ev.success);
+    } else {
+        srv_call_free(ev.tag); /* TAG_ANSWER */
+    }
+}
+
 static void *cq_thread(void *arg)
 {
     srv_thread *t = arg;
@@ -237,22 +255,26 @@ static void *cq_thread(void *arg)
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
         }
-        if (ev.type != GRPC_OP_COMPLETE) {
-            continue;
-        }
-        int kind = *(int *)ev.tag;
-        if (kind == TAG_SHUTDOWN) {
-            pthread_mutex_lock(&t->s->mu);
-            t->s->shutdown_seen = 1;
-            pthread_cond_broadcast(&t->s->cond);
-            pthread_mutex_unlock(&t->s->mu);
-        } else if (kind == TAG_REQUEST) {
-            on_request(ev.tag, ev.success);
-        } else {
-            srv_call_free(ev.tag); /* TAG_ANSWER */
-        }
+        process_event(t, ev);
     }
     return NULL;
+}
+
+/* Only when a serving thread could not be created (start failed half-way):
+ * stop serves that thread's queue itself until shutdown is complete. */
+static int serve_orphans(lro_test_server *s)
+{
+    int any = 0;
+    for (int i = 0; i < s->nthreads; i++) {
+        srv_thread *t = &s->threads[i];
+        if (!t->started) {
+            any = 1;
+            gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                           gpr_time_from_millis(5, GPR_TIMESPAN));
+            process_event(t, grpc_completion_queue_next(t->cq, dl, NULL));
+        }
+    }
+    return any;
 }
 
 /* Splits "host:port" into a reportable target once the port is known. */
@@ -387,7 +409,11 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
         }
         t->started = pthread_create(&t->th, NULL, cq_thread, t) == 0;
     }
-    if (timers_start(s) != LRO_OK) {
+    int all_started = 1;
+    for (int i = 0; i < s->nthreads; i++) {
+        all_started &= s->threads[i].started;
+    }
+    if (!all_started || timers_start(s) != LRO_OK) {
         lro_test_server_stop(s);
         return LRO_ERR_NOMEM;
     }
@@ -441,15 +467,34 @@ void lro_test_server_stop(lro_test_server *s)
      *    threads are still serving). */
     pthread_mutex_lock(&s->mu);
     drop_held(s);
-    while (!s->shutdown_seen) {
-        pthread_cond_wait(&s->cond, &s->mu);
-    }
     pthread_mutex_unlock(&s->mu);
-    pthread_mutex_lock(&s->active_mu);
-    while (s->active > 0) {
-        pthread_cond_wait(&s->active_cond, &s->active_mu);
+    for (;;) {
+        pthread_mutex_lock(&s->mu);
+        int seen = s->shutdown_seen;
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_lock(&s->active_mu);
+        long active = s->active;
+        pthread_mutex_unlock(&s->active_mu);
+        if (seen && active == 0) {
+            break;
+        }
+        if (serve_orphans(s)) {
+            continue; /* polled: no condition variable to sleep on */
+        }
+        if (!seen) {
+            pthread_mutex_lock(&s->mu);
+            while (!s->shutdown_seen) {
+                pthread_cond_wait(&s->cond, &s->mu);
+            }
+            pthread_mutex_unlock(&s->mu);
+        } else {
+            pthread_mutex_lock(&s->active_mu);
+            while (s->active > 0) {
+                pthread_cond_wait(&s->active_cond, &s->active_mu);
+            }
+            pthread_mutex_unlock(&s->active_mu);
+        }
     }
-    pthread_mutex_unlock(&s->active_mu);
     grpc_server_destroy(s->server);
     /* 4. Queues: shut down, the threads drain them to GRPC_QUEUE_SHUTDOWN
      *    (freeing the requests still posted) and exit. */

@@ -49,7 +49,8 @@ typedef struct lro_test_server_options {
     uint32_t struct_size;
     /* "127.0.0.1:0" (default, any free port), "host:port", "unix:/path". */
     const char *listen;
-    /* Serving threads (each with its own completion queue). 0 = 1. */
+    /* Serving threads (each with its own completion queue). 0 = 1, at most
+     * 64. On a small machine 1 is usually fastest. */
     int threads;
     /* Longest WaitOperation hold; longer client timeouts are capped to it.
      * Default (0) 30000 ms. A Wait without timeout uses the cap. */
