@@ -2,6 +2,7 @@
  * server_test.c - the embedded Operations server driven by a plain grpc-core
  * client (tclient.c): lifecycle, the store, the five methods, paging.
  */
+#include <pthread.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -529,6 +530,95 @@ static void test_hostile(grpc_channel *ch)
     CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/op-00000"), 0); /* still serving */
 }
 
+/* The embedding thread edits the store while clients read it: every answer
+ * must be a well-formed one (ASan/valgrind watch the memory). */
+static void *churn(void *arg)
+{
+    lro_test_server *s = arg;
+    char name[64];
+    for (int i = 0; i < 400; i++) {
+        snprintf(name, sizeof name, "churn/op-%d", i % 16);
+        CHECK(lro_test_server_put_pending(s, name, "type.example/M", (const uint8_t *)"m", 1) ==
+              LRO_OK);
+        (void)lro_test_server_set_metadata(s, name, "type.example/M", (const uint8_t *)"mm", 2);
+        if (i % 3 == 0) {
+            (void)lro_test_server_complete(s, name, i % 2, NULL, NULL, 0);
+        } else if (i % 3 == 1) {
+            (void)lro_test_server_fail(s, name, 0, 13, "boom", NULL, 0);
+        }
+        if (i % 5 == 0) {
+            uint8_t *b;
+            size_t n;
+            if (lro_test_server_get(s, name, &b, &n) == LRO_OK) {
+                lro_free(b);
+            }
+        }
+    }
+    return NULL;
+}
+
+static void test_concurrent_store(void)
+{
+    lro_test_server_options o = LRO_TEST_SERVER_OPTIONS_INIT;
+    o.threads = 2;
+    o.wait_cap_ms = 20;
+    lro_test_server *s = NULL;
+    CHECK_EQ_INT(lro_test_server_start(&o, &s), LRO_OK);
+    grpc_channel *ch = tc_channel(lro_test_server_target(s));
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, churn, s) == 0);
+    enum { CALLS = 300 };
+    char name[64];
+    for (int i = 0; i < CALLS; i++) {
+        snprintf(name, sizeof name, "churn/op-%d", i % 16);
+        uint8_t *b;
+        size_t n;
+        int m = i % 5;
+        if (m == TC_LIST) {
+            n = tc_enc_list("churn", i % 2 ? "done=false" : "", 4, NULL, &b);
+        } else if (m == TC_WAIT) {
+            n = tc_enc_wait(name, 10, &b);
+        } else {
+            n = tc_enc_name(m, name, &b);
+        }
+        tc_start(ch, cq, m, b, n, NULL, 20000);
+        free(b);
+        if (i % 3 == 2) {
+            lro_test_server_clear(s); /* Waits on cleared names get NOT_FOUND */
+        }
+    }
+    for (int i = 0; i < CALLS; i++) {
+        tc_call *c = tc_next(cq);
+        tc_result *r = tc_result_of(c);
+        CHECK(r->code == 0 || r->code == LRO_CODE_NOT_FOUND);
+        if (r->code == 0 && r->body_len > 0) {
+            /* An Operation (Get/Wait), a ListOperationsResponse (List) or
+             * Empty (Cancel/Delete, no bytes): it must decode as one. */
+            Op *op = google__longrunning__operation__unpack(NULL, r->body_len, r->body);
+            Google__Longrunning__ListOperationsResponse *lr =
+                google__longrunning__list_operations_response__unpack(NULL, r->body_len, r->body);
+            CHECK(op != NULL || lr != NULL);
+            if (op != NULL) {
+                google__longrunning__operation__free_unpacked(op, NULL);
+            }
+            if (lr != NULL) {
+                google__longrunning__list_operations_response__free_unpacked(lr, NULL);
+            }
+        }
+        tc_call_free(c);
+    }
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(lro_test_server_call_count(s, 0, NULL), CALLS);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+    grpc_channel_destroy(ch);
+    lro_test_server_stop(s);
+}
+
 int main(void)
 {
     grpc_init();
@@ -550,6 +640,7 @@ int main(void)
 
     test_wait(NULL);
     test_many_waits();
+    test_concurrent_store();
     grpc_shutdown();
     printf("server_test: all passed\n");
     return 0;
