@@ -11,6 +11,28 @@
  * after which the handle is gone.
  * Names: operation names are UTF-8, non-empty, at most LRO_MAX_NAME_LEN bytes,
  * no control characters; the server answers INVALID_ARGUMENT otherwise.
+ *
+ * What the server answers (the methods of google.longrunning.Operations):
+ *   GetOperation     the stored operation; NOT_FOUND for an unknown name.
+ *   ListOperations   name = the parent collection; operations whose name
+ *                    starts with "<parent>/", in insertion order. filter ""
+ *                    (all), "done=true", "done=false" (spaces around '=' are
+ *                    fine); anything else INVALID_ARGUMENT. page_size 0 = 50,
+ *                    capped at 1000, < 0 INVALID_ARGUMENT. Page tokens are
+ *                    opaque, bound to parent and filter (another parent or
+ *                    filter, or an edited token: INVALID_ARGUMENT), and
+ *                    stable across inserts/deletes between pages; the last
+ *                    page has an empty next_page_token.
+ *   CancelOperation  a pending operation becomes done with error code 1
+ *                    (CANCELLED); a done one is left as it is; NOT_FOUND for
+ *                    an unknown name. Answers google.protobuf.Empty.
+ *   DeleteOperation  removes it (held Waits on it get NOT_FOUND). Empty.
+ *   WaitOperation    answers when the operation is done, or with its current
+ *                    state when min(timeout, wait cap, client deadline) has
+ *                    passed. Held Waits cost a timer entry, not a thread.
+ *   other methods    UNIMPLEMENTED.
+ * A request that does not decode is INVALID_ARGUMENT. Every error status
+ * also carries a google.rpc.Status in the "grpc-status-details-bin" trailer.
  */
 #ifndef LRO_TESTING_H
 #define LRO_TESTING_H
@@ -27,7 +49,8 @@ typedef struct lro_test_server_options {
     uint32_t struct_size;
     /* "127.0.0.1:0" (default, any free port), "host:port", "unix:/path". */
     const char *listen;
-    /* Serving threads (each with its own completion queue). 0 = 1. */
+    /* Serving threads (each with its own completion queue). 0 = 1, at most
+     * 64. On a small machine 1 is usually fastest. */
     int threads;
     /* Longest WaitOperation hold; longer client timeouts are capped to it.
      * Default (0) 30000 ms. A Wait without timeout uses the cap. */
@@ -44,8 +67,10 @@ LRO_API int lro_test_server_start(const lro_test_server_options *o, lro_test_ser
 /* The bound target to give a client: "127.0.0.1:PORT" or "unix:/path".
  * Valid until stop. */
 LRO_API const char *lro_test_server_target(const lro_test_server *s);
-/* Stops: calls in flight are cancelled, threads joined, everything freed.
- * NULL is fine. */
+/* Stops: calls in flight are cancelled (held Waits and latency-delayed
+ * calls end CANCELLED for their clients), pending delayed completions are
+ * dropped, threads joined, everything freed; a unix: socket file is
+ * removed. Does not wait for client deadlines. NULL is fine. */
 LRO_API void lro_test_server_stop(lro_test_server *s);
 
 /* ---- The store ------------------------------------------------------------
@@ -65,7 +90,10 @@ LRO_API int lro_test_server_set_metadata(lro_test_server *s, const char *name,
                                          const char *meta_type_url, const uint8_t *meta,
                                          size_t meta_len);
 /* Completes a pending operation with a response (type_url may be NULL: done
- * without response) after delay_ms (0 = now). Waiters are answered at once. */
+ * without response) after delay_ms (0 = now). Waiters are answered at once.
+ * Metadata is kept. LRO_ERR_INVALID_ARG for an unknown name, LRO_ERR_STATE
+ * when it is done already. A delayed completion of an operation that is
+ * deleted or done by then does nothing. */
 LRO_API int lro_test_server_complete(lro_test_server *s, const char *name, int64_t delay_ms,
                                      const char *resp_type_url, const uint8_t *resp,
                                      size_t resp_len);
@@ -77,9 +105,13 @@ LRO_API int lro_test_server_fail(lro_test_server *s, const char *name, int64_t d
                                  size_t details_len);
 /* Seeds n deterministic operations "<parent>/op-00000" ... under parent:
  * i % 4 == 0 succeeded (response google.protobuf.StringValue "result-<i>"),
- * i % 4 == 1 failed (error code 3 with an ErrorInfo detail),
+ * i % 4 == 1 failed (error code 3, message "seeded failure <i>", one
+ *   google.rpc.ErrorInfo detail {reason "SEEDED_FAILURE", domain
+ *   "lro-c.test", metadata {"index": "<i>"}}),
  * i % 4 == 2 pending with progress metadata (google.protobuf.Struct
- *   {"progress": <i % 100>}), i % 4 == 3 succeeded with a Struct response. */
+ *   {"progress": <i % 100>}), i % 4 == 3 succeeded with a Struct response
+ *   {"index": <i>, "result": "result-<i>"}.
+ * Type URLs are "type.googleapis.com/<full message name>". n <= 100000. */
 LRO_API int lro_test_server_seed(lro_test_server *s, const char *parent, int n);
 /* Copies the serialized operation into *out (free with lro_free). Returns
  * LRO_OK, or LRO_ERR_INVALID_ARG when there is no such name. */
@@ -100,9 +132,16 @@ LRO_API void lro_test_server_clear(lro_test_server *s);
 typedef enum lro_test_fault_kind {
     LRO_TEST_FAULT_STATUS = 0,     /* answer with code/message/details */
     LRO_TEST_FAULT_LATENCY = 1,    /* delay the real answer by latency_ms */
-    LRO_TEST_FAULT_GARBAGE = 2,    /* status OK with `garbage` as the message */
-    LRO_TEST_FAULT_DISCONNECT = 3, /* close the TCP connection mid-call */
-    LRO_TEST_FAULT_BIG = 4,        /* a valid response padded to big_size bytes */
+    /* status OK with `garbage` as the message; garbage NULL: a truncated
+     * length-delimited field that no protobuf parser accepts. */
+    LRO_TEST_FAULT_GARBAGE = 2,
+    /* close the connection mid-call: the client's call ends UNAVAILABLE and
+     * the channel reconnects for the next call. TCP: that connection only;
+     * unix: every connection accepted on the server's path. */
+    LRO_TEST_FAULT_DISCONNECT = 3,
+    /* the real answer, when OK, padded to about big_size bytes (at most 8
+     * less) with an unknown field (number 1000): still a valid message. */
+    LRO_TEST_FAULT_BIG = 4,
     LRO_TEST_FAULT_BAD_DETAILS = 5 /* code/message + garbage grpc-status-details-bin */
 } lro_test_fault_kind;
 
@@ -135,7 +174,8 @@ LRO_API void lro_test_server_clear_faults(lro_test_server *s);
 typedef struct lro_test_record lro_test_record;
 
 /* Calls received so far matching methods (0 = all) and name (NULL = any),
- * faulted ones included. Exact even when records were dropped. */
+ * faulted ones included. Exact even when records were dropped. Calls to
+ * unknown methods are not counted. Counted on arrival, before the answer. */
 LRO_API uint64_t lro_test_server_call_count(lro_test_server *s, unsigned methods,
                                             const char *name);
 /* Number of records kept. */
@@ -154,13 +194,19 @@ LRO_API const char *lro_test_record_filter(const lro_test_record *r);     /* Lis
 LRO_API int32_t lro_test_record_page_size(const lro_test_record *r);      /* List */
 LRO_API const char *lro_test_record_page_token(const lro_test_record *r); /* List */
 LRO_API int lro_test_record_partial(const lro_test_record *r); /* return_partial_success */
+/* Records are made on arrival. Strings are "" when absent, never NULL for a
+ * non-NULL record; they live as long as the record. */
 /* WaitOperation's timeout in ms; -1 when the request had none. */
 LRO_API int64_t lro_test_record_wait_timeout_ms(const lro_test_record *r);
 /* Milliseconds from arrival to the call's deadline; -1 for no deadline. */
 LRO_API int64_t lro_test_record_deadline_ms(const lro_test_record *r);
-/* Value of request header `key` (first occurrence), or NULL. */
+/* Value of request header `key` (first occurrence), or NULL. Every header
+ * the client sent is kept (user headers, authorization, x-goog-request-
+ * params, user-agent, ...); "-bin" values are the decoded bytes, NUL-
+ * terminated. */
 LRO_API const char *lro_test_record_header(const lro_test_record *r, const char *key);
-/* The gRPC code the server answered with (faults included). */
+/* The gRPC code the server answered with (faults included); 0 while the
+ * call is still held (a Wait or a latency fault). */
 LRO_API int lro_test_record_code(const lro_test_record *r);
 
 #ifdef __cplusplus
