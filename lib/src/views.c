@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "lro/lro_pb.h"
+#include "json_int.h"
 #include "lro_int.h"
 #include "google/rpc/error_details.pb-c.h"
 
@@ -167,16 +168,15 @@ int lro_any_unpack(const char *type_url, const uint8_t *value, size_t len,
     if (strcmp(full, desc->name) != 0) {
         return LRO_ERR_TYPE_MISMATCH;
     }
-    ProtobufCMessage *m = protobuf_c_message_unpack(desc, lro_pb_allocator(), len, value);
-    if (m == NULL) {
-        /* protobuf-c does not tell a bad encoding from a failed allocation;
-         * probe with a 1-byte allocation to tell them apart. */
-        void *probe = lro_malloc(1);
-        if (probe == NULL) {
-            return LRO_ERR_NOMEM;
-        }
-        lro_free(probe);
+    /* protobuf-c's unpack recurses without a limit: a server could crash us
+     * with deeply nested bytes (e.g. Struct in ListValue in Struct...). */
+    if (lro_pb_check_depth(desc, value, len, 100) != 0) {
         return LRO_ERR_DECODE;
+    }
+    int nomem = 0;
+    ProtobufCMessage *m = lro_json_unpack(desc, value, len, &nomem);
+    if (m == NULL) {
+        return nomem ? LRO_ERR_NOMEM : LRO_ERR_DECODE;
     }
     *out = m;
     return LRO_OK;
@@ -184,7 +184,5 @@ int lro_any_unpack(const char *type_url, const uint8_t *value, size_t len,
 
 void lro_message_free(ProtobufCMessage *m)
 {
-    if (m != NULL) {
-        protobuf_c_message_free_unpacked(m, lro_pb_allocator());
-    }
+    lro_json_free_message(m);
 }

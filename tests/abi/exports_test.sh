@@ -17,8 +17,8 @@ n="$(printf '%s\n' "$syms" | grep -c '^lro_')"
 [ "$n" -ge 60 ] || { echo "FAIL: only $n lro_ symbols exported"; exit 1; }
 # Every function declared LRO_API in the public headers is exported.
 missing=0
-for f in $(grep -ho 'LRO_API [^(]*(' lib/include/lro/*.h 2>/dev/null | sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u); do
-  if ! printf '%s\n' "$syms" | grep -qx "$f"; then
+for f in $(grep -h '^LRO_API' lib/include/lro/*.h | grep -o '^LRO_API [^(]*(' 2>/dev/null | sed -E 's/.*[ *]([a-z_0-9]+)\($/\1/' | sort -u); do
+  if ! grep -qx "$f" <<<"$syms"; then
     echo "missing export: $f"
     missing=1
   fi
