@@ -88,7 +88,7 @@ static void test_start_stop(void)
 
     /* unix: path. */
     char path[128], listen[140];
-    snprintf(path, sizeof path, "/tmp/lro-server-test-%d.sock", (int)getpid());
+    tc_unix_path(path, sizeof path);
     snprintf(listen, sizeof listen, "unix:%s", path);
     s = start(listen, 0);
     CHECK(strcmp(lro_test_server_target(s), listen) == 0);
@@ -100,6 +100,7 @@ static void test_start_stop(void)
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
     CHECK(access(path, F_OK) != 0); /* socket file removed */
+    tc_unix_done(path);
 }
 
 static void test_get(grpc_channel *ch, lro_test_server *s)

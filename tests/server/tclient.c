@@ -253,3 +253,21 @@ int tc_thread_count(void)
     }
     return n;
 }
+
+void tc_unix_path(char *path, size_t size)
+{
+    char dir[] = "/tmp/lro-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, size, "%s/s.sock", dir);
+}
+
+void tc_unix_done(const char *path)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    CHECK(slash != NULL);
+    unlink(path);
+    *slash = '\0';
+    rmdir(dir);
+}

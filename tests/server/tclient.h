@@ -67,6 +67,12 @@ size_t tc_enc_wait(const char *name, int64_t timeout_ms, uint8_t **out); /* <0: 
 void tc_name_call(grpc_channel *ch, int method, const char *name, tc_result *out);
 
 int tc_thread_count(void);
+/* A unix socket path in a fresh private directory (mkdtemp under /tmp: the
+ * sandbox's TEST_TMPDIR is too long for sun_path, and PIDs repeat across
+ * parallel sandboxes). Writes "<dir>/s.sock" into path; tc_unix_done
+ * removes the directory. */
+void tc_unix_path(char *path, size_t size);
+void tc_unix_done(const char *path);
 /* Calls started after this carry GRPC_INITIAL_METADATA_WAIT_FOR_READY. */
 void tc_set_wait_for_ready(int on);
 /* Polls the channel state until it is not READY (the dropped connection
