@@ -97,6 +97,7 @@ static lro_test_record *make_record(srv_call *c, const char *name)
         return NULL;
     }
     rec->method = 1u << c->method;
+    rec->code = -1; /* not answered yet */
     rec->wait_timeout_ms = -1;
     rec->deadline_ms = deadline_ms(c->deadline);
     rec->name = dup_or_empty(name);

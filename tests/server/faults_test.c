@@ -385,6 +385,9 @@ static void test_stop_in_flight(void)
         usleep(2000);
     }
     usleep(50000); /* let the handlers hold them (not asserted on) */
+    lro_test_record *rec = lro_test_server_record(s, 0);
+    CHECK(rec != NULL && lro_test_record_code(rec) == -1); /* held, not answered */
+    lro_test_record_free(rec);
     int64_t t0 = now_ms();
     lro_test_server_stop(s);
     fprintf(stderr, "stop with %d calls held took %lld ms\n", NW + NG,

@@ -84,6 +84,16 @@ static void test_start_stop(void)
     grpc_channel *ch = tc_channel(t);
     CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/nope"), LRO_CODE_NOT_FOUND);
     grpc_channel_destroy(ch);
+    char fixed[64];
+    snprintf(fixed, sizeof fixed, "%s", t);
+    lro_test_server_stop(s);
+
+    /* A given host:port (the one just freed). */
+    s = start(fixed, 0);
+    CHECK(strcmp(lro_test_server_target(s), fixed) == 0);
+    ch = tc_channel(fixed);
+    CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/nope"), LRO_CODE_NOT_FOUND);
+    grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 
     /* unix: path. */
