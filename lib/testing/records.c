@@ -160,8 +160,8 @@ static void count(srv_records *r, int method, const char *name)
                 for (size_t i = 0; i < r->nbuckets; i++) {
                     for (srv_counter *x = r->buckets[i], *next; x != NULL; x = next) {
                         next = x->next;
-                        size_t k = (size_t)(srv_hash(x->name, strlen(x->name), SRV_FNV_SEED) &
-                                            (nb - 1));
+                        size_t k =
+                            (size_t)(srv_hash(x->name, strlen(x->name), SRV_FNV_SEED) & (nb - 1));
                         x->next = b[k];
                         b[k] = x;
                     }
@@ -320,8 +320,7 @@ lro_test_record *lro_test_server_record(lro_test_server *s, size_t i)
     return out;
 }
 
-lro_test_record *lro_test_server_last_record(lro_test_server *s, unsigned methods,
-                                             const char *name)
+lro_test_record *lro_test_server_last_record(lro_test_server *s, unsigned methods, const char *name)
 {
     if (s == NULL) {
         return NULL;

@@ -15,9 +15,9 @@
 #include "tclient.h"
 
 #define PARENT "projects/demo/locations/global/operations"
-#define OP0 PARENT "/op-00000"
-#define OP1 PARENT "/op-00001"
-#define OP2 PARENT "/op-00002"
+#define OP0    PARENT "/op-00000"
+#define OP1    PARENT "/op-00001"
+#define OP2    PARENT "/op-00002"
 typedef Google__Longrunning__Operation Op;
 
 static int64_t now_ms(void)
@@ -266,8 +266,12 @@ static void test_records(void)
 {
     lro_test_server *s = start(NULL, 0);
     grpc_channel *ch = tc_channel(lro_test_server_target(s));
-    const char *hdrs[] = {"x-goog-request-params", "name=" OP0,   "authorization",
-                          "Bearer t0k3n",          "x-user-thing", "hello",
+    const char *hdrs[] = {"x-goog-request-params",
+                          "name=" OP0,
+                          "authorization",
+                          "Bearer t0k3n",
+                          "x-user-thing",
+                          "hello",
                           NULL};
     uint8_t *b;
     size_t n = tc_enc_name(TC_GET, OP0, &b);
@@ -390,8 +394,7 @@ static void test_stop_in_flight(void)
     lro_test_record_free(rec);
     int64_t t0 = now_ms();
     lro_test_server_stop(s);
-    fprintf(stderr, "stop with %d calls held took %lld ms\n", NW + NG,
-            (long long)(now_ms() - t0));
+    fprintf(stderr, "stop with %d calls held took %lld ms\n", NW + NG, (long long)(now_ms() - t0));
     for (int i = 0; i < NW + NG; i++) {
         tc_call *c = tc_next(cq);
         int code = tc_result_of(c)->code;

@@ -146,8 +146,8 @@ static void test_get(grpc_channel *ch, lro_test_server *s)
     google__longrunning__operation__free_unpacked(op, NULL);
 
     op = get_op(ch, PARENT "/op-00003");
-    CHECK(op->done && strcmp(op->response->type_url,
-                             "type.googleapis.com/google.protobuf.Struct") == 0);
+    CHECK(op->done &&
+          strcmp(op->response->type_url, "type.googleapis.com/google.protobuf.Struct") == 0);
     google__longrunning__operation__free_unpacked(op, NULL);
 
     CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/op-99999"), LRO_CODE_NOT_FOUND);
@@ -349,14 +349,16 @@ static void test_store_api(grpc_channel *ch, lro_test_server *s)
     CHECK(lro_test_server_put(s, buf, n) != LRO_OK);
 
     /* pending + metadata updates + complete now. */
-    CHECK_EQ_INT(lro_test_server_put_pending(s, "store/p", "type.example/M", (const uint8_t *)"a", 1),
-                 LRO_OK);
-    CHECK_EQ_INT(lro_test_server_set_metadata(s, "store/p", "type.example/M",
-                                              (const uint8_t *)"bb", 2),
-                 LRO_OK);
+    CHECK_EQ_INT(
+        lro_test_server_put_pending(s, "store/p", "type.example/M", (const uint8_t *)"a", 1),
+        LRO_OK);
+    CHECK_EQ_INT(
+        lro_test_server_set_metadata(s, "store/p", "type.example/M", (const uint8_t *)"bb", 2),
+        LRO_OK);
     CHECK_EQ_INT(lro_test_server_set_metadata(s, "store/none", NULL, NULL, 0), LRO_ERR_INVALID_ARG);
     op = get_op(ch, "store/p");
-    CHECK(!op->done && op->metadata->value.len == 2 && memcmp(op->metadata->value.data, "bb", 2) == 0);
+    CHECK(!op->done && op->metadata->value.len == 2 &&
+          memcmp(op->metadata->value.data, "bb", 2) == 0);
     google__longrunning__operation__free_unpacked(op, NULL);
     CHECK_EQ_INT(lro_test_server_fail(s, "store/p", 0, 9, "nope", NULL, 0), LRO_OK);
     op = get_op(ch, "store/p");

@@ -171,8 +171,8 @@ void tc_call_free(tc_call *c)
     free(c);
 }
 
-void tc_do(grpc_channel *ch, int method, const uint8_t *req, size_t len,
-           const char *const *headers, int64_t timeout_ms, tc_result *out)
+void tc_do(grpc_channel *ch, int method, const uint8_t *req, size_t len, const char *const *headers,
+           int64_t timeout_ms, tc_result *out)
 {
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     tc_call *c = tc_start(ch, cq, method, req, len, headers, timeout_ms);
