@@ -211,10 +211,11 @@ int faults_apply(srv_call *c, const char *name)
         }
         break;
     case LRO_TEST_FAULT_DISCONNECT:
-        /* Sockets first, so the client sees the connection drop (UNAVAILABLE)
-         * rather than our cancel (CANCELLED). */
-        disconnect_call(c);
+        /* The record first: the client may look at it as soon as the
+         * socket is gone. Sockets before the cancel, so the client sees the
+         * connection drop (UNAVAILABLE) rather than a cancel (CANCELLED). */
         records_set_code(s, c->record_seq, LRO_CODE_UNAVAILABLE);
+        disconnect_call(c);
         srv_drop(c);
         break;
     case LRO_TEST_FAULT_BIG:

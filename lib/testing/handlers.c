@@ -15,7 +15,7 @@
 #include "server_int.h"
 
 #define LIST_DEFAULT_PAGE 50
-#define LIST_MAX_PAGE 1000
+#define LIST_MAX_PAGE     1000
 
 static const ProtobufCMessageDescriptor *const req_desc[SRV_METHODS] = {
     &google__longrunning__list_operations_request__descriptor,
@@ -88,8 +88,7 @@ void handle_arrival(srv_call *c)
     const char *name = req_name(c);
     records_add(c, name);
     if (c->req == NULL) {
-        srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT,
-                         "request message missing or not decodable");
+        srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT, "request message missing or not decodable");
         return;
     }
     if (faults_apply(c, name)) {
@@ -104,8 +103,9 @@ static int bad_name(srv_call *c, const char *name, const char *what)
         return 0;
     }
     char msg[128];
-    snprintf(msg, sizeof msg, "%s must be non-empty UTF-8 without control characters, "
-                              "at most %d bytes",
+    snprintf(msg, sizeof msg,
+             "%s must be non-empty UTF-8 without control characters, "
+             "at most %d bytes",
              what, LRO_MAX_NAME_LEN);
     srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT, msg);
     return 1;
@@ -156,8 +156,8 @@ static void do_cancel(srv_call *c, const char *name)
     }
     pthread_mutex_lock(&s->mu);
     /* Done operations stay as they are (cancel is then a no-op). */
-    int rc = store_find(&s->store, name) == NULL ? LRO_ERR_INVALID_ARG
-                                                 : store_finish(s, name, res, len);
+    int rc =
+        store_find(&s->store, name) == NULL ? LRO_ERR_INVALID_ARG : store_finish(s, name, res, len);
     pthread_mutex_unlock(&s->mu);
     lro_free(res);
     if (rc == LRO_ERR_INVALID_ARG) {
@@ -274,8 +274,7 @@ static int parse_filter(const char *f)
 
 static int list_match(const op_entry *e, const char *prefix, size_t plen, int mode)
 {
-    return strncmp(e->name, prefix, plen) == 0 &&
-           (mode == F_ANY || (mode == F_DONE) == e->done);
+    return strncmp(e->name, prefix, plen) == 0 && (mode == F_ANY || (mode == F_DONE) == e->done);
 }
 
 static uint8_t *put_varint(uint8_t *w, size_t v)
@@ -315,7 +314,7 @@ static void do_list(srv_call *c)
         srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT, "page_size must not be negative");
         return;
     }
-    size_t page = q->page_size == 0               ? LIST_DEFAULT_PAGE
+    size_t page = q->page_size == 0              ? LIST_DEFAULT_PAGE
                   : q->page_size > LIST_MAX_PAGE ? LIST_MAX_PAGE
                                                  : (size_t)q->page_size;
     uint64_t from = 0;

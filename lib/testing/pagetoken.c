@@ -17,8 +17,8 @@
 #include "server_int.h"
 
 #define TOKEN_VERSION 1
-#define TOKEN_BYTES 21
-#define CHECK_KEY 0x6c726f2d632d7067ull /* "lro-c-pg" */
+#define TOKEN_BYTES   21
+#define CHECK_KEY     0x6c726f2d632d7067ull /* "lro-c-pg" */
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 

@@ -97,6 +97,7 @@ static lro_test_record *make_record(srv_call *c, const char *name)
         return NULL;
     }
     rec->method = 1u << c->method;
+    rec->code = -1; /* not answered yet */
     rec->wait_timeout_ms = -1;
     rec->deadline_ms = deadline_ms(c->deadline);
     rec->name = dup_or_empty(name);
@@ -159,8 +160,8 @@ static void count(srv_records *r, int method, const char *name)
                 for (size_t i = 0; i < r->nbuckets; i++) {
                     for (srv_counter *x = r->buckets[i], *next; x != NULL; x = next) {
                         next = x->next;
-                        size_t k = (size_t)(srv_hash(x->name, strlen(x->name), SRV_FNV_SEED) &
-                                            (nb - 1));
+                        size_t k =
+                            (size_t)(srv_hash(x->name, strlen(x->name), SRV_FNV_SEED) & (nb - 1));
                         x->next = b[k];
                         b[k] = x;
                     }
@@ -319,8 +320,7 @@ lro_test_record *lro_test_server_record(lro_test_server *s, size_t i)
     return out;
 }
 
-lro_test_record *lro_test_server_last_record(lro_test_server *s, unsigned methods,
-                                             const char *name)
+lro_test_record *lro_test_server_last_record(lro_test_server *s, unsigned methods, const char *name)
 {
     if (s == NULL) {
         return NULL;

@@ -30,7 +30,7 @@ const char *const srv_method_paths[SRV_METHODS] = {
 /* Requests kept outstanding per method and thread. A burst larger than this
  * is not lost: grpc queues the calls until the next request is posted. */
 #define SLOTS_PER_METHOD 8
-#define SLOTS_UNKNOWN 2
+#define SLOTS_UNKNOWN    2
 
 /* Calls that have arrived and are not freed yet; stop waits for zero before
  * shutting the queues down, because starting a batch on a call whose queue
@@ -148,7 +148,7 @@ static grpc_slice pad_body(grpc_slice body, size_t want)
     w += n;
     *w++ = 0xc2;
     *w++ = 0x3e;
-    for (size_t v = p; ; v >>= 7) {
+    for (size_t v = p;; v >>= 7) {
         *w++ = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
         if (v < 0x80) {
             break;
@@ -269,8 +269,8 @@ static int serve_orphans(lro_test_server *s)
         srv_thread *t = &s->threads[i];
         if (!t->started) {
             any = 1;
-            gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                           gpr_time_from_millis(5, GPR_TIMESPAN));
+            gpr_timespec dl =
+                gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(5, GPR_TIMESPAN));
             process_event(t, grpc_completion_queue_next(t->cq, dl, NULL));
         }
     }
@@ -385,8 +385,8 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
         grpc_server_destroy(s->server);
         for (int i = 0; i < s->nthreads; i++) {
             grpc_completion_queue_shutdown(s->threads[i].cq);
-            while (grpc_completion_queue_next(s->threads[i].cq,
-                                              gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
+            while (grpc_completion_queue_next(s->threads[i].cq, gpr_inf_future(GPR_CLOCK_REALTIME),
+                                              NULL)
                        .type != GRPC_QUEUE_SHUTDOWN) {
             }
             grpc_completion_queue_destroy(s->threads[i].cq);
@@ -506,8 +506,9 @@ void lro_test_server_stop(lro_test_server *s)
         if (t->started) {
             pthread_join(t->th, NULL);
         } else {
-            while (grpc_completion_queue_next(t->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL)
-                       .type != GRPC_QUEUE_SHUTDOWN) {
+            while (
+                grpc_completion_queue_next(t->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+                GRPC_QUEUE_SHUTDOWN) {
             }
         }
         grpc_completion_queue_destroy(t->cq);

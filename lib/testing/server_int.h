@@ -93,7 +93,7 @@ struct srv_thread {
 /* ---- store.c ---- */
 struct op_entry {
     char *name;
-    uint64_t seq; /* insertion order; kept when replaced in place */
+    uint64_t seq;   /* insertion order; kept when replaced in place */
     uint8_t *bytes; /* serialized google.longrunning.Operation */
     size_t len;
     bool done;

@@ -498,7 +498,8 @@ int lro_test_server_fail(lro_test_server *s, const char *name, int64_t delay_ms,
 static int pack_struct_number(const char *key, double v, const char *key2, const char *sv,
                               uint8_t **out, size_t *len)
 {
-    Google__Protobuf__Value val = GOOGLE__PROTOBUF__VALUE__INIT, val2 = GOOGLE__PROTOBUF__VALUE__INIT;
+    Google__Protobuf__Value val = GOOGLE__PROTOBUF__VALUE__INIT,
+                            val2 = GOOGLE__PROTOBUF__VALUE__INIT;
     val.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
     val.number_value = v;
     Google__Protobuf__Struct__FieldsEntry fe = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT,

@@ -63,7 +63,8 @@ int main(int argc, char **argv)
     double cpu = (double)(r1.ru_utime.tv_sec - r0.ru_utime.tv_sec + r1.ru_stime.tv_sec -
                           r0.ru_stime.tv_sec) +
                  (double)(r1.ru_utime.tv_usec - r0.ru_utime.tv_usec + r1.ru_stime.tv_usec -
-                          r0.ru_stime.tv_usec) / 1e6;
+                          r0.ru_stime.tv_usec) /
+                     1e6;
     printf("threads=%d total=%d inflight=%d records=%lld: %.0f calls/s, process CPU %.2f s "
            "(client+server) for %.2f s wall, %d errors\n",
            threads, total, inflight, limit, total / dt, cpu, dt, bad);

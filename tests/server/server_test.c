@@ -84,11 +84,21 @@ static void test_start_stop(void)
     grpc_channel *ch = tc_channel(t);
     CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/nope"), LRO_CODE_NOT_FOUND);
     grpc_channel_destroy(ch);
+    char fixed[64];
+    snprintf(fixed, sizeof fixed, "%s", t);
+    lro_test_server_stop(s);
+
+    /* A given host:port (the one just freed). */
+    s = start(fixed, 0);
+    CHECK(strcmp(lro_test_server_target(s), fixed) == 0);
+    ch = tc_channel(fixed);
+    CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/nope"), LRO_CODE_NOT_FOUND);
+    grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 
     /* unix: path. */
     char path[128], listen[140];
-    snprintf(path, sizeof path, "/tmp/lro-server-test-%d.sock", (int)getpid());
+    tc_unix_path(path, sizeof path);
     snprintf(listen, sizeof listen, "unix:%s", path);
     s = start(listen, 0);
     CHECK(strcmp(lro_test_server_target(s), listen) == 0);
@@ -100,6 +110,7 @@ static void test_start_stop(void)
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
     CHECK(access(path, F_OK) != 0); /* socket file removed */
+    tc_unix_done(path);
 }
 
 static void test_get(grpc_channel *ch, lro_test_server *s)
@@ -135,8 +146,8 @@ static void test_get(grpc_channel *ch, lro_test_server *s)
     google__longrunning__operation__free_unpacked(op, NULL);
 
     op = get_op(ch, PARENT "/op-00003");
-    CHECK(op->done && strcmp(op->response->type_url,
-                             "type.googleapis.com/google.protobuf.Struct") == 0);
+    CHECK(op->done &&
+          strcmp(op->response->type_url, "type.googleapis.com/google.protobuf.Struct") == 0);
     google__longrunning__operation__free_unpacked(op, NULL);
 
     CHECK_EQ_INT(code_of(ch, TC_GET, PARENT "/op-99999"), LRO_CODE_NOT_FOUND);
@@ -338,14 +349,16 @@ static void test_store_api(grpc_channel *ch, lro_test_server *s)
     CHECK(lro_test_server_put(s, buf, n) != LRO_OK);
 
     /* pending + metadata updates + complete now. */
-    CHECK_EQ_INT(lro_test_server_put_pending(s, "store/p", "type.example/M", (const uint8_t *)"a", 1),
-                 LRO_OK);
-    CHECK_EQ_INT(lro_test_server_set_metadata(s, "store/p", "type.example/M",
-                                              (const uint8_t *)"bb", 2),
-                 LRO_OK);
+    CHECK_EQ_INT(
+        lro_test_server_put_pending(s, "store/p", "type.example/M", (const uint8_t *)"a", 1),
+        LRO_OK);
+    CHECK_EQ_INT(
+        lro_test_server_set_metadata(s, "store/p", "type.example/M", (const uint8_t *)"bb", 2),
+        LRO_OK);
     CHECK_EQ_INT(lro_test_server_set_metadata(s, "store/none", NULL, NULL, 0), LRO_ERR_INVALID_ARG);
     op = get_op(ch, "store/p");
-    CHECK(!op->done && op->metadata->value.len == 2 && memcmp(op->metadata->value.data, "bb", 2) == 0);
+    CHECK(!op->done && op->metadata->value.len == 2 &&
+          memcmp(op->metadata->value.data, "bb", 2) == 0);
     google__longrunning__operation__free_unpacked(op, NULL);
     CHECK_EQ_INT(lro_test_server_fail(s, "store/p", 0, 9, "nope", NULL, 0), LRO_OK);
     op = get_op(ch, "store/p");

@@ -171,8 +171,8 @@ void tc_call_free(tc_call *c)
     free(c);
 }
 
-void tc_do(grpc_channel *ch, int method, const uint8_t *req, size_t len,
-           const char *const *headers, int64_t timeout_ms, tc_result *out)
+void tc_do(grpc_channel *ch, int method, const uint8_t *req, size_t len, const char *const *headers,
+           int64_t timeout_ms, tc_result *out)
 {
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     tc_call *c = tc_start(ch, cq, method, req, len, headers, timeout_ms);
@@ -252,4 +252,22 @@ int tc_thread_count(void)
         fclose(f);
     }
     return n;
+}
+
+void tc_unix_path(char *path, size_t size)
+{
+    char dir[] = "/tmp/lro-test-XXXXXX";
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, size, "%s/s.sock", dir);
+}
+
+void tc_unix_done(const char *path)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    CHECK(slash != NULL);
+    unlink(path);
+    *slash = '\0';
+    rmdir(dir);
 }

@@ -15,7 +15,7 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);              \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
             abort();                                                                               \
         }                                                                                          \
     } while (0)
@@ -33,11 +33,11 @@ enum { TC_LIST = 0, TC_GET, TC_DELETE, TC_CANCEL, TC_WAIT, TC_BOGUS };
 
 typedef struct tc_result {
     int code;
-    char *message;       /* malloc'd */
-    uint8_t *body;       /* malloc'd response bytes, NULL if none */
+    char *message; /* malloc'd */
+    uint8_t *body; /* malloc'd response bytes, NULL if none */
     size_t body_len;
     int has_body;
-    uint8_t *details;    /* grpc-status-details-bin, malloc'd, NULL if none */
+    uint8_t *details; /* grpc-status-details-bin, malloc'd, NULL if none */
     size_t details_len;
 } tc_result;
 
@@ -53,8 +53,8 @@ tc_call *tc_next(grpc_completion_queue *cq);
 tc_result *tc_result_of(tc_call *c);
 void tc_call_free(tc_call *c);
 /* Blocking: one call, its own queue. */
-void tc_do(grpc_channel *ch, int method, const uint8_t *req, size_t len,
-           const char *const *headers, int64_t timeout_ms, tc_result *out);
+void tc_do(grpc_channel *ch, int method, const uint8_t *req, size_t len, const char *const *headers,
+           int64_t timeout_ms, tc_result *out);
 void tc_result_clear(tc_result *r);
 
 /* Requests, encoded with protobuf-c. Result malloc'd in *out. */
@@ -67,6 +67,12 @@ size_t tc_enc_wait(const char *name, int64_t timeout_ms, uint8_t **out); /* <0: 
 void tc_name_call(grpc_channel *ch, int method, const char *name, tc_result *out);
 
 int tc_thread_count(void);
+/* A unix socket path in a fresh private directory (mkdtemp under /tmp: the
+ * sandbox's TEST_TMPDIR is too long for sun_path, and PIDs repeat across
+ * parallel sandboxes). Writes "<dir>/s.sock" into path; tc_unix_done
+ * removes the directory. */
+void tc_unix_path(char *path, size_t size);
+void tc_unix_done(const char *path);
 /* Calls started after this carry GRPC_INITIAL_METADATA_WAIT_FOR_READY. */
 void tc_set_wait_for_ready(int on);
 /* Polls the channel state until it is not READY (the dropped connection

@@ -6,6 +6,22 @@
  * a unix socket. The embedding program controls a store of operations,
  * injects faults, and reads back what clients sent.
  *
+ *     lro_test_server *srv;
+ *     lro_test_server_start(NULL, &srv);                 // 127.0.0.1:<free port>
+ *     lro_test_server_seed(srv, "projects/demo/locations/global/operations", 237);
+ *     lro_test_server_put_pending(srv, "ops/build-1", NULL, NULL, 0);
+ *     lro_test_server_complete(srv, "ops/build-1", 500, NULL, NULL, 0);
+ *     lro_test_fault f = LRO_TEST_FAULT_INIT;            // 2 x UNAVAILABLE
+ *     f.methods = LRO_TEST_GET; f.times = 2; f.code = LRO_CODE_UNAVAILABLE;
+ *     f.retry_delay_ms = 100;                            // + RetryInfo
+ *     lro_test_server_add_fault(srv, &f);
+ *     ... point a client at lro_test_server_target(srv) ...
+ *     assert(lro_test_server_call_count(srv, LRO_TEST_GET, "ops/build-1") == 3);
+ *     lro_test_server_stop(srv);
+ *
+ * Build: //lib/testing (links grpc core). It serves on its own threads: the
+ * embedding program needs no event loop. Several servers may run at once.
+ *
  * Thread safety: every function is thread-safe and may be called while RPCs
  * are being served, except lro_test_server_stop() which must be called once,
  * after which the handle is gone.
@@ -205,8 +221,9 @@ LRO_API int64_t lro_test_record_deadline_ms(const lro_test_record *r);
  * params, user-agent, ...); "-bin" values are the decoded bytes, NUL-
  * terminated. */
 LRO_API const char *lro_test_record_header(const lro_test_record *r, const char *key);
-/* The gRPC code the server answered with (faults included); 0 while the
- * call is still held (a Wait or a latency fault). */
+/* The gRPC code the server answered with (faults included; DISCONNECT
+ * records UNAVAILABLE); -1 while the call is still held (a Wait or a latency
+ * fault) or when it was dropped at stop. */
 LRO_API int lro_test_record_code(const lro_test_record *r);
 
 #ifdef __cplusplus
