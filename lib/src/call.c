@@ -334,8 +334,14 @@ static const ProtobufCMessageDescriptor *response_desc(lro_kind k)
 static ProtobufCMessage *unpack_arena(lro_future *f, const ProtobufCMessageDescriptor *desc,
                                       const uint8_t *data, size_t len)
 {
-    /* Reserve enough for the usual case so the decode is a single block. */
-    if (lro_arena_reserve(&f->arena, 2 * len + desc->sizeof_message + 256) != LRO_OK) {
+    /* Decoded size is close to the wire size plus the message structs; when
+     * that fits the future's inline buffer the decode allocates nothing.
+     * Bigger responses take one block (more only for pathological ones). */
+    size_t want = len + desc->sizeof_message + 160;
+    if (desc == &google__longrunning__list_operations_response__descriptor) {
+        want += 2 * len; /* many small messages: struct overhead per operation */
+    }
+    if (lro_arena_reserve(&f->arena, want) != LRO_OK) {
         return NULL;
     }
     ProtobufCAllocator a;

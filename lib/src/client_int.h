@@ -44,7 +44,7 @@ typedef struct lro_timer {
     void (*fire)(struct lro_timer *t, int cancelled);
 } lro_timer;
 
-#define LRO_FUTURE_INLINE 512
+#define LRO_FUTURE_INLINE 768
 
 struct lro_future {
     atomic_int refs;
