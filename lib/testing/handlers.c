@@ -341,6 +341,22 @@ static void do_list(srv_call *c)
     prefix[plen] = '\0';
 
     pthread_mutex_lock(&s->mu);
+    /* Locations that cannot be listed: a real backend fails the whole call
+     * unless the client accepts a partial answer. Reported on the first
+     * page only, so a full walk sees each location once. */
+    const srv_unreachable *un = srv_unreachable_find(s, q->name);
+    if (un != NULL && !q->return_partial_success) {
+        pthread_mutex_unlock(&s->mu);
+        lro_free(prefix);
+        lro_free(hits);
+        srv_answer_error(c, LRO_CODE_UNAVAILABLE,
+                         "some locations are unreachable; set return_partial_success to list "
+                         "the others");
+        return;
+    }
+    if (un != NULL && from != 0) {
+        un = NULL;
+    }
     srv_store *st = &s->store;
     size_t nh = 0, total = 0, i = store_lower_bound(st, from);
     for (; i < st->n && nh < page; i++) {
@@ -360,6 +376,10 @@ static void do_list(srv_call *c)
     if (token != NULL) {
         total += 1 + varint_len(tlen) + tlen;
     }
+    for (size_t k = 0; un != NULL && k < un->n; k++) {
+        size_t l = strlen(un->locations[k]);
+        total += 1 + varint_len(l) + l;
+    }
     grpc_slice out = grpc_slice_malloc(total);
     uint8_t *w = GRPC_SLICE_START_PTR(out);
     for (size_t k = 0; k < nh; k++) {
@@ -367,6 +387,13 @@ static void do_list(srv_call *c)
         w = put_varint(w, hits[k]->len);
         memcpy(w, hits[k]->bytes, hits[k]->len);
         w += hits[k]->len;
+    }
+    for (size_t k = 0; un != NULL && k < un->n; k++) {
+        size_t l = strlen(un->locations[k]);
+        *w++ = 0x1a; /* unreachable = 3 */
+        w = put_varint(w, l);
+        memcpy(w, un->locations[k], l);
+        w += l;
     }
     pthread_mutex_unlock(&s->mu);
     if (token != NULL) {

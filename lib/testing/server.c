@@ -302,6 +302,7 @@ static void free_server(lro_test_server *s)
 {
     store_free(s);
     faults_free(s);
+    srv_unreachable_free(s);
     records_free(&s->rec);
     lro_free(s->heap.v);
     pthread_mutex_destroy(&s->mu);

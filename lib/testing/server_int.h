@@ -184,10 +184,23 @@ struct lro_test_server {
     pthread_mutex_t fault_mu;
     srv_fault *faults, *faults_tail;
 
+    struct srv_unreachable *unreachable; /* List's unreachable locations (mu) */
+
     pthread_mutex_t active_mu; /* leaf */
     pthread_cond_t active_cond;
     long active; /* arrived calls not freed yet */
 };
+
+/* unreachable.c: per-parent "unreachable locations" for ListOperations. */
+typedef struct srv_unreachable {
+    struct srv_unreachable *next;
+    char *parent;
+    char **locations;
+    size_t n;
+} srv_unreachable;
+/* The entry for parent, or NULL (caller holds s->mu). */
+LRO_HIDDEN const srv_unreachable *srv_unreachable_find(lro_test_server *s, const char *parent);
+LRO_HIDDEN void srv_unreachable_free(lro_test_server *s);
 
 /* server.c */
 LRO_HIDDEN extern const char *const srv_method_paths[SRV_METHODS];

@@ -172,6 +172,66 @@ static void test_retry_info_honoured(void)
     lro_client_destroy(c);
 }
 
+static void test_retry_codes_and_budget(void)
+{
+    lro_client *c = make_client(srv);
+    /* ABORTED is not retried by default, but is when the policy says so. */
+    add_fault(LRO_TEST_FAULT_STATUS, LRO_TEST_GET, op_name(24), 2, LRO_CODE_ABORTED);
+    lro_retry_policy rp = LRO_RETRY_POLICY_INIT;
+    rp.initial_backoff_ms = 5;
+    rp.retry_codes = (1u << LRO_CODE_ABORTED) | (1u << LRO_CODE_UNAVAILABLE);
+    lro_call_options co = LRO_CALL_OPTIONS_INIT;
+    co.retry = &rp;
+    lro_future *f = get_once(c, op_name(24), &co);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK_EQ_INT(lro_future_attempts(f), 3);
+    lro_future_unref(f);
+
+    /* Overall budget: every attempt fails at once; max_attempts would allow
+     * 50 but with 100 ms between attempts total_timeout_ms = 600 leaves room
+     * for at most 6 (a slower machine only makes fewer). */
+    add_fault(LRO_TEST_FAULT_STATUS, LRO_TEST_GET, op_name(28), -1, LRO_CODE_UNAVAILABLE);
+    rp = (lro_retry_policy)LRO_RETRY_POLICY_INIT;
+    rp.max_attempts = 50;
+    rp.initial_backoff_ms = 100;
+    rp.multiplier = 1.0;
+    rp.jitter = 0;
+    rp.total_timeout_ms = 600;
+    co.retry = &rp;
+    uint64_t before = lro_test_server_call_count(srv, LRO_TEST_GET, op_name(28));
+    f = get_once(c, op_name(28), &co);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_RPC);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNAVAILABLE);
+    CHECK(lro_future_attempts(f) >= 1 && lro_future_attempts(f) <= 6);
+    CHECK_EQ_INT(lro_test_server_call_count(srv, LRO_TEST_GET, op_name(28)) - before,
+                 lro_future_attempts(f));
+    lro_future_unref(f);
+
+    lro_test_fault fl = LRO_TEST_FAULT_INIT;
+    fl.kind = LRO_TEST_FAULT_LATENCY;
+    fl.methods = LRO_TEST_GET;
+    fl.times = -1;
+    /* Per-attempt deadline: each attempt times out at 50 ms, retried
+     * (DEADLINE_EXCEEDED made retryable here) until max_attempts. */
+    rp = (lro_retry_policy)LRO_RETRY_POLICY_INIT;
+    rp.max_attempts = 3;
+    rp.initial_backoff_ms = 1;
+    rp.retry_codes = 1u << LRO_CODE_DEADLINE_EXCEEDED;
+    co.retry = &rp;
+    co.timeout_ms = 50;
+    lro_test_server_clear_faults(srv);
+    fl.name = op_name(32);
+    fl.latency_ms = 1000;
+    CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
+    f = get_once(c, op_name(32), &co);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_RPC);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_DEADLINE_EXCEEDED);
+    CHECK_EQ_INT(lro_future_attempts(f), 3);
+    lro_future_unref(f);
+    lro_test_server_clear_faults(srv);
+    lro_client_destroy(c);
+}
+
 static void test_unimplemented_surfaced(void)
 {
     lro_client *c = make_client(srv);
@@ -198,6 +258,7 @@ int main(void)
     RUN(test_bad_status_details);
     RUN(test_retry_k_unavailable);
     RUN(test_retry_info_honoured);
+    RUN(test_retry_codes_and_budget);
     RUN(test_unimplemented_surfaced);
     lro_test_server_stop(srv);
     fprintf(stderr, "faults_test: all passed\n");

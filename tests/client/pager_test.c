@@ -123,6 +123,46 @@ static void test_failed_page_then_retry(void)
     lro_pager_destroy(p);
 }
 
+static void test_unreachable(void)
+{
+    const char *locs[] = {"projects/demo/locations/us-east1", "projects/demo/locations/eu-west4"};
+    CHECK_EQ_INT(lro_test_server_set_unreachable(srv, PARENT, locs, 2), LRO_OK);
+    /* Without return_partial_success the server refuses the whole listing. */
+    lro_retry_policy once = LRO_RETRY_POLICY_INIT;
+    once.max_attempts = 1;
+    lro_call_options co = LRO_CALL_OPTIONS_INIT;
+    co.retry = &once;
+    lro_pager *p = NULL;
+    CHECK_EQ_INT(lro_pager_create(cli, PARENT, NULL, &co, &p), LRO_OK);
+    const lro_operation *op = NULL;
+    CHECK_EQ_INT(lro_pager_step(p, -1, &op), LRO_ERR_RPC);
+    CHECK_EQ_INT(lro_status_code(lro_pager_status(p)), LRO_CODE_UNAVAILABLE);
+    lro_pager_destroy(p);
+    /* With it: every operation, and the unreachable locations surfaced. */
+    lro_list_args la = LRO_LIST_ARGS_INIT;
+    la.page_size = 16;
+    la.return_partial_success = 1;
+    CHECK_EQ_INT(lro_pager_create(cli, PARENT, &la, NULL, &p), LRO_OK);
+    int n = 0;
+    while (lro_pager_step(p, -1, &op) == LRO_OK) {
+        n++;
+    }
+    CHECK_EQ_INT(n, 50);
+    CHECK_EQ_INT(lro_pager_unreachable_count(p), 2);
+    CHECK_EQ_STR(lro_pager_unreachable(p, 0), locs[0]);
+    CHECK_EQ_STR(lro_pager_unreachable(p, 1), locs[1]);
+    CHECK(lro_pager_unreachable(p, 2) == NULL);
+    lro_pager_destroy(p);
+    /* A single page shows them too. */
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_list(cli, PARENT, &la, NULL, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_page_unreachable_count(lro_future_page(f)), 2);
+    CHECK_EQ_STR(lro_page_unreachable(lro_future_page(f), 1), locs[1]);
+    lro_future_unref(f);
+    CHECK_EQ_INT(lro_test_server_set_unreachable(srv, PARENT, NULL, 0), LRO_OK);
+}
+
 int main(void)
 {
     srv = start_server(50);
@@ -131,6 +171,7 @@ int main(void)
     RUN(test_async_pages_and_resume);
     RUN(test_bad_token);
     RUN(test_failed_page_then_retry);
+    RUN(test_unreachable);
     lro_client_destroy(cli);
     lro_test_server_stop(srv);
     fprintf(stderr, "pager_test: all passed\n");

@@ -137,6 +137,14 @@ LRO_API size_t lro_test_server_count(lro_test_server *s);
 /* Removes every operation (answers pending Waits with NOT_FOUND). */
 LRO_API void lro_test_server_clear(lro_test_server *s);
 
+/* Makes ListOperations of exactly `parent` report these locations as
+ * unreachable: with return_partial_success the first page lists them in
+ * `unreachable` (and the operations as usual); without it the call fails with
+ * UNAVAILABLE, as a real multi-location backend would. n == 0 clears it.
+ * Strings are copied. */
+LRO_API int lro_test_server_set_unreachable(lro_test_server *s, const char *parent,
+                                            const char *const *locations, size_t n);
+
 /* ---- Faults ------------------------------------------------------------- */
 #define LRO_TEST_LIST 0x01u
 #define LRO_TEST_GET 0x02u
