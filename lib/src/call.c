@@ -595,24 +595,83 @@ int lro_future_cancel(lro_future *f)
 
 /* ---- The five calls ------------------------------------------------------------ */
 
-static int check_client(lro_client *c)
+/* Get, Cancel, Delete and Wait: requests that carry the operation's name
+ * (and, for Wait, a timeout). Names are validated here, for every caller. */
+static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t wait_timeout_ms,
+                       const lro_call_options *opts, lro_done_cb cb, void *user_data,
+                       lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
 {
-    return c == NULL ? LRO_ERR_INVALID_ARG : LRO_OK;
+    if (c == NULL || wait_timeout_ms < 0) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    int rc = lro_check_name(name);
+    if (rc != LRO_OK) {
+        return rc;
+    }
+    Google__Longrunning__GetOperationRequest get = GOOGLE__LONGRUNNING__GET_OPERATION_REQUEST__INIT;
+    Google__Longrunning__CancelOperationRequest can =
+        GOOGLE__LONGRUNNING__CANCEL_OPERATION_REQUEST__INIT;
+    Google__Longrunning__DeleteOperationRequest del =
+        GOOGLE__LONGRUNNING__DELETE_OPERATION_REQUEST__INIT;
+    Google__Longrunning__WaitOperationRequest wait =
+        GOOGLE__LONGRUNNING__WAIT_OPERATION_REQUEST__INIT;
+    Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
+    const ProtobufCMessage *req;
+    int64_t extra = 0;
+    switch (kind) {
+    case LRO_K_GET:
+        get.name = (char *)name;
+        req = &get.base;
+        break;
+    case LRO_K_CANCEL:
+        can.name = (char *)name;
+        req = &can.base;
+        break;
+    case LRO_K_DELETE:
+        del.name = (char *)name;
+        req = &del.base;
+        break;
+    case LRO_K_WAIT:
+        wait.name = (char *)name;
+        if (wait_timeout_ms > 0) {
+            d.seconds = wait_timeout_ms / 1000;
+            d.nanos = (int32_t)((wait_timeout_ms % 1000) * 1000000);
+            wait.timeout = &d;
+            /* The RPC deadline is the server-side timeout + the call's own. */
+            extra = wait_timeout_ms;
+        }
+        req = &wait.base;
+        break;
+    default:
+        return LRO_ERR_INVALID_ARG;
+    }
+    return start_call(c, kind, name, req, extra, opts, cb, user_data, ud_free, out, ext);
 }
 
 int lro_get(lro_client *c, const char *name, const lro_call_options *opts, lro_done_cb cb,
             void *user_data, lro_free_fn ud_free, lro_future **out)
 {
-    int rc = check_client(c);
-    if (rc == LRO_OK) {
-        rc = lro_check_name(name);
-    }
-    if (rc != LRO_OK) {
-        return rc;
-    }
-    Google__Longrunning__GetOperationRequest req = GOOGLE__LONGRUNNING__GET_OPERATION_REQUEST__INIT;
-    req.name = (char *)name;
-    return start_call(c, LRO_K_GET, name, &req.base, 0, opts, cb, user_data, ud_free, out, NULL);
+    return start_named(c, LRO_K_GET, name, 0, opts, cb, user_data, ud_free, out, NULL);
+}
+
+int lro_cancel(lro_client *c, const char *name, const lro_call_options *opts, lro_done_cb cb,
+               void *user_data, lro_free_fn ud_free, lro_future **out)
+{
+    return start_named(c, LRO_K_CANCEL, name, 0, opts, cb, user_data, ud_free, out, NULL);
+}
+
+int lro_delete(lro_client *c, const char *name, const lro_call_options *opts, lro_done_cb cb,
+               void *user_data, lro_free_fn ud_free, lro_future **out)
+{
+    return start_named(c, LRO_K_DELETE, name, 0, opts, cb, user_data, ud_free, out, NULL);
+}
+
+int lro_wait(lro_client *c, const char *name, int64_t server_timeout_ms,
+             const lro_call_options *opts, lro_done_cb cb, void *user_data, lro_free_fn ud_free,
+             lro_future **out)
+{
+    return start_named(c, LRO_K_WAIT, name, server_timeout_ms, opts, cb, user_data, ud_free, out,
+                       NULL);
 }
 
 int lro_list(lro_client *c, const char *parent, const lro_list_args *args,
@@ -626,10 +685,10 @@ int lro_list_ext(lro_client *c, const char *parent, const lro_list_args *args,
                  const lro_call_options *opts, lro_done_cb cb, void *user_data,
                  lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
 {
-    int rc = check_client(c);
-    if (rc == LRO_OK) {
-        rc = lro_check_name(parent);
+    if (c == NULL) {
+        return LRO_ERR_INVALID_ARG;
     }
+    int rc = lro_check_name(parent);
     if (rc != LRO_OK) {
         return rc;
     }
@@ -659,101 +718,12 @@ int lro_list_ext(lro_client *c, const char *parent, const lro_list_args *args,
     return start_call(c, LRO_K_LIST, parent, &req.base, 0, opts, cb, user_data, ud_free, out, ext);
 }
 
-int lro_cancel(lro_client *c, const char *name, const lro_call_options *opts, lro_done_cb cb,
-               void *user_data, lro_free_fn ud_free, lro_future **out)
-{
-    int rc = check_client(c);
-    if (rc == LRO_OK) {
-        rc = lro_check_name(name);
-    }
-    if (rc != LRO_OK) {
-        return rc;
-    }
-    Google__Longrunning__CancelOperationRequest req =
-        GOOGLE__LONGRUNNING__CANCEL_OPERATION_REQUEST__INIT;
-    req.name = (char *)name;
-    return start_call(c, LRO_K_CANCEL, name, &req.base, 0, opts, cb, user_data, ud_free, out, NULL);
-}
-
-int lro_delete(lro_client *c, const char *name, const lro_call_options *opts, lro_done_cb cb,
-               void *user_data, lro_free_fn ud_free, lro_future **out)
-{
-    int rc = check_client(c);
-    if (rc == LRO_OK) {
-        rc = lro_check_name(name);
-    }
-    if (rc != LRO_OK) {
-        return rc;
-    }
-    Google__Longrunning__DeleteOperationRequest req =
-        GOOGLE__LONGRUNNING__DELETE_OPERATION_REQUEST__INIT;
-    req.name = (char *)name;
-    return start_call(c, LRO_K_DELETE, name, &req.base, 0, opts, cb, user_data, ud_free, out, NULL);
-}
-
-int lro_wait(lro_client *c, const char *name, int64_t server_timeout_ms,
-             const lro_call_options *opts, lro_done_cb cb, void *user_data, lro_free_fn ud_free,
-             lro_future **out)
-{
-    int rc = check_client(c);
-    if (rc == LRO_OK) {
-        rc = lro_check_name(name);
-    }
-    if (rc != LRO_OK) {
-        return rc;
-    }
-    if (server_timeout_ms < 0) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    Google__Longrunning__WaitOperationRequest req =
-        GOOGLE__LONGRUNNING__WAIT_OPERATION_REQUEST__INIT;
-    Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
-    req.name = (char *)name;
-    if (server_timeout_ms > 0) {
-        d.seconds = server_timeout_ms / 1000;
-        d.nanos = (int32_t)((server_timeout_ms % 1000) * 1000000);
-        req.timeout = &d;
-    }
-    return start_call(c, LRO_K_WAIT, name, &req.base,
-                      server_timeout_ms, opts, cb, user_data, ud_free, out, NULL);
-}
-
 /* Internal starts for awaits: Get, Wait or Cancel with an owner hook and no
- * user callback. The name was validated by the caller. */
+ * user callback. */
 int lro_start_get_ext(lro_client *c, lro_kind kind, const char *name, int64_t wait_timeout_ms,
                       const lro_call_options *opts, const lro_start_ext *ext)
 {
-    Google__Longrunning__GetOperationRequest get = GOOGLE__LONGRUNNING__GET_OPERATION_REQUEST__INIT;
-    Google__Longrunning__CancelOperationRequest can =
-        GOOGLE__LONGRUNNING__CANCEL_OPERATION_REQUEST__INIT;
-    Google__Longrunning__WaitOperationRequest wait =
-        GOOGLE__LONGRUNNING__WAIT_OPERATION_REQUEST__INIT;
-    Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
-    const ProtobufCMessage *req;
-    int64_t extra = 0;
-    switch (kind) {
-    case LRO_K_GET:
-        get.name = (char *)name;
-        req = &get.base;
-        break;
-    case LRO_K_CANCEL:
-        can.name = (char *)name;
-        req = &can.base;
-        break;
-    case LRO_K_WAIT:
-        wait.name = (char *)name;
-        if (wait_timeout_ms > 0) {
-            d.seconds = wait_timeout_ms / 1000;
-            d.nanos = (int32_t)((wait_timeout_ms % 1000) * 1000000);
-            wait.timeout = &d;
-            extra = wait_timeout_ms;
-        }
-        req = &wait.base;
-        break;
-    default:
-        return LRO_ERR_INVALID_ARG;
-    }
-    return start_call(c, kind, name, req, extra, opts, NULL, NULL, NULL, NULL, ext);
+    return start_named(c, kind, name, wait_timeout_ms, opts, NULL, NULL, NULL, NULL, ext);
 }
 
 int lro_call_options_copy(const lro_call_options *in, lro_call_options *out, lro_arena *a)

@@ -57,6 +57,43 @@ static void futex_wake_all(atomic_int *addr)
     syscall(SYS_futex, (int *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
+/* Appends f to the ready queue (caller holds c->ready_mu); returns whether
+ * the queue was empty before. */
+static int push_ready_locked(lro_client *c, lro_future *f)
+{
+    int was_empty = c->ready_head == NULL;
+    f->queued = 1;
+    f->ready_next = NULL;
+    if (c->ready_tail) {
+        c->ready_tail->ready_next = f;
+    } else {
+        c->ready_head = f;
+    }
+    c->ready_tail = f;
+    return was_empty;
+}
+
+/* Tells whoever runs callbacks that there is work: loop mode signals the
+ * eventfd / wakeup hook on the empty -> non-empty edge; thread mode wakes
+ * the I/O thread unless we are on it. */
+static void signal_ready(lro_client *c, int was_empty)
+{
+    if (c->mode == LRO_MODE_LOOP) {
+        if (was_empty) {
+            uint64_t one = 1;
+            if (c->event_fd >= 0) {
+                ssize_t w = write(c->event_fd, &one, sizeof one);
+                (void)w;
+            }
+            if (c->wakeup != NULL) {
+                c->wakeup(c->wakeup_data);
+            }
+        }
+    } else if (!lro_on_io_thread(c)) {
+        lro_client_wake_io(c);
+    }
+}
+
 /* Called once per future, on whichever thread learned the outcome. */
 void lro_future_finish(lro_future *f, int result)
 {
@@ -72,17 +109,10 @@ void lro_future_finish(lro_future *f, int result)
 
     pthread_mutex_lock(&c->ready_mu);
     int queue = f->cb != NULL;
-    int was_empty = c->ready_head == NULL;
+    int was_empty = 0;
     if (queue) {
         /* The library's reference moves into the ready queue. */
-        f->queued = 1;
-        f->ready_next = NULL;
-        if (c->ready_tail) {
-            c->ready_tail->ready_next = f;
-        } else {
-            c->ready_head = f;
-        }
-        c->ready_tail = f;
+        was_empty = push_ready_locked(c, f);
     } else {
         f->lib_ref_dropped = 1;
     }
@@ -100,20 +130,7 @@ void lro_future_finish(lro_future *f, int result)
         lro_future_unref(f);
         return;
     }
-    if (c->mode == LRO_MODE_LOOP) {
-        if (was_empty) {
-            uint64_t one = 1;
-            if (c->event_fd >= 0) {
-                ssize_t w = write(c->event_fd, &one, sizeof one);
-                (void)w;
-            }
-            if (c->wakeup != NULL) {
-                c->wakeup(c->wakeup_data);
-            }
-        }
-    } else if (!lro_on_io_thread(c)) {
-        lro_client_wake_io(c); /* thread mode: callbacks run on the I/O thread */
-    }
+    signal_ready(c, was_empty);
 }
 
 int lro_client_drain_ready(lro_client *c, int max)
@@ -225,28 +242,9 @@ int lro_future_then(lro_future *f, lro_done_cb cb, void *user_data, lro_free_fn 
     }
     /* Already finished: queue it with a reference of its own. */
     lro_future_ref(f);
-    int was_empty = c->ready_head == NULL;
-    f->queued = 1;
-    f->ready_next = NULL;
-    if (c->ready_tail) {
-        c->ready_tail->ready_next = f;
-    } else {
-        c->ready_head = f;
-    }
-    c->ready_tail = f;
+    int was_empty = push_ready_locked(c, f);
     pthread_mutex_unlock(&c->ready_mu);
-    if (c->mode == LRO_MODE_LOOP) {
-        if (was_empty) {
-            uint64_t one = 1;
-            ssize_t w = write(c->event_fd, &one, sizeof one);
-            (void)w;
-            if (c->wakeup != NULL) {
-                c->wakeup(c->wakeup_data);
-            }
-        }
-    } else {
-        lro_client_wake_io(c);
-    }
+    signal_ready(c, was_empty);
     return LRO_OK;
 }
 
