@@ -409,8 +409,13 @@ static void release_attempt(lro_future *f)
         grpc_byte_buffer_destroy(f->recv_msg);
         f->recv_msg = NULL;
     }
-    grpc_call_unref(f->call);
+    /* lro_future_cancel() and destroy's cancel_all() read f->call under
+     * c->mu: clear it under the same lock before the call goes away. */
+    pthread_mutex_lock(&f->client->mu);
+    grpc_call *call = f->call;
     f->call = NULL;
+    pthread_mutex_unlock(&f->client->mu);
+    grpc_call_unref(call);
 }
 
 /* Leaves the in-flight list for good. */
