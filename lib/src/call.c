@@ -400,7 +400,10 @@ static int build_rpc_status(lro_future *f)
     return LRO_OK;
 }
 
-static void release_attempt(lro_future *f)
+/* Releases the attempt's grpc resources; with `leave` the future also
+ * leaves the in-flight list in the same critical section (one lock per
+ * completion on the hot path). */
+static void release_attempt_ex(lro_future *f, int leave)
 {
     grpc_metadata_array_destroy(&f->recv_initial);
     grpc_metadata_array_destroy(&f->trailing);
@@ -411,11 +414,21 @@ static void release_attempt(lro_future *f)
     }
     /* lro_future_cancel() and destroy's cancel_all() read f->call under
      * c->mu: clear it under the same lock before the call goes away. */
-    pthread_mutex_lock(&f->client->mu);
+    lro_client *c = f->client;
+    pthread_mutex_lock(&c->mu);
     grpc_call *call = f->call;
     f->call = NULL;
-    pthread_mutex_unlock(&f->client->mu);
+    if (leave) {
+        list_remove_locked(c, f);
+        atomic_fetch_sub(&c->inflight_count, 1);
+    }
+    pthread_mutex_unlock(&c->mu);
     grpc_call_unref(call);
+}
+
+static void release_attempt(lro_future *f)
+{
+    release_attempt_ex(f, 0);
 }
 
 /* Leaves the in-flight list for good. */
@@ -424,8 +437,8 @@ static void detach(lro_future *f)
     lro_client *c = f->client;
     pthread_mutex_lock(&c->mu);
     list_remove_locked(c, f);
-    pthread_mutex_unlock(&c->mu);
     atomic_fetch_sub(&c->inflight_count, 1);
+    pthread_mutex_unlock(&c->mu);
 }
 
 static void retry_fire(lro_timer *t, int cancelled);
@@ -513,8 +526,7 @@ void lro_call_on_complete(lro_future *f, int success)
     if (f->rpc_status == GRPC_STATUS_OK) {
         const ProtobufCMessageDescriptor *desc = response_desc(f->kind);
         if (f->recv_msg == NULL) {
-            release_attempt(f);
-            detach(f);
+            release_attempt_ex(f, 1);
             finish_decode_error(f, "no response message", "the server sent status OK alone");
             return;
         }
@@ -522,8 +534,7 @@ void lro_call_on_complete(lro_future *f, int success)
         size_t len = GRPC_SLICE_LENGTH(flat);
         ProtobufCMessage *m = unpack_arena(f, desc, GRPC_SLICE_START_PTR(flat), len);
         grpc_slice_unref(flat);
-        release_attempt(f);
-        detach(f);
+        release_attempt_ex(f, 1);
         if (m == NULL) {
             if (f->arena.failed) {
                 f->status = lro_status_local(f, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
@@ -547,8 +558,7 @@ void lro_call_on_complete(lro_future *f, int success)
     pthread_mutex_unlock(&c->mu);
     int cancelled = atomic_load(&f->cancel_requested);
     if (closing || cancelled) {
-        release_attempt(f);
-        detach(f);
+        release_attempt_ex(f, 1);
         f->status = lro_status_local(f, LRO_CODE_CANCELLED,
                                      closing ? "lro: client destroyed with the call in flight"
                                              : "lro: cancelled locally (lro_future_cancel)");
