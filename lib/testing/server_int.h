@@ -1,0 +1,275 @@
+/*
+ * server_int.h - private declarations of the embedded Operations server
+ * (lro/testing.h). One concept per file:
+ *   server.c     lifecycle, completion-queue threads, answering calls
+ *   timers.c     one timer thread + min-heap (delays, Wait timeouts, latency)
+ *   store.c      the operations, insertion-ordered, and their waiters
+ *   handlers.c   the five RPC methods
+ *   faults.c     fault injection
+ *   records.c    what clients sent, call counters
+ *   pagetoken.c  opaque ListOperations page tokens
+ *   disconnect.c closing the connection under a call
+ *
+ * Locking: s->mu guards the store, waiters, held calls and the timer heap.
+ * s->rec_mu (records, counters) and s->fault_mu (faults) are leaf locks:
+ * they may be taken while s->mu is held, never the other way round.
+ */
+#ifndef LRO_SERVER_INT_H
+#define LRO_SERVER_INT_H
+
+#include <grpc/grpc.h>
+#include <protobuf-c/protobuf-c.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+
+#include "lro/testing.h"
+#include "lro_int.h"
+
+#define SRV_METHODS 5 /* index i <-> LRO_TEST_* bit (1u << i) */
+enum { M_LIST = 0, M_GET = 1, M_DELETE = 2, M_CANCEL = 3, M_WAIT = 4, M_UNKNOWN = -1 };
+
+enum { TAG_REQUEST = 1, TAG_ANSWER = 2, TAG_SHUTDOWN = 3 };
+
+/* ---- timers.c ---- */
+enum { TIMER_WAIT = 1, TIMER_LATENCY = 2, TIMER_COMPLETE = 3 };
+typedef struct srv_timer {
+    int64_t when_ms; /* lro_now_ms() clock */
+    size_t idx;      /* position in the heap; SIZE_MAX when not armed */
+    int kind;
+    void *owner; /* srv_call (WAIT, LATENCY) or srv_completion (COMPLETE) */
+} srv_timer;
+
+typedef struct srv_heap {
+    srv_timer **v;
+    size_t n, cap;
+} srv_heap;
+
+/* ---- one call ---- */
+typedef struct srv_thread srv_thread;
+typedef struct op_entry op_entry;
+
+typedef struct srv_call {
+    int tag_kind; /* first: completion tags point at the call */
+    struct lro_test_server *s;
+    srv_thread *t;
+    int method; /* M_* */
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_call_details details; /* unregistered calls only */
+    grpc_byte_buffer *payload;
+    /* The decoded request (owned, protobuf-c). */
+    void *req;
+    uint64_t record_seq; /* 0 = not recorded */
+    /* Answer state: must live until the answer batch completes. */
+    grpc_byte_buffer *send_bb;
+    grpc_slice status_msg;
+    grpc_metadata trailer;
+    int has_trailer;
+    int cancelled;
+    /* Held (Wait or latency). */
+    srv_timer timer;
+    op_entry *wentry; /* the operation waited for, or NULL */
+    struct srv_call *wprev, *wnext;
+    size_t pad_to; /* BIG fault: pad an OK answer to this many bytes */
+} srv_call;
+
+/* A delayed lro_test_server_complete/fail. */
+typedef struct srv_completion {
+    srv_timer timer;
+    char *name;
+    uint8_t *op_result; /* serialized Operation carrying only the result */
+    size_t op_result_len;
+} srv_completion;
+
+struct srv_thread {
+    struct lro_test_server *s;
+    grpc_completion_queue *cq;
+    pthread_t th;
+    int started;
+};
+
+/* ---- store.c ---- */
+struct op_entry {
+    char *name;
+    uint64_t seq; /* insertion order; kept when replaced in place */
+    uint8_t *bytes; /* serialized google.longrunning.Operation */
+    size_t len;
+    bool done;
+    op_entry *hnext;
+    srv_call *waiters; /* held WaitOperation calls */
+};
+
+typedef struct srv_store {
+    op_entry **vec; /* ordered by seq */
+    size_t n, cap;
+    op_entry **buckets;
+    size_t nbuckets;
+    uint64_t next_seq;
+} srv_store;
+
+/* ---- faults.c ---- */
+typedef struct srv_fault {
+    lro_test_fault f; /* strings and buffers below are our copies */
+    char *name;
+    char *message;
+    uint8_t *details;
+    uint8_t *garbage;
+    struct srv_fault *next;
+} srv_fault;
+
+/* ---- records.c ---- */
+typedef struct srv_header {
+    char *key;
+    char *value;
+    size_t value_len;
+} srv_header;
+
+struct lro_test_record {
+    uint64_t seq;
+    unsigned method;
+    char *name, *filter, *page_token;
+    int32_t page_size;
+    int partial;
+    int64_t wait_timeout_ms;
+    int64_t deadline_ms;
+    int code;
+    size_t n_headers;
+    srv_header *headers;
+};
+
+typedef struct srv_counter {
+    char *name;
+    uint64_t n[SRV_METHODS];
+    struct srv_counter *next;
+} srv_counter;
+
+typedef struct srv_records {
+    lro_test_record **ring;
+    size_t cap;        /* record_limit */
+    size_t ring_alloc; /* slots allocated (grows to cap) */
+    size_t start, n;
+    uint64_t next_seq;
+    uint64_t total[SRV_METHODS];
+    srv_counter **buckets;
+    size_t nbuckets, ncounters;
+} srv_records;
+
+struct lro_test_server {
+    char *target;
+    char *unix_path; /* for unix: targets */
+    int port;        /* for TCP targets */
+    int64_t wait_cap_ms;
+    int64_t record_limit;
+    grpc_server *server;
+    void *rm[SRV_METHODS];
+    int nthreads;
+    srv_thread *threads;
+    atomic_int stopping;
+
+    pthread_mutex_t mu;
+    pthread_cond_t cond; /* timer thread; shutdown tag arrival */
+    srv_store store;
+    srv_heap heap;
+    pthread_t timer_th;
+    int timer_started;
+    int timer_stop;
+    int shutdown_seen;
+    int shutdown_tag; /* its address is the tag */
+
+    pthread_mutex_t rec_mu;
+    srv_records rec;
+
+    pthread_mutex_t fault_mu;
+    srv_fault *faults, *faults_tail;
+
+    pthread_mutex_t active_mu; /* leaf */
+    pthread_cond_t active_cond;
+    long active; /* arrived calls not freed yet */
+};
+
+/* server.c */
+LRO_HIDDEN extern const char *const srv_method_paths[SRV_METHODS];
+/* Answers the call and hands it back to its queue thread (which frees it).
+ * `body` is the serialized response (copied), sent when non-NULL. `trailer_bin`
+ * is sent as grpc-status-details-bin when non-NULL. Safe from any thread,
+ * with or without s->mu held. */
+LRO_HIDDEN void srv_answer(srv_call *c, int code, const char *msg, const uint8_t *body,
+                           size_t body_len, const uint8_t *trailer_bin, size_t trailer_len);
+/* As srv_answer for a body already in a slice (ownership moves in). */
+LRO_HIDDEN void srv_answer_slice(srv_call *c, int code, const char *msg, grpc_slice *body,
+                                 const uint8_t *trailer_bin, size_t trailer_len);
+/* Drops a call without answering (after a disconnect, or at stop). */
+LRO_HIDDEN void srv_drop(srv_call *c);
+LRO_HIDDEN void srv_call_free(srv_call *c);
+/* Answers an error status with a google.rpc.Status trailer built from
+ * code/msg (for INVALID_ARGUMENT etc. a trailer is not needed). */
+LRO_HIDDEN void srv_answer_error(srv_call *c, int code, const char *msg);
+
+/* timers.c (all with s->mu held) */
+/* LRO_OK or LRO_ERR_NOMEM (then the caller must not hold). */
+LRO_HIDDEN int heap_push(lro_test_server *s, srv_timer *t);
+LRO_HIDDEN void heap_remove(lro_test_server *s, srv_timer *t);
+LRO_HIDDEN int timers_start(lro_test_server *s);
+/* Stops and joins the timer thread (s->mu NOT held). */
+LRO_HIDDEN void timers_stop(lro_test_server *s);
+
+/* store.c (s->mu held unless said otherwise) */
+LRO_HIDDEN void store_init(srv_store *st);
+LRO_HIDDEN void store_free(lro_test_server *s);
+LRO_HIDDEN op_entry *store_find(srv_store *st, const char *name);
+/* Index of the first entry with seq >= seq. */
+LRO_HIDDEN size_t store_lower_bound(srv_store *st, uint64_t seq);
+/* Marks the operation done with the result carried by `result_op` (a
+ * serialized Operation whose error/response is copied) and answers its
+ * waiters. LRO_OK, LRO_ERR_INVALID_ARG (unknown), LRO_ERR_STATE (done). */
+LRO_HIDDEN int store_finish(lro_test_server *s, const char *name, const uint8_t *result_op,
+                            size_t len);
+/* Removes an operation; waiters get NOT_FOUND. */
+LRO_HIDDEN int store_delete(lro_test_server *s, const char *name);
+LRO_HIDDEN void waiter_add(op_entry *e, srv_call *c);
+LRO_HIDDEN void waiter_remove(srv_call *c);
+/* Builds the serialized Operation carrying error (code, message, details of
+ * `details_status`) into *out (lro_malloc'd). */
+LRO_HIDDEN int build_error_result(int code, const char *message, const uint8_t *details_status,
+                                  size_t details_len, uint8_t **out, size_t *len);
+
+/* handlers.c: a call arrived: decode, record, faults, then the method.
+ * s->mu NOT held. */
+LRO_HIDDEN void handle_arrival(srv_call *c);
+/* Runs the method (faults already handled). s->mu NOT held. */
+LRO_HIDDEN void handle_call(srv_call *c);
+/* Wait timer fired (s->mu held): answers with the current state. */
+LRO_HIDDEN void wait_timed_out(srv_call *c);
+
+/* faults.c */
+/* Applies a matching fault, if any. Returns 1 when the call was taken care
+ * of (answered, dropped or held), 0 to go on with the real method. */
+LRO_HIDDEN int faults_apply(srv_call *c, const char *name);
+LRO_HIDDEN void faults_free(lro_test_server *s);
+
+/* records.c */
+LRO_HIDDEN void records_init(srv_records *r, int64_t limit);
+LRO_HIDDEN void records_free(srv_records *r);
+/* Counts and (space permitting) records the arrived call; sets c->record_seq. */
+LRO_HIDDEN void records_add(srv_call *c, const char *name);
+LRO_HIDDEN void records_set_code(lro_test_server *s, uint64_t seq, int code);
+
+/* pagetoken.c */
+/* Token text (lro_malloc'd) for resuming at `seq` with parent/filter. */
+LRO_HIDDEN char *pagetoken_make(uint64_t seq, const char *parent, const char *filter);
+/* LRO_OK and *seq, or LRO_ERR_INVALID_ARG (bad, or made for another
+ * parent/filter: *mismatch set). */
+LRO_HIDDEN int pagetoken_parse(const char *tok, const char *parent, const char *filter,
+                               uint64_t *seq, int *mismatch);
+
+/* disconnect.c: shuts down the socket(s) carrying this call. Returns how
+ * many sockets were shut down. */
+LRO_HIDDEN int disconnect_call(srv_call *c);
+
+/* Small helpers shared by the files (store.c). */
+LRO_HIDDEN uint64_t srv_hash(const void *p, size_t n, uint64_t h);
+#define SRV_FNV_SEED 1469598103934665603ull
+
+#endif /* LRO_SERVER_INT_H */
