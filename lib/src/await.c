@@ -52,7 +52,7 @@ static void finish_await(lro_future *f, int result, const lro_status *status)
     lro_await_state *aw = f->aw;
     f->status = status;
     if (aw->last != NULL) {
-        f->msg = lro_future_operation(aw->last);
+        f->msg = aw->last->msg; /* the child may not be published yet: read it raw */
     }
     lro_future_finish(f, result);
 }
@@ -187,7 +187,8 @@ static void child_done(lro_future *child)
     }
     aw->polls++;
     if (r == LRO_OK) {
-        const lro_operation *op = lro_future_operation(child);
+        /* Hooks run before the child is marked done: use the raw result. */
+        const lro_operation *op = (const lro_operation *)child->msg;
         lro_future_unref(aw->last);
         aw->last = lro_future_ref(child);
         if (lro_operation_done(op)) {

@@ -521,7 +521,18 @@ int lro_client_process(lro_client *c, int max)
         ssize_t r = read(c->event_fd, &v, sizeof v);
         (void)r;
     }
-    return lro_client_drain_ready(c, max);
+    int ran = lro_client_drain_ready(c, max);
+    /* Stopped at `max` with more pending: keep the fd readable, as the
+     * contract promises ("readable while completions are pending"). */
+    pthread_mutex_lock(&c->ready_mu);
+    int more = c->ready_head != NULL;
+    pthread_mutex_unlock(&c->ready_mu);
+    if (more && c->event_fd >= 0) {
+        uint64_t one = 1;
+        ssize_t w = write(c->event_fd, &one, sizeof one);
+        (void)w;
+    }
+    return ran;
 }
 
 size_t lro_client_inflight(const lro_client *c)

@@ -265,7 +265,8 @@ const lro_status *lro_future_status(const lro_future *f)
 
 const lro_operation *lro_future_operation(const lro_future *f)
 {
-    if (!lro_future_is_done(f) || f->kind == LRO_K_LIST) {
+    if (!lro_future_is_done(f) ||
+        !(f->kind == LRO_K_GET || f->kind == LRO_K_WAIT || f->kind == LRO_K_AWAIT)) {
         return NULL;
     }
     return (const lro_operation *)f->msg;

@@ -152,7 +152,9 @@ static void test_routing_and_headers(void)
     CHECK_EQ_STR(lro_test_record_header(r, "x-test-two"), "two words");
     CHECK(strstr(lro_test_record_header(r, "user-agent"), "lro-c/") != NULL);
     int64_t dl = lro_test_record_deadline_ms(r);
-    CHECK(dl > 0 && dl <= 7000);
+    fprintf(stderr, "  deadline seen by the server: %lld ms\n", (long long)dl);
+    /* grpc-timeout is sent in coarse units and rounded up, so allow a little. */
+    CHECK(dl > 5000 && dl <= 7100);
     lro_test_record_free(r);
 
     /* Escaping of the routing header: space, '%', '?', non-ASCII. */

