@@ -14,7 +14,8 @@ typedef struct cv_loop {
     pthread_cond_t cv;
     int pending;
     atomic_int hook_calls;
-    pthread_t last_hook_thread;
+    atomic_int hook_calls_here; /* made on `here` (the loop thread) */
+    pthread_t here;
 } cv_loop;
 
 static void hook(void *data)
@@ -22,7 +23,9 @@ static void hook(void *data)
     cv_loop *l = data;
     pthread_mutex_lock(&l->mu);
     l->pending = 1;
-    l->last_hook_thread = pthread_self();
+    if (pthread_equal(pthread_self(), l->here)) {
+        atomic_fetch_add(&l->hook_calls_here, 1);
+    }
     atomic_fetch_add(&l->hook_calls, 1);
     pthread_cond_signal(&l->cv);
     pthread_mutex_unlock(&l->mu);
@@ -46,6 +49,7 @@ static void cv_wait(cv_loop *l)
 static void cv_init(cv_loop *l)
 {
     memset(l, 0, sizeof *l);
+    l->here = pthread_self();
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
 }
@@ -87,22 +91,25 @@ static void test_coalesced_and_rearmed(void)
     }
     CHECK(rounds >= n / 16);
     CHECK(atomic_load(&l.hook_calls) < n); /* coalesced */
+    /* From any thread: the first call came from the I/O thread, the
+     * re-arms from process() on this one. */
+    CHECK(atomic_load(&l.hook_calls_here) >= n / 16 - 1);
+    CHECK(atomic_load(&l.hook_calls_here) < atomic_load(&l.hook_calls));
     CHECK_EQ_INT(atomic_load(&k.frees), n);
     CHECK_EQ_INT(atomic_load(&k.wrong_thread), 0);
 
-    /* From any thread: then() on a done future calls the hook on the
-     * caller's thread (the queue was empty). */
+    /* then() on a done future: delivered through the same queue and hook
+     * (the hook comes from then()'s thread, or from the I/O thread when
+     * then() raced with the end of the completion). */
     int before = atomic_load(&l.hook_calls);
     tcounter k2 = {0};
     k2.thread = pthread_self();
     lro_future *g = NULL;
     CHECK_EQ_INT(lro_get(c, loop_op_name(1), NULL, NULL, NULL, NULL, &g), LRO_OK);
     CHECK_EQ_INT(lro_future_wait(g, -1), LRO_OK);
-    CHECK_EQ_INT(atomic_load(&l.hook_calls), before); /* no callback, no wake-up */
     CHECK_EQ_INT(lro_future_then(g, tcounter_cb, &k2, NULL), LRO_OK);
-    CHECK_EQ_INT(atomic_load(&l.hook_calls), before + 1);
-    CHECK(pthread_equal(l.last_hook_thread, pthread_self()));
     cv_wait(&l);
+    CHECK(atomic_load(&l.hook_calls) > before);
     CHECK_EQ_INT(lro_client_process(c, 0), 1);
     CHECK_EQ_INT(atomic_load(&k2.calls), 1);
     lro_future_unref(g);
