@@ -49,6 +49,21 @@ typedef struct lro_event_attachment {
     int detached;
 } lro_event_attachment;
 
+/* A close-on-exec duplicate of fd, or -1. F_DUPFD_CLOEXEC is POSIX.1-2008;
+ * without it (strict C, no feature macros) dup + FD_CLOEXEC does the same. */
+static inline int lro_event__dup(int fd)
+{
+#ifdef F_DUPFD_CLOEXEC
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+#else
+    int d = dup(fd);
+    if (d >= 0) {
+        fcntl(d, F_SETFD, FD_CLOEXEC);
+    }
+    return d;
+#endif
+}
+
 static inline void lro_event__free(lro_event_attachment *a)
 {
     event_free(a->ev);
@@ -94,7 +109,7 @@ static inline int lro_event_attach(struct event_base *base, lro_client *c,
     }
     /* A duplicate: the client closes its own fd at destroy; ours is closed
      * only after the event is gone. */
-    a->fd = fcntl(lro_client_fd(c), F_DUPFD_CLOEXEC, 0);
+    a->fd = lro_event__dup(lro_client_fd(c));
     if (a->fd < 0) {
         free(a);
         return LRO_ERR_IO;

@@ -1,7 +1,8 @@
 /*
  * lro/adapters/libuv.h - run an lro-c client's callbacks on a libuv loop.
  *
- * Header-only, public API only. Link with -luv. Needs POSIX (dup, fcntl).
+ * Header-only, public API only. Link with -luv. uv.h itself needs POSIX:
+ * compile with -std=gnu11, or -std=c11 -D_POSIX_C_SOURCE=200809L.
  *
  *     lro_client_options_set_mode(o, LRO_MODE_LOOP);   // before create
  *     lro_uv_attachment *a;
@@ -49,6 +50,21 @@ typedef struct lro_uv_attachment {
     int detached;
 } lro_uv_attachment;
 
+/* A close-on-exec duplicate of fd, or -1. F_DUPFD_CLOEXEC is POSIX.1-2008;
+ * without it (strict C, no feature macros) dup + FD_CLOEXEC does the same. */
+static inline int lro_uv__dup(int fd)
+{
+#ifdef F_DUPFD_CLOEXEC
+    return fcntl(fd, F_DUPFD_CLOEXEC, 0);
+#else
+    int d = dup(fd);
+    if (d >= 0) {
+        fcntl(d, F_SETFD, FD_CLOEXEC);
+    }
+    return d;
+#endif
+}
+
 static inline void lro_uv__on_close(uv_handle_t *h)
 {
     lro_uv_attachment *a = (lro_uv_attachment *)h->data;
@@ -88,7 +104,7 @@ static inline int lro_uv_attach(uv_loop_t *loop, lro_client *c, lro_uv_attachmen
     }
     /* A duplicate: a client destroyed before we stop watching closes its fd,
      * never ours (libuv must not poll a closed or reused fd). */
-    a->fd = fcntl(lro_client_fd(c), F_DUPFD_CLOEXEC, 0);
+    a->fd = lro_uv__dup(lro_client_fd(c));
     if (a->fd < 0) {
         free(a);
         return LRO_ERR_IO;
