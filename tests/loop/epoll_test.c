@@ -208,6 +208,74 @@ static void test_destroy_in_callback(void)
     close(ep);
 }
 
+/* ---- Destroy from another thread while the loop thread processes: the
+ * final drain waits for process() (callbacks never overlap), every callback
+ * runs once, and the loop's next process() says LRO_ERR_SHUTDOWN (the
+ * client's memory is kept by a future the loop still holds). */
+#define NRACE 400
+static struct {
+    lro_client *c;
+    atomic_int inside, overlapped, done, stop_rc;
+    atomic_int calls[NRACE];
+} g_race;
+
+static void race_cb(lro_future *f, void *ud)
+{
+    (void)f;
+    atomic_int *mine = ud;
+    if (atomic_fetch_add(&g_race.inside, 1) != 0) {
+        atomic_fetch_add(&g_race.overlapped, 1);
+    }
+    CHECK_EQ_INT(atomic_fetch_add(mine, 1), 0);
+    usleep(200);
+    atomic_fetch_sub(&g_race.inside, 1);
+    atomic_fetch_add(&g_race.done, 1);
+}
+
+static void *race_loop(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int rc = lro_client_process(g_race.c, 3);
+        if (rc < 0) {
+            atomic_store(&g_race.stop_rc, rc);
+            return NULL;
+        }
+        if (rc == 0) {
+            usleep(100);
+        }
+    }
+}
+
+static void test_destroy_from_other_thread(void)
+{
+    g_race.c = loop_client(srv, NULL, NULL);
+    lro_future *keep = NULL;
+    CHECK_EQ_INT(lro_get(g_race.c, loop_op_name(0), NULL, NULL, NULL, NULL, &keep), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/ep-race", NULL, NULL, 0), LRO_OK);
+    for (int i = 0; i < NRACE; i++) {
+        int rc = i % 2 ? lro_wait(g_race.c, PARENT "/ep-race", 20000, NULL, race_cb,
+                                  &g_race.calls[i], NULL, NULL)
+                       : lro_get(g_race.c, loop_op_name(i % NSEED), NULL, race_cb,
+                                 &g_race.calls[i], NULL, NULL);
+        CHECK_EQ_INT(rc, LRO_OK);
+    }
+    pthread_t th;
+    CHECK_EQ_INT(pthread_create(&th, NULL, race_loop, NULL), 0);
+    while (atomic_load(&g_race.done) < 20) {
+        usleep(1000);
+    }
+    lro_client_destroy(g_race.c); /* the held Waits' callbacks run here or there */
+    pthread_join(th, NULL);
+    CHECK_EQ_INT(atomic_load(&g_race.stop_rc), LRO_ERR_SHUTDOWN);
+    CHECK_EQ_INT(atomic_load(&g_race.done), NRACE);
+    for (int i = 0; i < NRACE; i++) {
+        CHECK_EQ_INT(atomic_load(&g_race.calls[i]), 1);
+    }
+    CHECK_EQ_INT(atomic_load(&g_race.overlapped), 0);
+    lro_future_unref(keep);
+}
+
 int main(void)
 {
     srv = loop_start_server();
@@ -215,6 +283,7 @@ int main(void)
     RUN(test_process_from_several_threads);
     RUN(test_many_calls_one_loop);
     RUN(test_destroy_in_callback);
+    RUN(test_destroy_from_other_thread);
     lro_test_server_stop(srv);
     fprintf(stderr, "epoll_test: all passed\n");
     return 0;
