@@ -71,7 +71,9 @@ void lro_future_finish(lro_future *f, int result)
     }
 
     pthread_mutex_lock(&c->ready_mu);
-    int queue = f->cb != NULL;
+    /* Loop mode: ud_free is user code too (a binding's decref may need the
+     * loop thread), so it is delivered through the queue even without cb. */
+    int queue = f->cb != NULL || (c->mode == LRO_MODE_LOOP && f->ud_free != NULL);
     int was_empty = c->ready_head == NULL;
     if (queue) {
         /* The library's reference moves into the ready queue. */
@@ -133,13 +135,21 @@ int lro_client_drain_ready(lro_client *c, int max)
             c->ready_tail = NULL;
         }
         f->queued = 0;
+        if (f->cb == NULL) {
+            /* A ud_free-only delivery: a then() from now on must queue
+             * itself (as for any finished future), not wait for a queueing
+             * that already happened. */
+            f->lib_ref_dropped = 1;
+        }
         lro_done_cb cb = f->cb;
         void *ud = f->ud;
         lro_free_fn ud_free = f->ud_free;
         f->ud_free = NULL;
         pthread_mutex_unlock(&c->ready_mu);
 
-        cb(f, ud);
+        if (cb != NULL) {
+            cb(f, ud); /* NULL: a loop-mode ud_free-only delivery */
+        }
         if (ud_free != NULL) {
             ud_free(ud);
         }

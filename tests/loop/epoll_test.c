@@ -60,6 +60,20 @@ static void test_fd_contract(void)
     CHECK_EQ_INT(atomic_load(&k.frees), N);
     CHECK_EQ_INT(atomic_load(&k.wrong_thread), 0);
 
+    /* ud_free without a callback is user code too: it waits for process(). */
+    tcounter kf = {0};
+    kf.thread = pthread_self();
+    lro_future *nf = NULL;
+    CHECK_EQ_INT(lro_get(c, loop_op_name(2), NULL, NULL, &kf, tcounter_free, &nf), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(nf, -1), LRO_OK);
+    usleep(20000);
+    CHECK_EQ_INT(atomic_load(&kf.frees), 0);
+    CHECK_EQ_INT(epoll_once(ep, c, 0), 1);
+    CHECK_EQ_INT(atomic_load(&kf.frees), 1);
+    CHECK_EQ_INT(atomic_load(&kf.calls), 0);
+    CHECK_EQ_INT(atomic_load(&kf.wrong_thread), 0);
+    lro_future_unref(nf);
+
     /* then() on a done future: queued like a completion, fd readable again. */
     tcounter k2 = {0};
     k2.thread = pthread_self();

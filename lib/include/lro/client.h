@@ -218,7 +218,9 @@ LRO_API int lro_client_options_set_retry(lro_client_options *o, const lro_retry_
  * Common contract:
  *  - Return LRO_OK when the call started; then `cb` (if not NULL) is called
  *    exactly once, whatever happens (success, RPC error, deadline, local
- *    cancel, client destroy), and `ud_free(user_data)` after it.
+ *    cancel, client destroy), and `ud_free(user_data)` after it. Both run
+ *    in the dispatch context of the client's mode (loop mode: inside
+ *    lro_client_process, also a ud_free given without cb).
  *  - Return a negative LRO_ERR_* when the call did not start; then nothing is
  *    ever called and *out is untouched. Bad names give LRO_ERR_BAD_NAME,
  *    bad headers LRO_ERR_BAD_HEADER, a destroyed client LRO_ERR_SHUTDOWN.
