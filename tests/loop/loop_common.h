@@ -188,4 +188,32 @@ static inline void tcounter_free(void *ud)
     atomic_fetch_add(&k->frees, 1);
 }
 
+/* Completes operation `name` once the server has seen `polls` GetOperation
+ * calls for it: proves the await's backoff timers fired, without timing. */
+typedef struct completer {
+    lro_test_server *srv;
+    const char *name;
+    uint64_t polls;
+    pthread_t th;
+} completer;
+
+static inline void *completer_main(void *p)
+{
+    completer *k = p;
+    while (lro_test_server_call_count(k->srv, LRO_TEST_GET, k->name) < k->polls) {
+        usleep(1000);
+    }
+    CHECK_EQ_INT(lro_test_server_complete(k->srv, k->name, 0, NULL, NULL, 0), LRO_OK);
+    return NULL;
+}
+
+static inline void completer_start(completer *k, lro_test_server *srv, const char *name,
+                                   uint64_t polls)
+{
+    k->srv = srv;
+    k->name = name;
+    k->polls = polls;
+    CHECK_EQ_INT(pthread_create(&k->th, NULL, completer_main, k), 0);
+}
+
 #endif
