@@ -251,6 +251,12 @@ static void release_grpc(lro_client *c)
     c->channel = NULL;
     free_default_md(c);
     if (c->event_fd >= 0) {
+        /* Nothing writes it after the final drain: leave it unreadable, so a
+         * loop still watching a duplicate (an adapter not yet detached) is
+         * not woken to process a destroyed client. */
+        uint64_t v;
+        ssize_t r = read(c->event_fd, &v, sizeof v);
+        (void)r;
         close(c->event_fd);
         c->event_fd = -1;
     }

@@ -1,6 +1,7 @@
 /* Loop mode with a plain epoll loop (no adapter): the fd contract, budgets,
  * process() serialized across threads, then(), process() after destroy,
  * and 10,000 concurrent calls through one loop. */
+#include <poll.h>
 #include <sys/epoll.h>
 
 #include "loop_common.h"
@@ -93,19 +94,41 @@ static void test_fd_contract(void)
     }
     /* Stop watching the fd before destroy (it is closed there). */
     close(ep);
+    /* A duplicate of the fd (what the adapters watch) made readable by a
+     * pending callback is left unreadable by destroy, which ran it. */
+    int dup_fd = dup(lro_client_fd(c));
+    CHECK(dup_fd >= 0);
+    tcounter k4 = {0};
+    k4.thread = pthread_self();
     lro_future *kept = NULL;
-    CHECK_EQ_INT(lro_get(c, loop_op_name(0), NULL, NULL, NULL, NULL, &kept), LRO_OK);
+    CHECK_EQ_INT(lro_get(c, loop_op_name(0), NULL, tcounter_cb, &k4, NULL, &kept), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(kept, -1), LRO_OK);
+    lro_future *plain = NULL; /* no callback yet */
+    CHECK_EQ_INT(lro_get(c, loop_op_name(3), NULL, NULL, NULL, NULL, &plain), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(plain, -1), LRO_OK);
+    struct pollfd pd = {dup_fd, POLLIN, 0};
+    CHECK_EQ_INT(poll(&pd, 1, 30000), 1);
     lro_client_destroy(c);
+    CHECK_EQ_INT(atomic_load(&k4.calls), 1);
+    CHECK_EQ_INT(poll(&pd, 1, 0), 0);
+    close(dup_fd);
     /* The client's memory lives on through `kept`: process() and new calls
      * say it is shut down instead of touching released state. */
     CHECK_EQ_INT(lro_client_process(c, 0), LRO_ERR_SHUTDOWN);
     CHECK_EQ_INT(lro_get(c, loop_op_name(0), NULL, NULL, NULL, NULL, NULL), LRO_ERR_SHUTDOWN);
     CHECK(lro_future_is_done(kept));
-    /* then() after destroy runs at once, here. */
     tcounter k3 = {0};
     k3.thread = pthread_self();
-    CHECK_EQ_INT(lro_future_then(kept, tcounter_cb, &k3, NULL), LRO_OK);
+    CHECK_EQ_INT(lro_future_then(kept, tcounter_cb, &k3, NULL), LRO_ERR_STATE); /* has one */
+    lro_future *late = NULL;
+    CHECK_EQ_INT(lro_get(c, loop_op_name(0), NULL, NULL, NULL, NULL, &late), LRO_ERR_SHUTDOWN);
+    CHECK(late == NULL);
+    CHECK_EQ_INT(atomic_load(&k3.calls), 0);
+    /* then() after destroy runs at once, here. */
+    CHECK_EQ_INT(lro_future_then(plain, tcounter_cb, &k3, NULL), LRO_OK);
     CHECK_EQ_INT(atomic_load(&k3.calls), 1);
+    CHECK_EQ_INT(atomic_load(&k3.wrong_thread), 0);
+    lro_future_unref(plain);
     lro_future_unref(kept);
 }
 
