@@ -195,16 +195,21 @@ void lro_client_wake_io(lro_client *c)
     if (atomic_exchange(&c->wake_pending, 1)) {
         return;
     }
+    /* Held across the watch: maybe_shutdown_cq() sets cq_shut under mu, so
+     * the queue cannot be shut down between the check and the watch (grpc
+     * asserts when a tag is added to a shut-down queue). Seen possible in
+     * destroy(): the I/O thread may shut the queue as soon as the last
+     * cancelled call completes, while destroy is about to wake it. */
     pthread_mutex_lock(&c->mu);
-    int can = !c->cq_shut;
-    pthread_mutex_unlock(&c->mu);
-    if (!can) {
+    if (c->cq_shut) {
+        pthread_mutex_unlock(&c->mu);
         atomic_store(&c->wake_pending, 0);
         return;
     }
     grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
     grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
                                           &g_wake_tag);
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- The I/O thread ------------------------------------------------------ */
@@ -246,6 +251,12 @@ static void release_grpc(lro_client *c)
     c->channel = NULL;
     free_default_md(c);
     if (c->event_fd >= 0) {
+        /* Nothing writes it after the final drain: leave it unreadable, so a
+         * loop still watching a duplicate (an adapter not yet detached) is
+         * not woken to process a destroyed client. */
+        uint64_t v;
+        ssize_t r = read(c->event_fd, &v, sizeof v);
+        (void)r;
         close(c->event_fd);
         c->event_fd = -1;
     }
@@ -443,6 +454,8 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
     return LRO_OK;
 }
 
+static void drain_on_destroy(lro_client *c);
+
 /* Cancels everything in flight; completions then come back as
  * LRO_ERR_SHUTDOWN (call.c looks at c->closing). Timers (retry backoff and
  * polls) are fired as cancelled so their futures finish too. */
@@ -496,7 +509,7 @@ void lro_client_destroy(lro_client *c)
     pthread_join(c->io_thread, NULL);
     /* Loop mode: whatever completed but was not processed runs now, on the
      * caller's thread (documented). */
-    lro_client_drain_ready(c, 0);
+    drain_on_destroy(c);
     release_grpc(c);
     lro_client_unref_mem(c);
 }
@@ -504,6 +517,53 @@ void lro_client_destroy(lro_client *c)
 int lro_client_fd(const lro_client *c)
 {
     return c != NULL && c->mode == LRO_MODE_LOOP ? c->event_fd : -1;
+}
+
+/* Loop mode: a drain is running on this thread for these clients (inside
+ * lro_client_process, or destroy's final drain). Lets destroy know it is
+ * called from one of the client's callbacks, and refuses a nested process()
+ * (which would deadlock on process_mu). A list because one loop thread may
+ * serve several clients, whose callbacks may touch each other. */
+typedef struct proc_frame {
+    const lro_client *c;
+    struct proc_frame *prev;
+} proc_frame;
+static _Thread_local proc_frame *tls_proc;
+
+static int processing_here(const lro_client *c)
+{
+    for (const proc_frame *f = tls_proc; f != NULL; f = f->prev) {
+        if (f->c == c) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int is_closing(lro_client *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int closing = c->closing;
+    pthread_mutex_unlock(&c->mu);
+    return closing;
+}
+
+/* Final drain of destroy(): the remaining callbacks run on the caller's
+ * thread, never concurrently with a lro_client_process() on another thread
+ * (process_mu), and directly when destroy was called from inside one of our
+ * callbacks (this thread already holds process_mu). */
+static void drain_on_destroy(lro_client *c)
+{
+    if (processing_here(c)) {
+        lro_client_drain_ready(c, 0);
+        return;
+    }
+    pthread_mutex_lock(&c->process_mu);
+    proc_frame fr = {c, tls_proc};
+    tls_proc = &fr;
+    lro_client_drain_ready(c, 0);
+    tls_proc = fr.prev;
+    pthread_mutex_unlock(&c->process_mu);
 }
 
 int lro_client_process(lro_client *c, int max)
@@ -514,25 +574,54 @@ int lro_client_process(lro_client *c, int max)
     if (c->mode != LRO_MODE_LOOP) {
         return LRO_ERR_STATE;
     }
-    uint64_t v;
+    if (processing_here(c)) {
+        /* From inside one of this client's callbacks. */
+        return is_closing(c) ? LRO_ERR_SHUTDOWN : LRO_ERR_STATE;
+    }
+    /* A callback may destroy the client: its memory must outlive this
+     * function, and nothing below may touch the eventfd after destroy. */
+    lro_client_ref_mem(c);
+    pthread_mutex_lock(&c->process_mu);
+    if (is_closing(c)) {
+        pthread_mutex_unlock(&c->process_mu);
+        lro_client_unref_mem(c);
+        return LRO_ERR_SHUTDOWN;
+    }
     if (c->event_fd >= 0) {
         /* Clear the readiness first: anything pushed after this read makes
          * the fd readable again, so no completion can be missed. */
+        uint64_t v;
         ssize_t r = read(c->event_fd, &v, sizeof v);
         (void)r;
     }
+    proc_frame fr = {c, tls_proc};
+    tls_proc = &fr;
     int ran = lro_client_drain_ready(c, max);
-    /* Stopped at `max` with more pending: keep the fd readable, as the
-     * contract promises ("readable while completions are pending"). */
-    pthread_mutex_lock(&c->ready_mu);
-    int more = c->ready_head != NULL;
-    pthread_mutex_unlock(&c->ready_mu);
-    if (more && c->event_fd >= 0) {
-        uint64_t one = 1;
-        ssize_t w = write(c->event_fd, &one, sizeof one);
-        (void)w;
+    tls_proc = fr.prev;
+
+    /* destroy() needs process_mu for its own drain unless it was called by
+     * one of the callbacks above; either way, while we hold process_mu the
+     * eventfd is open or the client is closing. */
+    int closed = is_closing(c);
+    if (!closed) {
+        /* Stopped at `max` with more pending: keep the fd readable, as the
+         * contract promises, and tell a hook-driven loop to come back (the
+         * queue never went empty, so no completion will call the hook). */
+        pthread_mutex_lock(&c->ready_mu);
+        int more = c->ready_head != NULL;
+        pthread_mutex_unlock(&c->ready_mu);
+        if (more) {
+            uint64_t one = 1;
+            ssize_t w = write(c->event_fd, &one, sizeof one);
+            (void)w;
+            if (c->wakeup != NULL) {
+                c->wakeup(c->wakeup_data);
+            }
+        }
     }
-    return ran;
+    pthread_mutex_unlock(&c->process_mu);
+    lro_client_unref_mem(c);
+    return closed ? LRO_ERR_SHUTDOWN : ran;
 }
 
 size_t lro_client_inflight(const lro_client *c)

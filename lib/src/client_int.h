@@ -11,7 +11,10 @@
  * Locks (never held while user code runs):
  *   c->mu        in-flight list, timer heap, closing flags
  *   c->ready_mu  ready queue and each future's callback fields
- * Order: mu before ready_mu (never the other way round).
+ *   c->process_mu loop mode: held by lro_client_process() / destroy's final
+ *                drain WHILE user callbacks run (the one lock that is), so
+ *                callbacks of one client never run concurrently
+ * Order: process_mu before mu before ready_mu (never the other way round).
  */
 #ifndef LRO_CLIENT_INT_H
 #define LRO_CLIENT_INT_H
@@ -152,9 +155,7 @@ struct lro_client {
 
     pthread_mutex_t ready_mu;
     lro_future *ready_head, *ready_tail;
-    atomic_int process_owner_set;
-    pthread_t process_owner;
-    pthread_mutex_t process_mu;
+    pthread_mutex_t process_mu; /* loop mode: one drain at a time (process, destroy) */
 
     /* Awaits. */
     atomic_int wait_unimplemented; /* the server answered WaitOperation UNIMPLEMENTED */

@@ -108,7 +108,9 @@ void lro_future_finish(lro_future *f, int result)
     }
 
     pthread_mutex_lock(&c->ready_mu);
-    int queue = f->cb != NULL;
+    /* Loop mode: ud_free is user code too (a binding's decref may need the
+     * loop thread), so it is delivered through the queue even without cb. */
+    int queue = f->cb != NULL || (c->mode == LRO_MODE_LOOP && f->ud_free != NULL);
     int was_empty = 0;
     if (queue) {
         /* The library's reference moves into the ready queue. */
@@ -150,13 +152,21 @@ int lro_client_drain_ready(lro_client *c, int max)
             c->ready_tail = NULL;
         }
         f->queued = 0;
+        if (f->cb == NULL) {
+            /* A ud_free-only delivery: a then() from now on must queue
+             * itself (as for any finished future), not wait for a queueing
+             * that already happened. */
+            f->lib_ref_dropped = 1;
+        }
         lro_done_cb cb = f->cb;
         void *ud = f->ud;
         lro_free_fn ud_free = f->ud_free;
         f->ud_free = NULL;
         pthread_mutex_unlock(&c->ready_mu);
 
-        cb(f, ud);
+        if (cb != NULL) {
+            cb(f, ud); /* NULL: a loop-mode ud_free-only delivery */
+        }
         if (ud_free != NULL) {
             ud_free(ud);
         }
@@ -218,6 +228,10 @@ int lro_future_then(lro_future *f, lro_done_cb cb, void *user_data, lro_free_fn 
         pthread_mutex_unlock(&c->ready_mu);
         return LRO_ERR_STATE;
     }
+    /* User data given at start without a callback is never handed to any
+     * callback: release it now rather than lose its destructor. */
+    lro_free_fn old_free = f->ud_free;
+    void *old_ud = f->ud;
     f->cb = cb;
     f->ud = user_data;
     f->ud_free = ud_free;
@@ -225,6 +239,9 @@ int lro_future_then(lro_future *f, lro_done_cb cb, void *user_data, lro_free_fn 
         /* Not finished yet (finish() reads cb under this lock): it will be
          * queued normally. */
         pthread_mutex_unlock(&c->ready_mu);
+        if (old_free != NULL) {
+            old_free(old_ud);
+        }
         return LRO_OK;
     }
     pthread_mutex_lock(&c->mu);

@@ -5,15 +5,43 @@
  * library thread (the "I/O thread") however many calls are in flight. Calls
  * never block and never start threads.
  *
- * Threading modes (chosen at creation):
- *  - LRO_MODE_THREAD (default): callbacks run on the client's I/O thread,
- *    one at a time, never concurrently for one client.
- *  - LRO_MODE_LOOP: callbacks run only inside lro_client_process(), on the
- *    thread that calls it. lro_client_fd() is readable while completions are
- *    pending; an optional wakeup hook is called (from the I/O thread) when
- *    the ready queue goes from empty to non-empty. See lro_client_process().
+ * Threading modes (chosen at creation with lro_client_options_set_mode):
+ *
+ *  LRO_MODE_THREAD (default)
+ *    - Callbacks (done, progress, ud_free) run on the client's I/O thread,
+ *      one at a time: callbacks of one client never run concurrently.
+ *    - Do not block in a callback: nothing else of this client progresses
+ *      meanwhile (lro_future_wait on an unfinished future of the same client
+ *      returns LRO_ERR_STATE there).
+ *    - lro_client_destroy() from any thread, including from a callback.
+ *
+ *  LRO_MODE_LOOP (an application event loop: libuv, libevent, epoll, a
+ *  language runtime; see lro/adapters/libuv.h and lro/adapters/libevent.h)
+ *    - Callbacks run ONLY inside lro_client_process(), on the thread that
+ *      calls it, in completion order; nothing of the application runs on the
+ *      I/O thread except the optional wakeup hook. Between two process calls
+ *      no callback runs. Calls of lro_client_process() from several threads
+ *      are serialized, so callbacks still never run concurrently.
+ *    - The library's I/O thread still drives everything else: gRPC I/O,
+ *      deadlines, retry backoff, await polls and their backoff, poll budget
+ *      timers. The application never services a timer; it only processes
+ *      completions when told to:
+ *        * lro_client_fd(): an eventfd, readable while completions are
+ *          pending (level-triggered; poll it for reading, never read it
+ *          yourself), or
+ *        * a wakeup hook (lro_client_options_set_wakeup) for loops without
+ *          fds: called when completions become pending.
+ *    - A future's done flag, lro_future_wait() and the views work without
+ *      processing: only the CALLBACK waits for lro_client_process().
+ *    - Shutdown: lro_client_destroy() runs every remaining callback on the
+ *      calling thread before it returns (with LRO_ERR_SHUTDOWN for calls that
+ *      were in flight). Call it on the loop thread, after stopping to watch
+ *      the fd (an adapter: detach first); from inside a callback is fine.
+ *
  * Both modes share one path: completions are decoded on the I/O thread and
- * pushed to a ready queue; thread mode drains it on the I/O thread itself.
+ * pushed to a ready queue; thread mode drains it on the I/O thread itself,
+ * loop mode in lro_client_process(). Ordering, exactly-once and destroy
+ * semantics are therefore the same in both.
  *
  * Every function here is thread-safe unless its comment says otherwise.
  */
@@ -83,9 +111,19 @@ LRO_API int lro_client_options_set_user_agent(lro_client_options *o, const char 
 
 typedef enum lro_mode { LRO_MODE_THREAD = 0, LRO_MODE_LOOP = 1 } lro_mode;
 LRO_API int lro_client_options_set_mode(lro_client_options *o, lro_mode mode);
-/* Loop mode only: called from the I/O thread whenever completions become
- * pending (coalesced: once per empty -> non-empty transition). It must be
- * cheap and must not call back into lro-c except lro_client_fd(). */
+/* Loop mode only: `wakeup(data)` is called when completions become pending,
+ * for loops that cannot watch lro_client_fd() (a condition variable, a
+ * language runtime's "call soon threadsafe", uv_async_send, ...). It is
+ * called from ANY thread: usually the I/O thread, but also from the thread
+ * of lro_future_then() (already done future) or lro_client_process() (it
+ * stopped at `max` with work left). Coalesced: once per empty -> non-empty
+ * transition of the ready queue (plus the process() case above), so there
+ * are usually far fewer calls than completions; a loop woken once must call
+ * lro_client_process() until it returns less than its `max` (or pass 0).
+ * It must be cheap, must not block, and must not call lro-c (except
+ * lro_client_fd). It may be called until lro_client_destroy() returns. The fd
+ * works as well when a hook is set. Setting a hook in thread mode makes
+ * lro_client_create() fail with LRO_ERR_INVALID_ARG. */
 LRO_API int lro_client_options_set_wakeup(lro_client_options *o, void (*wakeup)(void *data),
                                           void *data);
 
@@ -104,17 +142,32 @@ LRO_API int lro_client_create(const lro_client_options *o, lro_client **out);
  * and channel are released. Safe from inside a callback of this client (the
  * rest of the teardown then finishes when the callback returns). Futures the
  * caller still holds stay valid until unref'd (the client's memory lives until
- * the last of them goes: "zombie" close). NULL is fine. Call it once. */
+ * the last of them goes: "zombie" close). NULL is fine. Call it once.
+ * Loop mode: stop watching lro_client_fd() first (it is closed here); the
+ * wakeup hook is not called after this returns. A destroy from another
+ * thread waits for a lro_client_process() in progress to return, then runs
+ * the remaining callbacks on its own thread. */
 LRO_API void lro_client_destroy(lro_client *c);
 
 /* Loop mode: an eventfd that is readable while completions are pending.
- * Read it only through lro_client_process(). -1 in thread mode. */
+ * Watch it for readability (level-triggered); never read or close it: only
+ * lro_client_process() reads it. It is closed by lro_client_destroy(), so
+ * stop watching it before (an epoll set, uv_poll, a libevent event).
+ * -1 in thread mode. */
 LRO_API int lro_client_fd(const lro_client *c);
 
 /* Loop mode: runs up to `max` pending callbacks (max <= 0: all pending now) on
- * the calling thread and returns how many ran (>= 0), or LRO_ERR_STATE in
- * thread mode / LRO_ERR_SHUTDOWN after destroy. Never blocks. Calls from
- * several threads are serialized. */
+ * the calling thread and returns how many ran (>= 0). Never blocks (beyond
+ * waiting for a concurrent lro_client_process() of this client on another
+ * thread: calls are serialized). If callbacks are left over (max reached),
+ * the fd stays readable and the wakeup hook is called again, so a loop may
+ * bound the work per wake-up without losing any.
+ * Errors: LRO_ERR_STATE in thread mode or when called from inside one of
+ * this client's callbacks; LRO_ERR_SHUTDOWN when the client was destroyed,
+ * including by one of the callbacks this very call ran. After
+ * LRO_ERR_SHUTDOWN do not use the client again: its memory may be gone
+ * (process() itself returns safely; calling it on a destroyed client whose
+ * futures were all released is a use after free, like any freed handle). */
 LRO_API int lro_client_process(lro_client *c, int max);
 
 /* Number of calls started and not yet completed (diagnostics). */
@@ -165,7 +218,9 @@ LRO_API int lro_client_options_set_retry(lro_client_options *o, const lro_retry_
  * Common contract:
  *  - Return LRO_OK when the call started; then `cb` (if not NULL) is called
  *    exactly once, whatever happens (success, RPC error, deadline, local
- *    cancel, client destroy), and `ud_free(user_data)` after it.
+ *    cancel, client destroy), and `ud_free(user_data)` after it. Both run
+ *    in the dispatch context of the client's mode (loop mode: inside
+ *    lro_client_process, also a ud_free given without cb).
  *  - Return a negative LRO_ERR_* when the call did not start; then nothing is
  *    ever called and *out is untouched. Bad names give LRO_ERR_BAD_NAME,
  *    bad headers LRO_ERR_BAD_HEADER, a destroyed client LRO_ERR_SHUTDOWN.
