@@ -60,7 +60,7 @@ else
   LAT_N=20000; AWAIT_N=100000; AWAIT_OVER=20000; AWAIT_START=3000
   LIST_N=100000
 fi
-SERVER_THREADS="${BENCH_SERVER_THREADS:-2}"
+SERVER_THREADS="${BENCH_SERVER_THREADS:-1}"
 
 # Pinning: the server on core 0, every client on core 1 (2+ cores only).
 PIN_SRV=()
@@ -138,6 +138,14 @@ run_unary() {
   # Server CPU includes the warm-up calls: per call over warm-up + measured.
   line=$(json_add "$line" "\"server_cpu_us_per_call\":$(awk -v a="$s0" -v b="$s1" -v n="$n" -v w="$WARM" 'BEGIN{printf "%.3f", (b-a)/(n+w)}')")
   line=$(json_add "$line" "\"server_threads\":$SERVER_THREADS")
+  # Cores busy during the measured phase (per-call CPU x calls/s): a side
+  # near 1.00 on its own core is the one that limits calls/s.
+  line=$(echo "$line" | awk '{
+    match($0, /"calls_per_s":[0-9.]+/); r = substr($0, RSTART + 14, RLENGTH - 14)
+    match($0, /"cpu_us_per_call":[0-9.]+/); c = substr($0, RSTART + 18, RLENGTH - 18)
+    match($0, /"server_cpu_us_per_call":[0-9.]+/); s = substr($0, RSTART + 25, RLENGTH - 25)
+    sub(/}$/, sprintf(",\"client_cores\":%.2f,\"server_cores\":%.2f}", r * c / 1e6, r * s / 1e6))
+    print }')
   [ -n "$wall" ] || wall=1
   emit "$line"
   check_ok "$line"
@@ -234,13 +242,13 @@ def f(v, fmt="{:,.0f}"):
 if "unary" in by:
     ins = {r["client"]: r for r in by.get("instructions", [])}
     print("\n== 1. Unary GetOperation (%d calls, %d in flight)" % (by["unary"][0]["calls"], by["unary"][0]["inflight"]))
-    print("%-16s %10s %12s %11s %12s %12s %12s" % ("client", "calls/s", "cpu us/call", "peak RSS", "instr/call", "srv us/call", "errors"))
+    print("%-16s %10s %12s %11s %12s %12s %9s %9s %7s" % ("client", "calls/s", "cpu us/call", "peak RSS", "instr/call", "srv us/call", "cli cores", "srv cores", "errors"))
     for r in by["unary"]:
         c = r["client"]
         key = {"lro-c-callback": "lro-callback", "lro-c-future": "lro-future", "grpc++-callback": "grpc++"}.get(c, c)
         i = ins.get(key, {}).get("instr_per_call")
         r["instr_per_call"] = i
-        print("%-16s %10s %12.2f %8d KB %12s %12.2f %12d" % (c, f(r["calls_per_s"]), r["cpu_us_per_call"], r["maxrss_kb"], f(i), r["server_cpu_us_per_call"], r["errors"]))
+        print("%-16s %10s %12.2f %8d KB %12s %12.2f %9.2f %9.2f %7d" % (c, f(r["calls_per_s"]), r["cpu_us_per_call"], r["maxrss_kb"], f(i), r["server_cpu_us_per_call"], r["client_cores"], r["server_cores"], r["errors"]))
     u = {r["client"]: r for r in by["unary"]}
     fl, gp = u.get("floor"), u.get("grpc++-callback")
     for c in ("lro-c-callback", "lro-c-future"):
@@ -258,9 +266,9 @@ if "unary" in by:
         print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
 if "latency" in by:
     print("\n== 2. Latency, one call in flight (%d calls)" % by["latency"][0]["calls"])
-    print("%-16s %10s %10s %10s" % ("client", "p50 us", "p99 us", "calls/s"))
+    print("%-16s %10s %10s %10s %12s %12s" % ("client", "p50 us", "p99 us", "calls/s", "cpu us/call", "srv us/call"))
     for r in by["latency"]:
-        print("%-16s %10.1f %10.1f %10s" % (r["client"], r["p50_us"], r["p99_us"], f(r["calls_per_s"])))
+        print("%-16s %10.1f %10.1f %10s %12.2f %12.2f" % (r["client"], r["p50_us"], r["p99_us"], f(r["calls_per_s"]), r["cpu_us_per_call"], r["server_cpu_us_per_call"]))
 if "await" in by:
     print("\n== 3. Await at scale")
     print("%-14s %8s %6s %8s %9s %9s %11s %9s %7s" % ("client", "ops", "once", "wall s", "threads", "polls/op", "RSS B/op", "cpu s", "ok"))
