@@ -159,11 +159,13 @@ static int run_floor(void)
 
     long werr = floor_phase(&fc, g_warmup, g_inflight, NULL);
     CALLGRIND_ZERO_STATS;
+    long sw0 = bench_ctxsw();
     int64_t cpu0 = bench_cpu_us(), t0 = bench_now_ns();
     long errors = floor_phase(&fc, g_calls, g_inflight, lat);
     int64_t t1 = bench_now_ns(), cpu1 = bench_cpu_us();
+    long sw1 = bench_ctxsw();
     CALLGRIND_DUMP_STATS_AT("measured");
-    bench_print_unary("floor", g_calls, g_inflight, t1 - t0, cpu1 - cpu0, errors + werr, lat,
+    bench_print_unary("floor", g_calls, g_inflight, t1 - t0, cpu1 - cpu0, sw1 - sw0, errors + werr, lat,
                       lat ? (size_t)g_calls : 0);
 
     grpc_slice_unref(fc.request);
@@ -181,18 +183,27 @@ static int run_floor(void)
 
 /* ---- lro-c clients --------------------------------------------------- */
 
-static lro_client *make_client(void)
+/* budget > 0: a client-wide cap on poll RPCs per second (burst budget/10). */
+static lro_client *make_client_budget(double budget)
 {
     lro_client_options *o = NULL;
     lro_client *c = NULL;
     if (lro_client_options_create(&o) != LRO_OK ||
         lro_client_options_set_target(o, g_target) != LRO_OK ||
-        lro_client_options_set_plaintext(o) != LRO_OK || lro_client_create(o, &c) != LRO_OK) {
+        lro_client_options_set_plaintext(o) != LRO_OK ||
+        (budget > 0 &&
+         lro_client_options_set_poll_budget(o, budget, (int)(budget / 10)) != LRO_OK) ||
+        lro_client_create(o, &c) != LRO_OK) {
         fprintf(stderr, "lro client create failed\n");
         exit(1);
     }
     lro_client_options_destroy(o);
     return c;
+}
+
+static lro_client *make_client(void)
+{
+    return make_client_budget(0);
 }
 
 typedef struct cb_phase {
@@ -317,19 +328,81 @@ static int run_lro_unary(int use_futures)
     long werr = use_futures ? future_phase(c, ring, t0s, g_warmup, g_inflight, NULL)
                             : callback_phase(c, slots, g_warmup, g_inflight, NULL);
     CALLGRIND_ZERO_STATS;
+    long sw0 = bench_ctxsw();
     int64_t cpu0 = bench_cpu_us(), t0 = bench_now_ns();
     long errors = use_futures ? future_phase(c, ring, t0s, g_calls, g_inflight, lat)
                               : callback_phase(c, slots, g_calls, g_inflight, lat);
     int64_t t1 = bench_now_ns(), cpu1 = bench_cpu_us();
+    long sw1 = bench_ctxsw();
     CALLGRIND_DUMP_STATS_AT("measured");
     bench_print_unary(use_futures ? "lro-c-future" : "lro-c-callback", g_calls, g_inflight,
-                      t1 - t0, cpu1 - cpu0, errors + werr, lat, lat ? (size_t)g_calls : 0);
+                      t1 - t0, cpu1 - cpu0, sw1 - sw0, errors + werr, lat, lat ? (size_t)g_calls : 0);
     lro_client_destroy(c);
     free(slots);
     free(ring);
     free(t0s);
     free(lat);
     return errors + werr ? 1 : 0;
+}
+
+/* ---- allocation counting --------------------------------------------- */
+
+/* Counting allocator: lro-c's own allocations only (grpc's are not seen). */
+static atomic_llong g_alloc_bytes, g_alloc_count; /* cumulative */
+static atomic_llong g_live_bytes;                 /* in use now */
+
+typedef struct hdr {
+    size_t size;
+    size_t pad;
+} hdr;
+
+static void *count_malloc(size_t n, void *ctx)
+{
+    (void)ctx;
+    hdr *h = malloc(sizeof *h + n);
+    if (h == NULL) {
+        return NULL;
+    }
+    h->size = n;
+    atomic_fetch_add(&g_alloc_bytes, (long long)n);
+    atomic_fetch_add(&g_live_bytes, (long long)n);
+    atomic_fetch_add(&g_alloc_count, 1);
+    return h + 1;
+}
+
+static void count_free(void *p, void *ctx)
+{
+    (void)ctx;
+    if (p != NULL) {
+        hdr *h = (hdr *)p - 1;
+        atomic_fetch_sub(&g_live_bytes, (long long)h->size);
+        free(h);
+    }
+}
+
+static void *count_realloc(void *p, size_t n, void *ctx)
+{
+    if (p == NULL) {
+        return count_malloc(n, ctx);
+    }
+    size_t old = ((hdr *)p - 1)->size;
+    hdr *h = realloc((hdr *)p - 1, sizeof *h + n);
+    if (h == NULL) {
+        return NULL;
+    }
+    atomic_fetch_add(&g_live_bytes, (long long)n - (long long)old);
+    if (n > old) {
+        atomic_fetch_add(&g_alloc_bytes, (long long)(n - old));
+    }
+    atomic_fetch_add(&g_alloc_count, 1);
+    h->size = n;
+    return h + 1;
+}
+
+static void use_counting_allocator(void)
+{
+    static const lro_allocator a = {count_malloc, count_realloc, count_free, NULL};
+    lro_set_allocator(&a);
 }
 
 /* ---- await at scale ---------------------------------------------------- */
@@ -360,11 +433,12 @@ static void await_cb(lro_future *f, void *ud)
     }
 }
 
-static int run_await(int use_wait)
+static int run_await(int use_wait, double budget)
 {
     long n = g_calls;
     g_reports = calloc((size_t)n, sizeof *g_reports);
-    lro_client *c = make_client();
+    use_counting_allocator();
+    lro_client *c = make_client_budget(budget);
     /* Warm up: connection and grpc's threads exist before the baseline. */
     lro_future *w = NULL;
     if (lro_get(c, "bench/await/op-000000", NULL, NULL, NULL, NULL, &w) != LRO_OK ||
@@ -374,6 +448,7 @@ static int run_await(int use_wait)
     }
     lro_future_unref(w);
     long rss0 = bench_status_field("VmRSS"), thr0 = bench_status_field("Threads");
+    long long live0 = atomic_load(&g_live_bytes), live_peak = live0;
     lro_poll_policy pp = LRO_POLL_POLICY_INIT;
     pp.initial_delay_ms = 1000;
     pp.multiplier = 1.5;
@@ -395,8 +470,12 @@ static int run_await(int use_wait)
     int64_t t_started = bench_now_ns();
     long rss_peak = bench_status_field("VmRSS"), thr_max = bench_status_field("Threads");
     long rss_all_started = rss_peak;
+    long long live_all_started = atomic_load(&g_live_bytes);
+    live_peak = live_all_started;
     while (atomic_load(&g_done_total) < n) {
         usleep(100000);
+        long long lv = atomic_load(&g_live_bytes);
+        live_peak = lv > live_peak ? lv : live_peak;
         long r = bench_status_field("VmRSS"), t = bench_status_field("Threads");
         rss_peak = r > rss_peak ? r : rss_peak;
         thr_max = t > thr_max ? t : thr_max;
@@ -419,12 +498,14 @@ static int run_await(int use_wait)
            "\"wrong_outcome\":%d,\"exactly_once\":%s,\"wall_s\":%.2f,\"start_all_s\":%.3f,"
            "\"cpu_s\":%.2f,\"threads_before\":%ld,\"threads_max\":%ld,"
            "\"polls_per_op\":%.3f,\"rss_before_kb\":%ld,\"rss_all_started_kb\":%ld,"
-           "\"rss_peak_kb\":%ld,\"rss_bytes_per_op\":%.0f}\n",
-           use_wait ? "wait" : "poll", n, once, twice, never, atomic_load(&g_wrong),
+           "\"rss_peak_kb\":%ld,\"rss_bytes_per_op\":%.0f,\"poll_budget_per_s\":%.0f,"
+           "\"lro_live_bytes_per_op_all_started\":%.0f,\"lro_live_bytes_per_op_peak\":%.0f}\n",
+           use_wait ? "wait" : (budget > 0 ? "poll-budget" : "poll"), n, once, twice, never, atomic_load(&g_wrong),
            once == n && atomic_load(&g_wrong) == 0 ? "true" : "false", (double)(t1 - t0) / 1e9,
            (double)(t_started - t0) / 1e9, (double)(cpu1 - cpu0) / 1e6, thr0, thr_max,
            (double)atomic_load(&g_polls) / (double)n, rss0, rss_all_started, rss_peak,
-           (double)(rss_peak - rss0) * 1024.0 / (double)n);
+           (double)(rss_peak - rss0) * 1024.0 / (double)n, budget,
+           (double)(live_all_started - live0) / (double)n, (double)(live_peak - live0) / (double)n);
     fflush(stdout);
     free(g_reports);
     return once == n && atomic_load(&g_wrong) == 0 ? 0 : 1;
@@ -432,56 +513,9 @@ static int run_await(int use_wait)
 
 /* ---- list -------------------------------------------------------------- */
 
-/* Counting allocator: lro-c's own allocations only (grpc's are not seen). */
-static atomic_llong g_alloc_bytes, g_alloc_count;
-
-typedef struct hdr {
-    size_t size;
-    size_t pad;
-} hdr;
-
-static void *count_malloc(size_t n, void *ctx)
-{
-    (void)ctx;
-    hdr *h = malloc(sizeof *h + n);
-    if (h == NULL) {
-        return NULL;
-    }
-    h->size = n;
-    atomic_fetch_add(&g_alloc_bytes, (long long)n);
-    atomic_fetch_add(&g_alloc_count, 1);
-    return h + 1;
-}
-
-static void count_free(void *p, void *ctx)
-{
-    (void)ctx;
-    if (p != NULL) {
-        free((hdr *)p - 1);
-    }
-}
-
-static void *count_realloc(void *p, size_t n, void *ctx)
-{
-    if (p == NULL) {
-        return count_malloc(n, ctx);
-    }
-    hdr *h = realloc((hdr *)p - 1, sizeof *h + n);
-    if (h == NULL) {
-        return NULL;
-    }
-    if (n > h->size) {
-        atomic_fetch_add(&g_alloc_bytes, (long long)(n - h->size));
-    }
-    atomic_fetch_add(&g_alloc_count, 1);
-    h->size = n;
-    return h + 1;
-}
-
 static int run_list(int page_size, long expect)
 {
-    lro_allocator a = {count_malloc, count_realloc, count_free, NULL};
-    lro_set_allocator(&a);
+    use_counting_allocator();
     lro_client *c = make_client();
     /* Warm up the connection with one small page. */
     lro_list_args la = LRO_LIST_ARGS_INIT;
@@ -549,10 +583,10 @@ int main(int argc, char **argv)
         return run_lro_unary(1);
     }
     if (strcmp(kind, "await-poll") == 0) {
-        return run_await(0);
+        return run_await(0, (double)bench_arg_long(argc, argv, "--poll-budget", 0));
     }
     if (strcmp(kind, "await-wait") == 0) {
-        return run_await(1);
+        return run_await(1, 0);
     }
     if (strcmp(kind, "list") == 0) {
         return run_list((int)bench_arg_long(argc, argv, "--page-size", 100),

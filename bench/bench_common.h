@@ -49,6 +49,14 @@ static inline int64_t bench_cpu_us(void)
            ru.ru_stime.tv_usec;
 }
 
+/* Voluntary + involuntary context switches of the process so far. */
+static inline long bench_ctxsw(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_nvcsw + ru.ru_nivcsw;
+}
+
 static inline long bench_maxrss_kb(void)
 {
     struct rusage ru;
@@ -96,14 +104,15 @@ static inline double bench_percentile_us(int64_t *v, size_t n, double p, int sor
 
 /* The common part of a unary result line. */
 static inline void bench_print_unary(const char *client, long calls, int inflight, int64_t wall_ns,
-                                     int64_t cpu_us, long errors, int64_t *lat, size_t nlat)
+                                     int64_t cpu_us, long ctxsw, long errors, int64_t *lat,
+                                     size_t nlat)
 {
     printf("{\"scenario\":\"%s\",\"client\":\"%s\",\"calls\":%ld,\"inflight\":%d,"
            "\"errors\":%ld,\"wall_s\":%.3f,\"calls_per_s\":%.0f,\"cpu_us_per_call\":%.3f,"
-           "\"maxrss_kb\":%ld",
+           "\"ctxsw_per_call\":%.3f,\"maxrss_kb\":%ld",
            nlat ? "latency" : "unary", client, calls, inflight, errors, (double)wall_ns / 1e9,
            (double)calls / ((double)wall_ns / 1e9), (double)cpu_us / (double)calls,
-           bench_maxrss_kb());
+           (double)ctxsw / (double)calls, bench_maxrss_kb());
     if (nlat) {
         double p50 = bench_percentile_us(lat, nlat, 50, 0);
         double p99 = bench_percentile_us(lat, nlat, 99, 1);

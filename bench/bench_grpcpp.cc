@@ -112,11 +112,13 @@ int main(int argc, char **argv)
     std::vector<Slot> slots(inflight);
     long werr = RunPhase(stub.get(), req, slots, warmup);
     CALLGRIND_ZERO_STATS;
+    long sw0 = bench_ctxsw();
     int64_t cpu0 = bench_cpu_us(), t0 = bench_now_ns();
     long errors = RunPhase(stub.get(), req, slots, calls);
     int64_t t1 = bench_now_ns(), cpu1 = bench_cpu_us();
+    long sw1 = bench_ctxsw();
     CALLGRIND_DUMP_STATS_AT("measured");
-    bench_print_unary("grpc++-callback", calls, inflight, t1 - t0, cpu1 - cpu0, errors + werr,
+    bench_print_unary("grpc++-callback", calls, inflight, t1 - t0, cpu1 - cpu0, sw1 - sw0, errors + werr,
                       nullptr, 0);
     slots.clear();
     stub.reset();

@@ -53,11 +53,11 @@ LOG="$OUT/run.log"
 
 if [ "$QUICK" = 1 ]; then
   UNARY_N=2000; UNARY_K=32; WARM=200; CG_N=500
-  LAT_N=300; AWAIT_N=300; AWAIT_OVER=1000; AWAIT_START=300
+  LAT_N=300; AWAIT_N=300; AWAIT_BUDGET=2000; AWAIT_OVER=1000; AWAIT_START=300
   LIST_N=2000
 else
   UNARY_N=200000; UNARY_K=256; WARM=5000; CG_N=20000
-  LAT_N=20000; AWAIT_N=100000; AWAIT_OVER=20000; AWAIT_START=3000
+  LAT_N=20000; AWAIT_N=100000; AWAIT_BUDGET=20000; AWAIT_OVER=20000; AWAIT_START=3000
   LIST_N=100000
 fi
 SERVER_THREADS="${BENCH_SERVER_THREADS:-1}"
@@ -196,11 +196,15 @@ if has unary || has latency; then
 fi
 
 if has await; then
-  for mode in await-poll await-wait; do
+  # Polling without and with a client-wide poll budget (polls/s), then
+  # WaitOperation.
+  for spec in await-poll:0 "await-poll:$AWAIT_BUDGET" await-wait:0; do
+    mode="${spec%%:*}"
+    budget="${spec##*:}"
     server_start --threads "$SERVER_THREADS" --get-ops 0 --pending "$AWAIT_N" \
       --over-ms "$AWAIT_OVER" --start-ms "$AWAIT_START"
     line=$("${PIN_CLI[@]}" "$BINDIR/bench_client" --target "$TARGET" --client "$mode" \
-      --calls "$AWAIT_N" 2>>"$LOG") || fail=1
+      --calls "$AWAIT_N" --poll-budget "$budget" 2>>"$LOG") || fail=1
     echo calls >&"${SRV[1]}"
     read -r -t 30 calls <&"${SRV[0]}"
     set -- $calls
@@ -271,9 +275,9 @@ if "latency" in by:
         print("%-16s %10.1f %10.1f %10s %12.2f %12.2f" % (r["client"], r["p50_us"], r["p99_us"], f(r["calls_per_s"]), r["cpu_us_per_call"], r["server_cpu_us_per_call"]))
 if "await" in by:
     print("\n== 3. Await at scale")
-    print("%-14s %8s %6s %8s %9s %9s %11s %9s %7s" % ("client", "ops", "once", "wall s", "threads", "polls/op", "RSS B/op", "cpu s", "ok"))
+    print("%-18s %7s %12s %7s %9s %9s %9s %12s %7s" % ("client", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "cpu s"))
     for r in by["await"]:
-        print("%-14s %8d %6s %8.1f %4d->%-4d %9.2f %11.0f %9.1f %7s" % (r["client"], r["operations"], r["reported_once"] == r["operations"], r["wall_s"], r["threads_before"], r["threads_max"], r["polls_per_op"], r["rss_bytes_per_op"], r["cpu_s"], r["exactly_once"]))
+        print("%-18s %7d %12s %7.1f %4d->%-4d %9.2f %9.0f %12.0f %7.1f" % (r["client"], r["operations"], r["exactly_once"], r["wall_s"], r["threads_before"], r["threads_max"], r["polls_per_op"], r["rss_bytes_per_op"], r["lro_live_bytes_per_op_peak"], r["cpu_s"]))
 if "list" in by:
     print("\n== 4. List")
     print("%-10s %8s %10s %12s %14s %10s" % ("page size", "ops", "ops/s", "cpu us/op", "lro B/op", "allocs/op"))
