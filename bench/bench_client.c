@@ -471,10 +471,13 @@ static int run_await(int use_wait, double budget)
     long rss_peak = bench_status_field("VmRSS"), thr_max = bench_status_field("Threads");
     long rss_all_started = rss_peak;
     long long live_all_started = atomic_load(&g_live_bytes);
+    size_t max_inflight = lro_client_inflight(c);
     live_peak = live_all_started;
     while (atomic_load(&g_done_total) < n) {
         usleep(100000);
         long long lv = atomic_load(&g_live_bytes);
+        size_t fl = lro_client_inflight(c);
+        max_inflight = fl > max_inflight ? fl : max_inflight;
         live_peak = lv > live_peak ? lv : live_peak;
         long r = bench_status_field("VmRSS"), t = bench_status_field("Threads");
         rss_peak = r > rss_peak ? r : rss_peak;
@@ -499,13 +502,14 @@ static int run_await(int use_wait, double budget)
            "\"cpu_s\":%.2f,\"threads_before\":%ld,\"threads_max\":%ld,"
            "\"polls_per_op\":%.3f,\"rss_before_kb\":%ld,\"rss_all_started_kb\":%ld,"
            "\"rss_peak_kb\":%ld,\"rss_bytes_per_op\":%.0f,\"poll_budget_per_s\":%.0f,"
-           "\"lro_live_bytes_per_op_all_started\":%.0f,\"lro_live_bytes_per_op_peak\":%.0f}\n",
+           "\"lro_live_bytes_per_op_all_started\":%.0f,\"lro_live_bytes_per_op_peak\":%.0f,"
+           "\"max_rpcs_in_flight\":%zu}\n",
            use_wait ? "wait" : (budget > 0 ? "poll-budget" : "poll"), n, once, twice, never, atomic_load(&g_wrong),
            once == n && atomic_load(&g_wrong) == 0 ? "true" : "false", (double)(t1 - t0) / 1e9,
            (double)(t_started - t0) / 1e9, (double)(cpu1 - cpu0) / 1e6, thr0, thr_max,
            (double)atomic_load(&g_polls) / (double)n, rss0, rss_all_started, rss_peak,
            (double)(rss_peak - rss0) * 1024.0 / (double)n, budget,
-           (double)(live_all_started - live0) / (double)n, (double)(live_peak - live0) / (double)n);
+           (double)(live_all_started - live0) / (double)n, (double)(live_peak - live0) / (double)n, max_inflight);
     fflush(stdout);
     free(g_reports);
     return once == n && atomic_load(&g_wrong) == 0 ? 0 : 1;
