@@ -59,6 +59,9 @@ typedef struct floor_ctx {
 
 static void floor_start(floor_ctx *fc, fcall *c)
 {
+    if (g_latency) {
+        c->t0 = bench_now_ns(); /* like lro-c's: before anything of the call */
+    }
     gpr_timespec dl = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                    gpr_time_from_millis(BENCH_TIMEOUT_MS, GPR_TIMESPAN));
     c->call = grpc_channel_create_registered_call(fc->ch, NULL, GRPC_PROPAGATE_DEFAULTS, fc->cq,
@@ -84,9 +87,6 @@ static void floor_start(floor_ctx *fc, fcall *c)
     ops[5].data.recv_status_on_client.trailing_metadata = &c->trail_md;
     ops[5].data.recv_status_on_client.status = &c->status;
     ops[5].data.recv_status_on_client.status_details = &c->details;
-    if (g_latency) {
-        c->t0 = bench_now_ns();
-    }
     if (grpc_call_start_batch(c->call, ops, 6, c, NULL) != GRPC_CALL_OK) {
         fprintf(stderr, "floor: start_batch failed\n");
         exit(1);

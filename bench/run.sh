@@ -53,11 +53,11 @@ LOG="$OUT/run.log"
 
 if [ "$QUICK" = 1 ]; then
   UNARY_N=2000; UNARY_K=32; WARM=200; CG_N=500
-  LAT_N=300; AWAIT_N=300; AWAIT_BUDGET=2000; AWAIT_OVER=1000; AWAIT_START=300
+  LAT_N=300; LAT_ROUNDS=1; CG_LAT_N=100; AWAIT_N=300; AWAIT_BUDGET=2000; AWAIT_OVER=1000; AWAIT_START=300
   LIST_N=2000
 else
   UNARY_N=200000; UNARY_K=256; WARM=5000; CG_N=20000
-  LAT_N=20000; AWAIT_N=100000; AWAIT_BUDGET="${BENCH_AWAIT_BUDGET:-20000}"; AWAIT_OVER=20000; AWAIT_START=3000
+  LAT_N=20000; LAT_ROUNDS=10; CG_LAT_N=2000; AWAIT_N=100000; AWAIT_BUDGET="${BENCH_AWAIT_BUDGET:-20000}"; AWAIT_OVER=20000; AWAIT_START=3000
   LIST_N=100000
 fi
 SERVER_THREADS="${BENCH_SERVER_THREADS:-1}"
@@ -138,6 +138,7 @@ run_unary() {
   # Server CPU includes the warm-up calls: per call over warm-up + measured.
   line=$(json_add "$line" "\"server_cpu_us_per_call\":$(awk -v a="$s0" -v b="$s1" -v n="$n" -v w="$WARM" 'BEGIN{printf "%.3f", (b-a)/(n+w)}')")
   line=$(json_add "$line" "\"server_threads\":$SERVER_THREADS")
+  [ -z "${ROUND:-}" ] || line=$(json_add "$line" "\"round\":$ROUND")
   # Cores busy during the measured phase (per-call CPU x calls/s): a side
   # near 1.00 on its own core is the one that limits calls/s.
   line=$(echo "$line" | awk '{
@@ -154,20 +155,20 @@ run_unary() {
 # Instructions per call: the client under callgrind, measured phase only
 # (CALLGRIND_ZERO_STATS .. CALLGRIND_DUMP_STATS_AT in the client).
 run_callgrind() {
-  local client="$1" f ir line
-  f="$OUT/callgrind.$client"
+  local client="$1" n="${2:-$CG_N}" k="${3:-$UNARY_K}" f ir line
+  f="$OUT/callgrind.$client.k$k"
   rm -f "$f" "$f".*
   # shellcheck disable=SC2046
   line=$(valgrind --tool=callgrind --callgrind-out-file="$f" \
     "$(client_bin "$client")" --target "$TARGET" $(client_args "$client") \
-    --calls "$CG_N" --inflight "$UNARY_K" --warmup "$WARM" 2>>"$LOG") || fail=1
+    --calls "$n" --inflight "$k" --warmup "$WARM" 2>>"$LOG") || fail=1
   ir=$(grep -h '^totals:' "$f".1 2>/dev/null | awk '{print $2}')
   if [ -z "$ir" ]; then
     echo "run.sh: no callgrind dump for $client" >&2
     fail=1
     return
   fi
-  emit "{\"scenario\":\"instructions\",\"client\":\"$client\",\"calls\":$CG_N,\"inflight\":$UNARY_K,\"instructions\":$ir,\"instr_per_call\":$(awk -v i="$ir" -v n="$CG_N" 'BEGIN{printf "%.0f", i/n}'),\"callgrind_file\":\"$f.1\"}"
+  emit "{\"scenario\":\"instructions\",\"client\":\"$client\",\"calls\":$n,\"inflight\":$k,\"instructions\":$ir,\"instr_per_call\":$(awk -v i="$ir" -v n="$n" 'BEGIN{printf "%.0f", i/n}'),\"callgrind_file\":\"$f.1\"}"
   check_ok "$line"
 }
 
@@ -188,8 +189,19 @@ if has unary || has latency; then
     fi
   fi
   if has latency; then
-    for c in floor lro-callback lro-future; do
-      run_unary "$c" "$LAT_N" 1 1
+    # Rounds interleave the clients so that a noisy minute on a shared
+    # machine hits all of them alike; the table shows the median per client.
+    if [ "$CALLGRIND" = 1 ]; then
+      # The noise-free view of the same comparison: instructions per call
+      # with one call in flight.
+      for c in floor lro-callback lro-future; do
+        run_callgrind "$c" "$CG_LAT_N" 1
+      done
+    fi
+    for r in $(seq 1 "$LAT_ROUNDS"); do
+      for c in floor lro-callback lro-future; do
+        ROUND="$r" run_unary "$c" $((LAT_N / LAT_ROUNDS)) 1 1
+      done
     done
   fi
   server_stop
@@ -243,8 +255,9 @@ for r in rows:
     by.setdefault(r["scenario"], []).append(r)
 def f(v, fmt="{:,.0f}"):
     return "-" if v is None else fmt.format(v)
+ins = {r["client"]: r for r in by.get("instructions", []) if r["inflight"] != 1}
+ins1 = {r["client"]: r for r in by.get("instructions", []) if r["inflight"] == 1}
 if "unary" in by:
-    ins = {r["client"]: r for r in by.get("instructions", [])}
     print("\n== 1. Unary GetOperation (%d calls, %d in flight)" % (by["unary"][0]["calls"], by["unary"][0]["inflight"]))
     print("%-16s %10s %12s %11s %12s %12s %9s %9s %7s" % ("client", "calls/s", "cpu us/call", "peak RSS", "instr/call", "srv us/call", "cli cores", "srv cores", "errors"))
     for r in by["unary"]:
@@ -269,10 +282,32 @@ if "unary" in by:
         print("ratios %-16s %s" % (c, "  ".join("%s=%s" % (k, v) for k, v in out.items() if k not in ("scenario", "client"))))
         print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
 if "latency" in by:
-    print("\n== 2. Latency, one call in flight (%d calls)" % by["latency"][0]["calls"])
-    print("%-16s %10s %10s %10s %12s %12s" % ("client", "p50 us", "p99 us", "calls/s", "cpu us/call", "srv us/call"))
+    import statistics
+    lat = {}
     for r in by["latency"]:
-        print("%-16s %10.1f %10.1f %10s %12.2f %12.2f" % (r["client"], r["p50_us"], r["p99_us"], f(r["calls_per_s"]), r["cpu_us_per_call"], r["server_cpu_us_per_call"]))
+        lat.setdefault(r["client"], []).append(r)
+    rounds = len(next(iter(lat.values())))
+    print("\n== 2. Latency, one call in flight (%d calls per client, %d interleaved rounds; median of the rounds)" % (sum(r["calls"] for r in next(iter(lat.values()))), rounds))
+    print("%-16s %10s %10s %10s %12s %12s   %s" % ("client", "p50 us", "p99 us", "calls/s", "cpu us/call", "srv us/call", "p50 per round"))
+    med = {}
+    for c, rs in lat.items():
+        m = {k: statistics.median(x[k] for x in rs) for k in ("p50_us", "p99_us", "calls_per_s", "cpu_us_per_call", "server_cpu_us_per_call")}
+        med[c] = m
+        print("%-16s %10.1f %10.1f %10s %12.2f %12.2f   %s" % (c, m["p50_us"], m["p99_us"], f(m["calls_per_s"]), m["cpu_us_per_call"], m["server_cpu_us_per_call"], " ".join("%.1f" % x["p50_us"] for x in rs)))
+    if "floor" in med:
+        for c in med:
+            if c == "floor":
+                continue
+            out = {"scenario": "latency-summary", "client": c, "rounds": rounds,
+                   "p50_us": med[c]["p50_us"], "p99_us": med[c]["p99_us"],
+                   "floor_p50_us": med["floor"]["p50_us"], "floor_p99_us": med["floor"]["p99_us"],
+                   "p50_minus_floor_us": round(med[c]["p50_us"] - med["floor"]["p50_us"], 1)}
+            key = {"lro-c-callback": "lro-callback", "lro-c-future": "lro-future"}.get(c, c)
+            if key in ins1 and "floor" in ins1:
+                out["instr_per_call"] = ins1[key]["instr_per_call"]
+                out["floor_instr_per_call"] = ins1["floor"]["instr_per_call"]
+            print("p50 %-16s - floor = %+.1f us%s" % (c, out["p50_minus_floor_us"], ("   (one in flight, callgrind: %s vs floor %s instr/call)" % (f(out["instr_per_call"]), f(out["floor_instr_per_call"]))) if "instr_per_call" in out else ""))
+            print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
 if "await" in by:
     print("\n== 3. Await at scale")
     print("%-18s %7s %12s %7s %9s %9s %9s %12s %7s" % ("client", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "cpu s"))
