@@ -201,16 +201,21 @@ void lro_client_wake_io(lro_client *c)
     if (atomic_exchange(&c->wake_pending, 1)) {
         return;
     }
+    /* The event is posted with c->mu held: maybe_shutdown_cq() sets cq_shut
+     * under the same lock before it shuts the queue down, so the queue
+     * cannot be shut between our check and the post (grpc aborts on an op
+     * begun on a shut-down queue: "assertion failed: grpc_cq_begin_op").
+     * grpc runs none of our code from here, so holding the lock is safe. */
     pthread_mutex_lock(&c->mu);
-    int can = !c->cq_shut;
-    pthread_mutex_unlock(&c->mu);
-    if (!can) {
+    if (c->cq_shut) {
+        pthread_mutex_unlock(&c->mu);
         atomic_store(&c->wake_pending, 0);
         return;
     }
     grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
     grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
                                           &g_wake_tag);
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- The I/O thread ------------------------------------------------------ */
