@@ -425,7 +425,12 @@ static void await_cb(lro_future *f, void *ud)
     const lro_operation *op = lro_future_operation(f);
     if (lro_future_result(f) != LRO_OK || op == NULL ||
         strcmp(lro_operation_name(op), want) != 0 || !lro_operation_done(op)) {
-        atomic_fetch_add(&g_wrong, 1);
+        if (atomic_fetch_add(&g_wrong, 1) < 3) {
+            const lro_status *st = lro_future_status(f);
+            fprintf(stderr, "await %s: %s, status %s: %s\n", want,
+                    lro_err_name(lro_future_result(f)), st ? lro_code_name(lro_status_code(st)) : "-",
+                    st ? lro_status_message(st) : "-");
+        }
     }
     atomic_fetch_add(&g_polls, lro_future_polls(f));
     if (atomic_fetch_add(&g_reports[i], 1) == 0) {

@@ -57,7 +57,7 @@ if [ "$QUICK" = 1 ]; then
   LIST_N=2000
 else
   UNARY_N=200000; UNARY_K=256; WARM=5000; CG_N=20000
-  LAT_N=20000; LAT_ROUNDS=10; CG_LAT_N=2000; AWAIT_N=100000; AWAIT_BUDGET="${BENCH_AWAIT_BUDGET:-20000}"; AWAIT_OVER=20000; AWAIT_START=3000
+  LAT_N=20000; LAT_ROUNDS=10; CG_LAT_N=2000; AWAIT_N=100000; AWAIT_BUDGET="${BENCH_AWAIT_BUDGET:-5000}"; AWAIT_OVER=20000; AWAIT_START=3000
   LIST_N=100000
 fi
 SERVER_THREADS="${BENCH_SERVER_THREADS:-1}"
@@ -220,6 +220,7 @@ if has await; then
     echo calls >&"${SRV[1]}"
     read -r -t 30 calls <&"${SRV[0]}"
     set -- $calls
+    [ -n "$line" ] || line="{\"scenario\":\"await\",\"client\":\"$mode\",\"crashed\":true}"
     line=$(json_add "$line" "\"server_get_rpcs\":$2,\"server_wait_rpcs\":$3")
     emit "$line"
     check_ok "$line"
