@@ -21,6 +21,7 @@ struct lro_await_state {
     int cancel_first;  /* still to send CancelOperation */
     int use_wait;      /* this await polls with WaitOperation */
     int polls;
+    int budget_held;   /* a poll-budget token is reserved for the next poll */
     double delay_ms;   /* next Get poll delay */
     int64_t deadline_ns;
     lro_future *child; /* in flight (c->mu) */
@@ -270,11 +271,14 @@ static void start_poll(lro_future *f)
         aw->use_wait = 0;
         kind = LRO_K_GET;
     }
-    if (kind != LRO_K_CANCEL) {
+    if (kind != LRO_K_CANCEL && aw->budget_held) {
+        aw->budget_held = 0; /* reserved when this poll was scheduled */
+    } else if (kind != LRO_K_CANCEL) {
         pthread_mutex_lock(&c->mu);
         int64_t wait = lro_budget_take_locked(c, lro_now_ns());
         pthread_mutex_unlock(&c->mu);
         if (wait > 0) {
+            aw->budget_held = 1;
             schedule(f, wait);
             return;
         }

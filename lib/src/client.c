@@ -147,7 +147,13 @@ int64_t lro_budget_take_locked(lro_client *c, int64_t now_ns)
         c->budget_tokens -= 1.0;
         return 0;
     }
-    int64_t wait = (int64_t)((1.0 - c->budget_tokens) / c->budget_rate * 1e9);
+    /* No token now: reserve the next one (the balance goes negative) and
+     * tell the caller when it is theirs. Waiting polls are thus spaced
+     * 1/rate apart; without the reservation every waiting await got the
+     * same short delay, and 100,000 timers kept waking together to ask
+     * again, starving the I/O thread. */
+    c->budget_tokens -= 1.0;
+    int64_t wait = (int64_t)(-c->budget_tokens / c->budget_rate * 1e9);
     return wait > 0 ? wait : 1;
 }
 

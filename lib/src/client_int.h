@@ -198,8 +198,9 @@ LRO_HIDDEN int lro_list_ext(lro_client *c, const char *parent, const lro_list_ar
 /* Deep copy of call options (headers, retry policy) into an arena. */
 LRO_HIDDEN int lro_call_options_copy(const lro_call_options *in, lro_call_options *out,
                                      lro_arena *a);
-/* Poll budget: 0 when a token was taken, else ns until one is available
- * (caller holds c->mu). */
+/* Poll budget: 0 when a token was taken; else a token was RESERVED and the
+ * result is the ns until it may be used: the caller sends its poll then,
+ * without asking again (caller holds c->mu). */
 LRO_HIDDEN int64_t lro_budget_take_locked(lro_client *c, int64_t now_ns);
 /* await.c */
 LRO_HIDDEN void lro_await_release(lro_future *f);

@@ -53,6 +53,10 @@ int lro_check_name_n(const char *name, size_t len)
     }
     const unsigned char *s = (const unsigned char *)name;
     size_t i = 0;
+    /* Fast path: printable ASCII, what nearly every name is made of. */
+    while (i < len && s[i] >= 0x20 && s[i] < 0x7f) {
+        i++;
+    }
     while (i < len) {
         if (s[i] < 0x20 || s[i] == 0x7f) {
             return LRO_ERR_BAD_NAME;
@@ -126,14 +130,28 @@ int lro_check_header(const char *key, const char *value)
     return LRO_OK;
 }
 
+/* 1 for the bytes kept as they are: [A-Za-z0-9-_.~/]. */
+static const unsigned char k_url_keep[256] = {
+    ['-'] = 1, ['.'] = 1, ['/'] = 1, ['_'] = 1, ['~'] = 1,
+    ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,
+    ['5'] = 1, ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1,
+    ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
+    ['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,
+    ['V'] = 1, ['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1,
+    ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['f'] = 1, ['g'] = 1,
+    ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1, ['m'] = 1, ['n'] = 1,
+    ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+};
+
 size_t lro_url_escape(const char *in, size_t len, char *out)
 {
     static const char hex[] = "0123456789ABCDEF";
     size_t o = 0;
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char)in[i];
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+        if (k_url_keep[c]) {
             out[o++] = (char)c;
         } else {
             out[o++] = '%';

@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# bench/run.sh - builds the benchmarks (bazel -c opt) and runs every scenario:
+#   1. unary throughput and cost  (floor, lro-c callback, lro-c future, grpc++)
+#      + instructions per call under callgrind (smaller run)
+#   2. latency, one call in flight (floor, lro-c callback, lro-c future)
+#   3. await at scale             (lro-c, polling then WaitOperation)
+#   4. list                       (lro-c pager, page sizes 100 and 1000)
+# Prints one JSON line per scenario and client (stdout, also saved to
+# bench/out/results.jsonl), then a table.
+#
+# Options:
+#   --quick          tiny N everywhere, no callgrind (the smoke test)
+#   --callgrind 0|1  run the callgrind part (default 1, 0 with --quick)
+#   --bindir DIR     use these binaries instead of building (the test does)
+#   --no-pin         do not pin server and clients to cores
+#   --out DIR        where results and callgrind files go (default bench/out)
+#   --only LIST      comma list of scenarios: unary,latency,await,list
+set -euo pipefail
+
+QUICK=0
+CALLGRIND=""
+BINDIR=""
+PIN=1
+OUT=""
+ONLY="unary,latency,await,list"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) QUICK=1 ;;
+    --callgrind) CALLGRIND="$2"; shift ;;
+    --bindir) BINDIR="$2"; shift ;;
+    --no-pin) PIN=0 ;;
+    --out) OUT="$2"; shift ;;
+    --only) ONLY="$2"; shift ;;
+    *) echo "run.sh: unknown option $1" >&2; exit 2 ;;
+  esac
+  shift
+done
+[ -n "$CALLGRIND" ] || CALLGRIND=$((1 - QUICK))
+
+if [ -z "$BINDIR" ]; then
+  cd "$(dirname "$0")/.."
+  bazel build -c opt //bench:binaries >&2
+  BINDIR="$(bazel info -c opt bazel-bin 2>/dev/null)/bench"
+  [ -n "$OUT" ] || OUT="bench/out"
+else
+  [ -n "$OUT" ] || OUT="${TEST_TMPDIR:-$(mktemp -d)}/bench-out"
+fi
+mkdir -p "$OUT"
+RESULTS="$OUT/results.jsonl"
+: >"$RESULTS"
+LOG="$OUT/run.log"
+: >"$LOG"
+
+if [ "$QUICK" = 1 ]; then
+  UNARY_N=2000; UNARY_K=32; WARM=200; CG_N=500
+  LAT_N=300; LAT_ROUNDS=1; CG_LAT_N=100; AWAIT_N=300; AWAIT_BUDGET=2000; AWAIT_OVER=1000; AWAIT_START=300
+  LIST_N=2000
+else
+  UNARY_N=200000; UNARY_K=256; WARM=5000; CG_N=20000
+  LAT_N=20000; LAT_ROUNDS=10; CG_LAT_N=2000; AWAIT_N=100000; AWAIT_BUDGET="${BENCH_AWAIT_BUDGET:-5000}"; AWAIT_OVER=20000; AWAIT_START=3000
+  LIST_N=100000
+fi
+SERVER_THREADS="${BENCH_SERVER_THREADS:-1}"
+
+# Pinning: the server on core 0, every client on core 1 (2+ cores only).
+PIN_SRV=()
+PIN_CLI=()
+if [ "$PIN" = 1 ] && [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
+  PIN_SRV=(taskset -c 0)
+  PIN_CLI=(taskset -c 1)
+fi
+
+fail=0
+SRV_PID=""
+
+server_start() {
+  coproc SRV { exec "${PIN_SRV[@]}" "$BINDIR/bench_server" "$@" 2>>"$LOG"; }
+  SRV_PID=$SRV_PID
+  if ! read -r -t 120 TARGET <&"${SRV[0]}"; then
+    echo "run.sh: the server did not start" >&2
+    exit 1
+  fi
+}
+
+server_cpu() {
+  local line
+  echo cpu >&"${SRV[1]}"
+  read -r -t 30 line <&"${SRV[0]}"
+  echo "${line#cpu }"
+}
+
+server_stop() {
+  local fd="${SRV[1]}"
+  eval "exec ${fd}>&-"
+  wait "$SRV_PID" || true
+}
+
+emit() { # one JSON line
+  echo "$1" | tee -a "$RESULTS"
+}
+
+# Adds "key":value pairs to a JSON line (before its closing brace).
+json_add() {
+  local line="$1"; shift
+  echo "${line%\}},$*}"
+}
+
+check_ok() { # fails the run when a client reported errors
+  case "$1" in
+    *'"errors":0,'*|*'"exactly_once":true'*|*'"complete":true'*) ;;
+    *) echo "run.sh: FAILED: $1" >&2; fail=1 ;;
+  esac
+}
+
+client_bin() {
+  case "$1" in
+    grpc++) echo "$BINDIR/bench_grpcpp" ;;
+    *) echo "$BINDIR/bench_client" ;;
+  esac
+}
+
+client_args() {
+  case "$1" in
+    grpc++) ;;
+    *) echo "--client $1" ;;
+  esac
+}
+
+# A unary (or latency) run of one client, with the server's CPU beside it.
+run_unary() {
+  local client="$1" n="$2" k="$3" lat="$4" s0 s1 line wall
+  s0=$(server_cpu)
+  # shellcheck disable=SC2046
+  line=$("${PIN_CLI[@]}" "$(client_bin "$client")" --target "$TARGET" $(client_args "$client") \
+    --calls "$n" --inflight "$k" --warmup "$WARM" --latency "$lat" 2>>"$LOG") || fail=1
+  s1=$(server_cpu)
+  wall=$(echo "$line" | sed -n 's/.*"wall_s":\([0-9.]*\).*/\1/p')
+  # Server CPU includes the warm-up calls: per call over warm-up + measured.
+  line=$(json_add "$line" "\"server_cpu_us_per_call\":$(awk -v a="$s0" -v b="$s1" -v n="$n" -v w="$WARM" 'BEGIN{printf "%.3f", (b-a)/(n+w)}')")
+  line=$(json_add "$line" "\"server_threads\":$SERVER_THREADS")
+  [ -z "${ROUND:-}" ] || line=$(json_add "$line" "\"round\":$ROUND")
+  # Cores busy during the measured phase (per-call CPU x calls/s): a side
+  # near 1.00 on its own core is the one that limits calls/s.
+  line=$(echo "$line" | awk '{
+    match($0, /"calls_per_s":[0-9.]+/); r = substr($0, RSTART + 14, RLENGTH - 14)
+    match($0, /"cpu_us_per_call":[0-9.]+/); c = substr($0, RSTART + 18, RLENGTH - 18)
+    match($0, /"server_cpu_us_per_call":[0-9.]+/); s = substr($0, RSTART + 25, RLENGTH - 25)
+    sub(/}$/, sprintf(",\"client_cores\":%.2f,\"server_cores\":%.2f}", r * c / 1e6, r * s / 1e6))
+    print }')
+  [ -n "$wall" ] || wall=1
+  emit "$line"
+  check_ok "$line"
+}
+
+# Instructions per call: the client under callgrind, measured phase only
+# (CALLGRIND_ZERO_STATS .. CALLGRIND_DUMP_STATS_AT in the client).
+run_callgrind() {
+  local client="$1" n="${2:-$CG_N}" k="${3:-$UNARY_K}" f ir line
+  f="$OUT/callgrind.$client.k$k"
+  rm -f "$f" "$f".*
+  # shellcheck disable=SC2046
+  line=$(valgrind --tool=callgrind --callgrind-out-file="$f" \
+    "$(client_bin "$client")" --target "$TARGET" $(client_args "$client") \
+    --calls "$n" --inflight "$k" --warmup "$WARM" 2>>"$LOG") || fail=1
+  ir=$(grep -h '^totals:' "$f".1 2>/dev/null | awk '{print $2}')
+  if [ -z "$ir" ]; then
+    echo "run.sh: no callgrind dump for $client" >&2
+    fail=1
+    return
+  fi
+  emit "{\"scenario\":\"instructions\",\"client\":\"$client\",\"calls\":$n,\"inflight\":$k,\"instructions\":$ir,\"instr_per_call\":$(awk -v i="$ir" -v n="$n" 'BEGIN{printf "%.0f", i/n}'),\"callgrind_file\":\"$f.1\"}"
+  check_ok "$line"
+}
+
+has() { case ",$ONLY," in *",$1,"*) return 0 ;; esac; return 1; }
+
+echo "# bench: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(date -u +%Y-%m-%dT%H:%MZ); pin: ${PIN_SRV[*]:-none} server / ${PIN_CLI[*]:-none} clients" | tee -a "$LOG" >&2
+
+if has unary || has latency; then
+  server_start --threads "$SERVER_THREADS" --get-ops 16
+  if has unary; then
+    for c in floor lro-callback lro-future grpc++; do
+      run_unary "$c" "$UNARY_N" "$UNARY_K" 0
+    done
+    if [ "$CALLGRIND" = 1 ]; then
+      for c in floor lro-callback lro-future grpc++; do
+        run_callgrind "$c"
+      done
+    fi
+  fi
+  if has latency; then
+    # Rounds interleave the clients so that a noisy minute on a shared
+    # machine hits all of them alike; the table shows the median per client.
+    if [ "$CALLGRIND" = 1 ]; then
+      # The noise-free view of the same comparison: instructions per call
+      # with one call in flight.
+      for c in floor lro-callback lro-future; do
+        run_callgrind "$c" "$CG_LAT_N" 1
+      done
+    fi
+    for r in $(seq 1 "$LAT_ROUNDS"); do
+      for c in floor lro-callback lro-future; do
+        ROUND="$r" run_unary "$c" $((LAT_N / LAT_ROUNDS)) 1 1
+      done
+    done
+  fi
+  server_stop
+fi
+
+if has await; then
+  # Polling without and with a client-wide poll budget (polls/s), then
+  # WaitOperation.
+  for spec in await-poll:0 "await-poll:$AWAIT_BUDGET" await-wait:0; do
+    mode="${spec%%:*}"
+    budget="${spec##*:}"
+    server_start --threads "$SERVER_THREADS" --get-ops 0 --pending "$AWAIT_N" \
+      --over-ms "$AWAIT_OVER" --start-ms "$AWAIT_START"
+    line=$("${PIN_CLI[@]}" "$BINDIR/bench_client" --target "$TARGET" --client "$mode" \
+      --calls "$AWAIT_N" --poll-budget "$budget" 2>>"$LOG") || fail=1
+    echo calls >&"${SRV[1]}"
+    read -r -t 30 calls <&"${SRV[0]}"
+    set -- $calls
+    [ -n "$line" ] || line="{\"scenario\":\"await\",\"client\":\"$mode\",\"crashed\":true}"
+    line=$(json_add "$line" "\"server_get_rpcs\":$2,\"server_wait_rpcs\":$3")
+    emit "$line"
+    check_ok "$line"
+    server_stop
+  done
+fi
+
+if has list; then
+  server_start --threads "$SERVER_THREADS" --get-ops 0 --list-ops "$LIST_N"
+  for ps in 100 1000; do
+    line=$("${PIN_CLI[@]}" "$BINDIR/bench_client" --target "$TARGET" --client list \
+      --page-size "$ps" --expect "$LIST_N" 2>>"$LOG") || fail=1
+    emit "$line"
+    check_ok "$line"
+  done
+  server_stop
+fi
+
+python3 - "$RESULTS" <<'PY' || true
+import json, sys
+results_file = sys.argv[1]
+_print = print
+def print(*a, **k):  # the table goes to stderr; JSON lines to stdout
+    if k.pop("file", None) is sys.stdout:
+        _print(*a, **k)
+        with open(results_file, "a") as fh:
+            _print(*a, file=fh, **k)
+    else:
+        _print(*a, file=sys.stderr, **k)
+rows = [json.loads(l) for l in open(results_file) if l.strip()]
+by = {}
+for r in rows:
+    by.setdefault(r["scenario"], []).append(r)
+def f(v, fmt="{:,.0f}"):
+    return "-" if v is None else fmt.format(v)
+ins = {r["client"]: r for r in by.get("instructions", []) if r["inflight"] != 1}
+ins1 = {r["client"]: r for r in by.get("instructions", []) if r["inflight"] == 1}
+if "unary" in by:
+    print("\n== 1. Unary GetOperation (%d calls, %d in flight)" % (by["unary"][0]["calls"], by["unary"][0]["inflight"]))
+    print("%-16s %10s %12s %11s %12s %12s %9s %9s %7s" % ("client", "calls/s", "cpu us/call", "peak RSS", "instr/call", "srv us/call", "cli cores", "srv cores", "errors"))
+    for r in by["unary"]:
+        c = r["client"]
+        key = {"lro-c-callback": "lro-callback", "lro-c-future": "lro-future", "grpc++-callback": "grpc++"}.get(c, c)
+        i = ins.get(key, {}).get("instr_per_call")
+        r["instr_per_call"] = i
+        print("%-16s %10s %12.2f %8d KB %12s %12.2f %9.2f %9.2f %7d" % (c, f(r["calls_per_s"]), r["cpu_us_per_call"], r["maxrss_kb"], f(i), r["server_cpu_us_per_call"], r["client_cores"], r["server_cores"], r["errors"]))
+    u = {r["client"]: r for r in by["unary"]}
+    fl, gp = u.get("floor"), u.get("grpc++-callback")
+    for c in ("lro-c-callback", "lro-c-future"):
+        l = u.get(c)
+        if not l:
+            continue
+        out = {"scenario": "unary-ratios", "client": c}
+        for base, name in ((fl, "floor"), (gp, "grpcpp")):
+            if not base:
+                continue
+            out["cpu_vs_" + name] = round(l["cpu_us_per_call"] / base["cpu_us_per_call"], 3)
+            if l.get("instr_per_call") and base.get("instr_per_call"):
+                out["instr_vs_" + name] = round(l["instr_per_call"] / base["instr_per_call"], 3)
+        print("ratios %-16s %s" % (c, "  ".join("%s=%s" % (k, v) for k, v in out.items() if k not in ("scenario", "client"))))
+        print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
+if "latency" in by:
+    import statistics
+    lat = {}
+    for r in by["latency"]:
+        lat.setdefault(r["client"], []).append(r)
+    rounds = len(next(iter(lat.values())))
+    print("\n== 2. Latency, one call in flight (%d calls per client, %d interleaved rounds; median of the rounds)" % (sum(r["calls"] for r in next(iter(lat.values()))), rounds))
+    print("%-16s %10s %10s %10s %12s %12s   %s" % ("client", "p50 us", "p99 us", "calls/s", "cpu us/call", "srv us/call", "p50 per round"))
+    med = {}
+    for c, rs in lat.items():
+        m = {k: statistics.median(x[k] for x in rs) for k in ("p50_us", "p99_us", "calls_per_s", "cpu_us_per_call", "server_cpu_us_per_call")}
+        med[c] = m
+        print("%-16s %10.1f %10.1f %10s %12.2f %12.2f   %s" % (c, m["p50_us"], m["p99_us"], f(m["calls_per_s"]), m["cpu_us_per_call"], m["server_cpu_us_per_call"], " ".join("%.1f" % x["p50_us"] for x in rs)))
+    if "floor" in med:
+        for c in med:
+            if c == "floor":
+                continue
+            out = {"scenario": "latency-summary", "client": c, "rounds": rounds,
+                   "p50_us": med[c]["p50_us"], "p99_us": med[c]["p99_us"],
+                   "floor_p50_us": med["floor"]["p50_us"], "floor_p99_us": med["floor"]["p99_us"],
+                   "p50_minus_floor_us": round(med[c]["p50_us"] - med["floor"]["p50_us"], 1)}
+            key = {"lro-c-callback": "lro-callback", "lro-c-future": "lro-future"}.get(c, c)
+            if key in ins1 and "floor" in ins1:
+                out["instr_per_call"] = ins1[key]["instr_per_call"]
+                out["floor_instr_per_call"] = ins1["floor"]["instr_per_call"]
+            print("p50 %-16s - floor = %+.1f us%s" % (c, out["p50_minus_floor_us"], ("   (one in flight, callgrind: %s vs floor %s instr/call)" % (f(out["instr_per_call"]), f(out["floor_instr_per_call"]))) if "instr_per_call" in out else ""))
+            print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
+if "await" in by:
+    print("\n== 3. Await at scale")
+    print("%-18s %7s %12s %7s %9s %9s %9s %12s %7s" % ("client", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "cpu s"))
+    for r in by["await"]:
+        print("%-18s %7d %12s %7.1f %4d->%-4d %9.2f %9.0f %12.0f %7.1f" % (r["client"], r["operations"], r["exactly_once"], r["wall_s"], r["threads_before"], r["threads_max"], r["polls_per_op"], r["rss_bytes_per_op"], r["lro_live_bytes_per_op_peak"], r["cpu_s"]))
+if "list" in by:
+    print("\n== 4. List")
+    print("%-10s %8s %10s %12s %14s %10s" % ("page size", "ops", "ops/s", "cpu us/op", "lro B/op", "allocs/op"))
+    for r in by["list"]:
+        print("%-10d %8d %10s %12.2f %14.1f %10.3f" % (r["page_size"], r["operations"], f(r["ops_per_s"]), r["cpu_us_per_op"], r["lro_bytes_per_op"], r["lro_allocs_per_op"]))
+PY
+
+if [ "$fail" != 0 ]; then
+  echo "run.sh: some scenario FAILED (see $LOG)" >&2
+  exit 1
+fi
+echo "run.sh: all scenarios ran; results in $RESULTS" >&2
