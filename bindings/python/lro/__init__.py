@@ -402,7 +402,11 @@ class _Core:
         entry = _Call(fut, conv, self.loop, self.thread, progress)
         out = ctypes.c_void_p()
         _calls[ud] = entry
-        rc = starter(ud, ctypes.byref(out))
+        try:
+            rc = starter(ud, ctypes.byref(out))
+        except BaseException:
+            _calls.pop(ud, None)
+            raise
         if rc != _c.OK:
             _calls.pop(ud, None)
             raise LroError._local(rc)
