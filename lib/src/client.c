@@ -195,16 +195,21 @@ void lro_client_wake_io(lro_client *c)
     if (atomic_exchange(&c->wake_pending, 1)) {
         return;
     }
+    /* Held across the watch: maybe_shutdown_cq() sets cq_shut under mu, so
+     * the queue cannot be shut down between the check and the watch (grpc
+     * asserts when a tag is added to a shut-down queue). Seen possible in
+     * destroy(): the I/O thread may shut the queue as soon as the last
+     * cancelled call completes, while destroy is about to wake it. */
     pthread_mutex_lock(&c->mu);
-    int can = !c->cq_shut;
-    pthread_mutex_unlock(&c->mu);
-    if (!can) {
+    if (c->cq_shut) {
+        pthread_mutex_unlock(&c->mu);
         atomic_store(&c->wake_pending, 0);
         return;
     }
     grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
     grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
                                           &g_wake_tag);
+    pthread_mutex_unlock(&c->mu);
 }
 
 /* ---- The I/O thread ------------------------------------------------------ */
