@@ -171,9 +171,11 @@ class WaitTest(Base):
 
         async def driver():
             for i in range(1, 6):
-                await asyncio.sleep(0.06)
+                await asyncio.sleep(0.03)
                 self.srv.set_metadata("jobs/w/1", int32(i))
-            await asyncio.sleep(0.06)
+            # complete only once the last progress was seen (the poll that
+            # sees "done" reports no progress)
+            await self.settle(lambda: seen and seen[-1] == int32(5)[1])
             self.srv.complete("jobs/w/1", response=int32(42))
 
         t = asyncio.ensure_future(driver())
@@ -215,7 +217,7 @@ class WaitTest(Base):
     async def test_timeout_keeps_last_state(self):
         self.srv.put_pending("jobs/w/4", int32(3))
         with self.assertRaises(lro.WaitTimeout) as cm:
-            await self.ops.wait_done("jobs/w/4", timeout=0.3, method="poll", poll_interval=0.05)
+            await self.ops.wait_done("jobs/w/4", timeout=1.0, method="poll", poll_interval=0.05)
         e = cm.exception
         self.assertIsInstance(e, TimeoutError)
         self.assertIsInstance(e, lro.LroError)
