@@ -35,9 +35,19 @@ soname="$(objdump -p "$lib/liblro.so.0.1.0" | awk '$1 == "SONAME" {print $2}')"
 want_headers="client.h common.h future.h json.h longrunning.h lro.h testing.h"
 have_headers="$(cd "$prefix/include/lro" && find . -maxdepth 1 -name '*.h' | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ')"
 [ "$have_headers" = "$want_headers " ] || fail "installed headers: $have_headers"
-if [ -d "$top/lib/adapters" ] || [ -d "$top/lib/include/lro/adapters" ]; then
-  [ -d "$prefix/include/lro/adapters" ] || fail "adapter headers not installed"
-fi
+# Every adapter header of the SOURCE tree (runfiles link into it) is
+# installed under include/lro/adapters/ and compiles on its own from there.
+srcroot="$(dirname "$(dirname "$(dirname "$(readlink -f "$top/tests/consumers/consumer.c")")")")"
+for d in lib/adapters lib/include/lro/adapters; do
+  [ -d "$srcroot/$d" ] || continue
+  while IFS= read -r h; do
+    rel="${h##*/adapters/}"
+    inst="$prefix/include/lro/adapters/$rel"
+    [ -f "$inst" ] || fail "adapter header $d/.../$rel not installed (see ADAPTERS in tools/dist/BUILD.bazel)"
+    echo "#include <lro/adapters/$rel>" | cc -std=c11 -fsyntax-only -x c - -I"$prefix/include" ||
+      fail "installed lro/adapters/$rel does not compile"
+  done < <(find "$srcroot/$d" -name '*.h')
+done
 [ ! -e "$prefix/include/lro/lro_pb.h" ] || fail "lro_pb.h installed"
 bad="$(nm -g --defined-only "$lib/liblro.a" | awk 'NF == 3 {print $3}' |
   grep -v -e '^lro_' -e '^__odr_asan' -e '^__asan_' -e '^__ubsan_' || true)"

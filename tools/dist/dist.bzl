@@ -20,3 +20,18 @@ lro_archives = rule(
     attrs = {"deps": attr.label_list(providers = [CcInfo])},
     doc = "The static archives (one per cc_library) in the closure of deps.",
 )
+
+def _lro_headers_impl(ctx):
+    hdrs = list(ctx.files.srcs)
+    for dep in ctx.attr.deps:
+        hdrs.extend(dep[CcInfo].compilation_context.direct_public_headers)
+    return [DefaultInfo(files = depset(hdrs))]
+
+lro_headers = rule(
+    implementation = _lro_headers_impl,
+    attrs = {
+        "srcs": attr.label_list(allow_files = [".h"]),
+        "deps": attr.label_list(providers = [CcInfo]),
+    },
+    doc = "srcs plus the headers deps declare themselves (hdrs), not their dependencies'.",
+)
