@@ -79,7 +79,9 @@ if [ -f "$manifest" ]; then
   do_uninstall >/dev/null
 fi
 
-entries=()
+# The manifest is written as we go, so that an install that fails half-way
+# (no permission, disk full) can still be uninstalled.
+created=()
 mkdir_p() { # creates $1 and its missing parents, recording each one
   local d="$1" missing=()
   while [ ! -d "$d" ]; do
@@ -89,16 +91,22 @@ mkdir_p() { # creates $1 and its missing parents, recording each one
   local i
   for ((i = ${#missing[@]} - 1; i >= 0; i--)); do
     mkdir -- "${missing[$i]}"
-    entries+=("d ${missing[$i]}")
+    if [ -f "$manifest" ]; then
+      echo "d ${missing[$i]}" >>"$manifest"
+    else
+      created+=("d ${missing[$i]}")
+    fi
   done
 }
 mkdir_p "$prefix/share/lro"
+printf '%s\n' "${created[@]}" "f $manifest" >"$manifest"
 # Directories first (sorted, so parents come first), then files and links.
 while IFS= read -r rel; do
   mkdir_p "$prefix/$rel"
 done < <(cd "$tmp" && find lib include -type d | LC_ALL=C sort)
 while IFS= read -r rel; do
   dst="$prefix/$rel"
+  echo "f $dst" >>"$manifest"
   if [ -L "$tmp/$rel" ]; then
     ln -sfn -- "$(readlink "$tmp/$rel")" "$dst"
   else
@@ -106,10 +114,7 @@ while IFS= read -r rel; do
     cp -- "$tmp/$rel" "$dst"
     chmod "$([ -x "$tmp/$rel" ] && echo 755 || echo 644)" "$dst"
   fi
-  entries+=("f $dst")
 done < <(cd "$tmp" && find lib include \( -type f -o -type l \) | LC_ALL=C sort)
-entries+=("f $manifest")
-printf '%s\n' "${entries[@]}" >"$manifest"
 
 # The system prefixes are in ld.so's search path only through its cache.
 if [ "$(id -u)" -eq 0 ] && { [ "$prefix" = /usr/local ] || [ "$prefix" = /usr ]; }; then
