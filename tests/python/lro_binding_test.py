@@ -368,6 +368,20 @@ class LifetimeTest(Base):
 
 
 class LoopEndsFirstTest(unittest.TestCase):
+    def test_client_needs_its_loop_thread(self):
+        with self.assertRaises(RuntimeError):
+            lro.Client("127.0.0.1:1", plaintext=True)  # no running loop here
+        loop = asyncio.new_event_loop()
+        t = threading.Thread(target=loop.run_forever)
+        t.start()
+        try:
+            with self.assertRaises(RuntimeError):  # running, on another thread
+                lro.Client("127.0.0.1:1", plaintext=True, loop=loop)
+        finally:
+            loop.call_soon_threadsafe(loop.stop)
+            t.join()
+            loop.close()
+
     def test_loop_closed_before_client(self):
         with lt.Server() as srv:
             srv.seed(PARENT, 4)

@@ -465,11 +465,23 @@ class Client:
     per-RPC deadline in seconds (None: none). headers: (key, value) pairs sent
     on every call. loop: the event loop (default: the running loop, so create
     the client inside a coroutine).
+
+    Use a client from its loop's thread (asyncio futures are not thread-safe);
+    it may be closed or dropped from any thread.
     """
 
     def __init__(self, target, *, plaintext=False, root_pem=None, tls_server_name=None,
                  token=None, timeout=30.0, headers=(), user_agent=None, loop=None):
-        loop = loop if loop is not None else asyncio.get_running_loop()
+        try:
+            running = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        loop = loop if loop is not None else running
+        if loop is None:
+            raise RuntimeError("lro.Client: no running event loop (create it in a coroutine, "
+                               "or pass loop=)")
+        if loop.is_running() and loop is not running:
+            raise RuntimeError("lro.Client: create the client on its loop's thread")
         o = ctypes.c_void_p()
         rc = _c.lro_client_options_create(ctypes.byref(o))
         if rc != _c.OK:
