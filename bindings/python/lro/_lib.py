@@ -185,6 +185,6 @@ _fn("lro_test_server_add_fault", c_int, P, POINTER(TestFault))
 _fn("lro_test_server_clear_faults", None, P)
 _fn("lro_test_server_call_count", c_uint64, P, c_uint, c_char_p)
 
-if lro_version() // 10000 != ABI_MAJOR:  # noqa: F821 (defined by _fn)
+if lib.lro_version() // 10000 != ABI_MAJOR:
     raise ImportError("lro: %s is version %s; this binding needs major version %d" %
-                      (SONAME, lro_version_string().decode(), ABI_MAJOR))  # noqa: F821
+                      (SONAME, lib.lro_version_string().decode(), ABI_MAJOR))
