@@ -8,10 +8,11 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 
 # Build: grpc core + protobuf-c + Bazel. Tests: python3-grpcio (independent
 # client/server), valgrind, clang (libFuzzer), openssl (test certificates),
-# libuv/libevent (adapters), grpc++ (benchmark baseline).
+# libuv/libevent (adapters), grpc++ (benchmark baseline), cmake (tests/consumers
+# builds a CMake project against the installed library).
 pkgs=(
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
-  libprotobuf-dev bazel-bootstrap pkg-config
+  libprotobuf-dev bazel-bootstrap pkg-config cmake
   python3 python3-grpcio python3-protobuf
   valgrind clang libclang-rt-14-dev openssl
   libuv1-dev libevent-dev

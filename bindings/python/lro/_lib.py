@@ -1,0 +1,190 @@
+"""ctypes declarations of liblro.so.0 (the C API of lro/*.h).
+
+Only this module knows C types. The library is found, in order, at
+$LRO_LIBRARY (a path; an error if it cannot be loaded), through the dynamic
+loader's own search ("liblro.so.0": LD_LIBRARY_PATH, ld.so.cache), next to
+this package when it sits inside an install prefix (PREFIX/lib/...), and in
+/usr/local/lib and /usr/lib.
+"""
+import ctypes
+import os
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_int32, c_int64,
+                    c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
+
+SONAME = "liblro.so.0"
+ABI_MAJOR = 0
+
+
+def _candidates():
+    here = os.path.dirname(os.path.abspath(__file__))
+    d = here
+    for _ in range(6):
+        d = os.path.dirname(d)
+        yield os.path.join(d, "lib", SONAME)
+    yield os.path.join("/usr/local/lib", SONAME)
+    yield os.path.join("/usr/lib", SONAME)
+
+
+def _load():
+    path = os.environ.get("LRO_LIBRARY")
+    if path:
+        return ctypes.CDLL(path)
+    try:
+        return ctypes.CDLL(SONAME)
+    except OSError:
+        pass
+    for p in _candidates():
+        if os.path.exists(p):
+            return ctypes.CDLL(p)
+    raise OSError("lro: cannot find %s; set LRO_LIBRARY to its path or install lro-c "
+                  "(tools/install.sh)" % SONAME)
+
+
+lib = _load()
+
+# ---- result codes (lro/common.h), pinned values ------------------------------
+OK = 0
+ERR_INVALID_ARG = -1
+ERR_NOMEM = -2
+ERR_BAD_NAME = -3
+ERR_BAD_HEADER = -4
+ERR_SHUTDOWN = -5
+ERR_CANCELLED = -6
+ERR_RPC = -7
+ERR_DECODE = -8
+ERR_NOT_DONE = -9
+ERR_TIMEOUT = -10
+ERR_OP_FAILED = -11
+ERR_OP_CANCELLED = -12
+ERR_STATE = -14
+ERR_INTERNAL = -15
+ERR_END = -17
+
+MODE_LOOP = 1
+AWAIT_METHODS = {"auto": 0, "poll": 1, "wait": 2}
+
+# ---- callback shapes -------------------------------------------------------------
+# void (*lro_done_cb)(lro_future *f, void *user_data)
+DONE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
+# void (*lro_progress_cb)(const lro_operation *op, void *user_data)
+PROGRESS_CB = CFUNCTYPE(None, c_void_p, c_void_p)
+
+
+class CallOptions(Structure):
+    _fields_ = [("struct_size", c_uint32), ("timeout_ms", c_int64), ("headers", c_void_p),
+                ("header_count", c_size_t), ("retry", c_void_p)]
+
+
+class ListArgs(Structure):
+    _fields_ = [("struct_size", c_uint32), ("filter", c_char_p), ("page_size", c_int32),
+                ("page_token", c_char_p), ("return_partial_success", c_int)]
+
+
+class PollPolicy(Structure):
+    _fields_ = [("struct_size", c_uint32), ("initial_delay_ms", c_int64), ("multiplier", c_double),
+                ("max_delay_ms", c_int64), ("jitter", c_double), ("total_timeout_ms", c_int64),
+                ("method", c_int), ("wait_timeout_ms", c_int64)]
+
+
+class TestServerOptions(Structure):
+    _fields_ = [("struct_size", c_uint32), ("listen", c_char_p), ("threads", c_int),
+                ("wait_cap_ms", c_int64), ("record_limit", c_int64)]
+
+
+class TestFault(Structure):
+    _fields_ = [("struct_size", c_uint32), ("methods", c_uint), ("name", c_char_p),
+                ("times", c_int), ("kind", c_int), ("code", c_int), ("message", c_char_p),
+                ("details_status", c_void_p), ("details_len", c_size_t),
+                ("retry_delay_ms", c_int64), ("latency_ms", c_int64), ("garbage", c_void_p),
+                ("garbage_len", c_size_t), ("big_size", c_size_t)]
+
+
+def _fn(name, restype, *argtypes):
+    f = getattr(lib, name)
+    f.restype = restype
+    f.argtypes = list(argtypes)
+    globals()[name] = f
+
+
+P = c_void_p
+PP = POINTER(c_void_p)
+CALL = POINTER(CallOptions)
+
+_fn("lro_version", c_int)
+_fn("lro_version_string", c_char_p)
+_fn("lro_strerror", c_char_p, c_int)
+_fn("lro_err_name", c_char_p, c_int)
+_fn("lro_code_name", c_char_p, c_int)
+_fn("lro_free", None, P)
+
+_fn("lro_client_options_create", c_int, PP)
+_fn("lro_client_options_destroy", None, P)
+_fn("lro_client_options_set_target", c_int, P, c_char_p)
+_fn("lro_client_options_set_plaintext", c_int, P)
+_fn("lro_client_options_set_tls", c_int, P, c_char_p)
+_fn("lro_client_options_set_tls_server_name", c_int, P, c_char_p)
+_fn("lro_client_options_set_bearer_token", c_int, P, c_char_p, c_int)
+_fn("lro_client_options_set_default_timeout_ms", c_int, P, c_int64)
+_fn("lro_client_options_add_header", c_int, P, c_char_p, c_char_p)
+_fn("lro_client_options_set_user_agent", c_int, P, c_char_p)
+_fn("lro_client_options_set_mode", c_int, P, c_int)
+_fn("lro_client_create", c_int, P, PP)
+_fn("lro_client_destroy", None, P)
+_fn("lro_client_fd", c_int, P)
+_fn("lro_client_process", c_int, P, c_int)
+_fn("lro_client_inflight", c_size_t, P)
+
+_fn("lro_get", c_int, P, c_char_p, CALL, DONE_CB, P, P, PP)
+_fn("lro_cancel", c_int, P, c_char_p, CALL, DONE_CB, P, P, PP)
+_fn("lro_delete", c_int, P, c_char_p, CALL, DONE_CB, P, P, PP)
+_fn("lro_await", c_int, P, c_char_p, POINTER(PollPolicy), CALL, PROGRESS_CB, DONE_CB, P, P, PP)
+
+_fn("lro_future_ref", P, P)
+_fn("lro_future_unref", None, P)
+_fn("lro_future_cancel", c_int, P)
+_fn("lro_future_result", c_int, P)
+_fn("lro_future_status", P, P)
+_fn("lro_future_operation", P, P)
+_fn("lro_future_page", P, P)
+
+_fn("lro_operation_name", c_char_p, P)
+_fn("lro_operation_done", c_int, P)
+_fn("lro_operation_metadata", c_int, P, POINTER(c_char_p), PP, POINTER(c_size_t))
+_fn("lro_operation_response", c_int, P, POINTER(c_char_p), PP, POINTER(c_size_t))
+_fn("lro_operation_error", P, P)
+_fn("lro_operation_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
+
+_fn("lro_status_code", c_int, P)
+_fn("lro_status_message", c_char_p, P)
+_fn("lro_status_detail_count", c_size_t, P)
+_fn("lro_status_detail", c_int, P, c_size_t, POINTER(c_char_p), PP, POINTER(c_size_t))
+
+_fn("lro_page_count", c_size_t, P)
+_fn("lro_page_operation", P, P, c_size_t)
+_fn("lro_page_next_token", c_char_p, P)
+_fn("lro_page_unreachable_count", c_size_t, P)
+_fn("lro_page_unreachable", c_char_p, P, c_size_t)
+
+_fn("lro_pager_create", c_int, P, c_char_p, POINTER(ListArgs), CALL, PP)
+_fn("lro_pager_destroy", None, P)
+_fn("lro_pager_next_page", c_int, P, DONE_CB, P, P, PP)
+_fn("lro_pager_page_token", c_char_p, P)
+_fn("lro_pager_done", c_int, P)
+
+# The embedded server (lro/testing.h), used by lro.testing.
+_fn("lro_test_server_start", c_int, POINTER(TestServerOptions), PP)
+_fn("lro_test_server_target", c_char_p, P)
+_fn("lro_test_server_stop", None, P)
+_fn("lro_test_server_put_pending", c_int, P, c_char_p, c_char_p, c_char_p, c_size_t)
+_fn("lro_test_server_set_metadata", c_int, P, c_char_p, c_char_p, c_char_p, c_size_t)
+_fn("lro_test_server_complete", c_int, P, c_char_p, c_int64, c_char_p, c_char_p, c_size_t)
+_fn("lro_test_server_fail", c_int, P, c_char_p, c_int64, c_int, c_char_p, c_char_p, c_size_t)
+_fn("lro_test_server_seed", c_int, P, c_char_p, c_int)
+_fn("lro_test_server_count", c_size_t, P)
+_fn("lro_test_server_add_fault", c_int, P, POINTER(TestFault))
+_fn("lro_test_server_clear_faults", None, P)
+_fn("lro_test_server_call_count", c_uint64, P, c_uint, c_char_p)
+
+if lib.lro_version() // 10000 != ABI_MAJOR:
+    raise ImportError("lro: %s is version %s; this binding needs major version %d" %
+                      (SONAME, lib.lro_version_string().decode(), ABI_MAJOR))

@@ -1,0 +1,127 @@
+"""The embedded google.longrunning.Operations server (lro/testing.h) for tests.
+
+A real gRPC server on loopback, running on its own C threads (it needs no
+event loop and holds no GIL while serving):
+
+    with lro.testing.Server() as srv:
+        srv.seed("projects/demo/locations/global/operations", 20)
+        srv.put_pending("ops/build-1", metadata=Any(url, b"..."))
+        srv.complete("ops/build-1", delay=0.5)
+        async with lro.Client(srv.target, plaintext=True) as ops: ...
+"""
+import ctypes
+import weakref
+
+from . import _lib as _c
+from . import LroError, _b
+
+LIST, GET, DELETE, CANCEL, WAIT, ALL = 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F
+
+
+def _varint(n):
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _field(num, payload):
+    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
+
+
+def encode_status(code, message="", details=()):
+    """A serialized google.rpc.Status; details: (type_url, bytes) pairs."""
+    out = b""
+    if code:
+        out += _varint(1 << 3) + _varint(code)
+    if message:
+        out += _field(2, message.encode())
+    for url, value in details:
+        out += _field(3, _field(1, url.encode()) + (_field(2, value) if value else b""))
+    return out
+
+
+def _chk(rc):
+    if rc != _c.OK:
+        raise LroError._local(rc)
+
+
+def _ms(seconds):
+    return int(round(seconds * 1000))
+
+
+class Server:
+    """Server(listen="127.0.0.1:0", wait_cap=None); .target is what to give a
+    client. stop() (or leaving the with block, or collection) stops it."""
+
+    def __init__(self, listen=None, wait_cap=None):
+        o = _c.TestServerOptions(ctypes.sizeof(_c.TestServerOptions),
+                                 _b(listen, "listen") if listen else None, 0,
+                                 _ms(wait_cap) if wait_cap else 0, 0)
+        p = ctypes.c_void_p()
+        _chk(_c.lro_test_server_start(ctypes.byref(o), ctypes.byref(p)))
+        self._p = p.value
+        self.target = _c.lro_test_server_target(self._p).decode()
+        self._finalizer = weakref.finalize(self, _c.lro_test_server_stop, self._p)
+
+    def stop(self):
+        self._finalizer()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    def seed(self, parent, n):
+        _chk(_c.lro_test_server_seed(self._p, _b(parent), n))
+
+    def put_pending(self, name, metadata=None):
+        url, val = metadata if metadata else (None, None)
+        _chk(_c.lro_test_server_put_pending(self._p, _b(name), url and url.encode(), val,
+                                            len(val or b"")))
+
+    def set_metadata(self, name, metadata):
+        url, val = metadata
+        _chk(_c.lro_test_server_set_metadata(self._p, _b(name), url.encode(), val, len(val)))
+
+    def complete(self, name, delay=0.0, response=None):
+        url, val = response if response else (None, None)
+        _chk(_c.lro_test_server_complete(self._p, _b(name), _ms(delay), url and url.encode(), val,
+                                         len(val or b"")))
+
+    def fail(self, name, code, message, delay=0.0, details=()):
+        st = encode_status(code, message, details) if details else None
+        _chk(_c.lro_test_server_fail(self._p, _b(name), _ms(delay), code, message.encode(), st,
+                                     len(st or b"")))
+
+    def add_status_fault(self, methods=ALL, name=None, times=1, code=14, message="injected",
+                         details=(), retry_delay=None):
+        """The next `times` matching calls are answered with this status;
+        details go to grpc-status-details-bin (retry_delay adds RetryInfo)."""
+        st = encode_status(code, message, details) if details else None
+        buf = ctypes.create_string_buffer(st, len(st)) if st else None
+        f = _c.TestFault(ctypes.sizeof(_c.TestFault), methods, _b(name) if name else None, times,
+                         0, code, message.encode(), ctypes.cast(buf, ctypes.c_void_p) if buf else
+                         None, len(st or b""), -1 if retry_delay is None else _ms(retry_delay), 0,
+                         None, 0, 0)
+        _chk(_c.lro_test_server_add_fault(self._p, ctypes.byref(f)))
+
+    def add_latency_fault(self, latency, methods=ALL, name=None, times=1):
+        f = _c.TestFault(ctypes.sizeof(_c.TestFault), methods, _b(name) if name else None, times,
+                         1, 0, None, None, 0, -1, _ms(latency), None, 0, 0)
+        _chk(_c.lro_test_server_add_fault(self._p, ctypes.byref(f)))
+
+    def clear_faults(self):
+        _c.lro_test_server_clear_faults(self._p)
+
+    def call_count(self, methods=0, name=None):
+        return _c.lro_test_server_call_count(self._p, methods, _b(name) if name else None)
+
+    def count(self):
+        return _c.lro_test_server_count(self._p)
