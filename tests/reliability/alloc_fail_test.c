@@ -183,7 +183,7 @@ static int run_once(scenario sc, long n, int iter)
     counter k = {0};
     lro_future *f = NULL;
     lro_pager *pg = NULL;
-    int rc;
+    int rc = LRO_ERR_INVALID_ARG;
     arm(n);
     switch (sc) {
     case SC_GET:
