@@ -392,9 +392,11 @@ static int build_rpc_status(lro_future *f)
     size_t det_len = 0;
     for (size_t i = 0; i < f->trailing.count; i++) {
         if (!grpc_slice_str_cmp(f->trailing.metadata[i].key, DETAILS_KEY)) {
-            grpc_slice v = f->trailing.metadata[i].value;
-            det = GRPC_SLICE_START_PTR(v);
-            det_len = GRPC_SLICE_LENGTH(v);
+            /* Through a pointer: a small (inlined) slice keeps its bytes
+             * inside the grpc_slice itself, so a local copy would not do. */
+            const grpc_slice *v = &f->trailing.metadata[i].value;
+            det = GRPC_SLICE_START_PTR(*v);
+            det_len = GRPC_SLICE_LENGTH(*v);
             if (det == NULL) {
                 det = (const uint8_t *)""; /* present but empty: no details */
             }
