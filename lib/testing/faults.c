@@ -63,10 +63,10 @@ int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *in)
         ok &= (f->message = lro_strdup(in->message)) != NULL;
     }
     if (in->details_status != NULL) {
-        ok &= (f->details = lro_memdup(in->details_status, in->details_len + 1)) != NULL;
+        ok &= (f->details = lro_memdup(in->details_status, in->details_len)) != NULL;
     }
     if (in->garbage != NULL) {
-        ok &= (f->garbage = lro_memdup(in->garbage, in->garbage_len + 1)) != NULL;
+        ok &= (f->garbage = lro_memdup(in->garbage, in->garbage_len)) != NULL;
     }
     if (!ok) {
         fault_free(f);
@@ -178,7 +178,7 @@ int faults_apply(srv_call *c, const char *name)
         if (kind == LRO_TEST_FAULT_STATUS && status_trailer(f, &buf, &len) != LRO_OK) {
             buf = NULL;
         } else if (kind == LRO_TEST_FAULT_GARBAGE && f->garbage != NULL) {
-            buf = lro_memdup(f->garbage, f->f.garbage_len + 1);
+            buf = lro_memdup(f->garbage, f->f.garbage_len);
             len = f->f.garbage_len;
         }
         break;
