@@ -378,7 +378,7 @@ int lro_decode_status(lro_arena *a, int code, const char *msg, size_t msg_len,
 
 static void finish_decode_error(lro_future *f, const char *what, const char *why)
 {
-    char msg[256];
+    char msg[400];
     snprintf(msg, sizeof msg, "lro: %s: %s", what, why);
     f->status = lro_status_local(f, LRO_CODE_INTERNAL, msg);
     lro_future_finish(f, LRO_ERR_DECODE);
@@ -408,11 +408,12 @@ static int build_rpc_status(lro_future *f)
                                (const char *)GRPC_SLICE_START_PTR(f->rpc_details),
                                GRPC_SLICE_LENGTH(f->rpc_details), det, det_len, &s);
     if (rc == LRO_ERR_DECODE) {
-        char msg[512];
+        char why[200], msg[640];
+        lro_wire_diagnose(&google__rpc__status__descriptor, det, det_len, why, sizeof why);
         snprintf(msg, sizeof msg,
                  "lro: malformed grpc-status-details-bin trailer (%zu bytes do not "
-                 "decode as google.rpc.Status); the server said %s: %.300s",
-                 det_len, lro_code_name(s->code), s->message);
+                 "decode as google.rpc.Status: %s); the server said %s: %.300s",
+                 det_len, why, lro_code_name(s->code), s->message);
         f->status = lro_status_local(f, LRO_CODE_INTERNAL, msg);
         return LRO_ERR_DECODE;
     }
@@ -539,6 +540,12 @@ void lro_call_on_complete(lro_future *f, int success)
         grpc_slice flat = flatten(f->recv_msg);
         size_t len = GRPC_SLICE_LENGTH(flat);
         ProtobufCMessage *m = unpack_into(&f->arena, desc, GRPC_SLICE_START_PTR(flat), len);
+        char why[320];
+        if (m == NULL && !f->arena.failed) {
+            char diag[200];
+            lro_wire_diagnose(desc, GRPC_SLICE_START_PTR(flat), len, diag, sizeof diag);
+            snprintf(why, sizeof why, "%zu bytes do not decode as %s: %s", len, desc->name, diag);
+        }
         grpc_slice_unref(flat);
         release_attempt(f);
         detach(f);
@@ -548,8 +555,6 @@ void lro_call_on_complete(lro_future *f, int success)
                 lro_future_finish(f, LRO_ERR_NOMEM);
                 return;
             }
-            char why[128];
-            snprintf(why, sizeof why, "%zu bytes do not decode as %s", len, desc->name);
             finish_decode_error(f, "invalid response", why);
             return;
         }

@@ -91,6 +91,17 @@ static inline void fuzz_operation(const lro_operation *op)
     fuzz_status(lro_operation_error(op));
 }
 
+/* After a failed decode: the diagnosis must be a bounded C string. */
+static inline void fuzz_diag(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t n)
+{
+    char why[200];
+    memset(why, 'x', sizeof why);
+    lro_wire_diagnose(d, data, n, why, sizeof why);
+    if (memchr(why, '\0', sizeof why) == NULL || why[0] == '\0') {
+        __builtin_trap();
+    }
+}
+
 static inline void fuzz_page(const lro_page *p)
 {
     size_t n = lro_page_count(p);

@@ -11,6 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ProtobufCMessage *m = lro_decode_response(&a, LRO_K_LIST, data, size);
     if (m != NULL) {
         fuzz_page((const lro_page *)m);
+    } else if (!a.failed) {
+        fuzz_diag(&google__longrunning__list_operations_response__descriptor, data, size);
     }
     lro_arena_free(&a);
     /* Cancel/Delete answer google.protobuf.Empty: unknown fields must be

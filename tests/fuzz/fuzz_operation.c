@@ -13,6 +13,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ProtobufCMessage *m = lro_decode_response(&a, LRO_K_GET, data, size);
     if (m != NULL) {
         fuzz_operation((const lro_operation *)m);
+    } else if (!a.failed) {
+        fuzz_diag(&google__longrunning__operation__descriptor, data, size);
     }
     lro_arena_free(&a);
     return 0;

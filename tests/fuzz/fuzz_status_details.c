@@ -29,6 +29,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         fuzz_status((const lro_status *)s);
     }
+    if (rc == LRO_ERR_DECODE) {
+        fuzz_diag(&google__rpc__status__descriptor, det, dl);
+    }
     lro_arena_free(&a);
     return 0;
 }

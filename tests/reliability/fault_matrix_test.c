@@ -234,8 +234,10 @@ static void test_deadline_overall(void)
 
 /* ---- invalid response bytes ---------------------------------------------------- */
 
-static void expect_decode(lro_future *f, const char *type)
+static void expect_decode(lro_future *f, const char *type, const char *why)
 {
+    fprintf(stderr, "  %s\n", lro_status_message(lro_future_status(f)));
+    CHECK(strstr(lro_status_message(lro_future_status(f)), why) != NULL);
     CHECK_EQ_INT(lro_future_result(f), LRO_ERR_DECODE);
     const lro_status *s = lro_future_status(f);
     CHECK_EQ_INT(lro_status_code(s), LRO_CODE_INTERNAL);
@@ -253,19 +255,19 @@ static void test_invalid_bytes(void)
     static const uint8_t bad_wt[] = {0x0a, 0x01, 'x', 0x0f, 0x00};
     add_garbage(LRO_TEST_GET, name, bad_wt, sizeof bad_wt);
     lro_future *f = get_counted(c, name, NULL, &k);
-    expect_decode(f, "google.longrunning.Operation");
+    expect_decode(f, "google.longrunning.Operation", "invalid wire type 7 on field 1 (name)");
     lro_future_unref(f);
     /* 2. A message field (response, 5) sent as a varint. */
     static const uint8_t bad_any_wt[] = {0x0a, 0x01, 'x', 0x28, 0x01};
     add_garbage(LRO_TEST_GET, name, bad_any_wt, sizeof bad_any_wt);
     f = get_counted(c, name, NULL, &k);
-    expect_decode(f, "google.longrunning.Operation");
+    expect_decode(f, "google.longrunning.Operation", "wire type 0 where field 5 (response)");
     lro_future_unref(f);
     /* 3. Inside the Any: type_url (string) as a varint. */
     static const uint8_t bad_in_any[] = {0x0a, 0x01, 'x', 0x2a, 0x02, 0x08, 0x01};
     add_garbage(LRO_TEST_GET, name, bad_in_any, sizeof bad_in_any);
     f = get_counted(c, name, NULL, &k);
-    expect_decode(f, "google.longrunning.Operation");
+    expect_decode(f, "google.longrunning.Operation", "field 1 (type_url) of google.protobuf.Any");
     lro_future_unref(f);
     /* 4. Truncated length-delimited field in a List page. */
     static const uint8_t trunc_list[] = {0x0a, 0x50, 0x0a, 0x01, 'a'};
@@ -273,14 +275,15 @@ static void test_invalid_bytes(void)
     memset(&k, 0, sizeof k);
     CHECK_EQ_INT(lro_list(c, PARENT, NULL, NULL, count_cb, &k, count_free, &f), LRO_OK);
     settle(f, &k);
-    expect_decode(f, "google.longrunning.ListOperationsResponse");
+    expect_decode(f, "google.longrunning.ListOperationsResponse",
+                  "truncated length-delimited field 1 (operations)");
     lro_future_unref(f);
     /* 5. Varint that never ends (10+ continuation bytes). */
     static const uint8_t long_varint[] = {0x18, 0xff, 0xff, 0xff, 0xff, 0xff,
                                           0xff, 0xff, 0xff, 0xff, 0xff, 0xff};
     add_garbage(LRO_TEST_GET, name, long_varint, sizeof long_varint);
     f = get_counted(c, name, NULL, &k);
-    expect_decode(f, "google.longrunning.Operation");
+    expect_decode(f, "google.longrunning.Operation", "overlong varint in field 3 (done)");
     lro_future_unref(f);
     /* The client is unaffected afterwards. */
     f = get_counted(c, name, NULL, &k);
@@ -342,6 +345,7 @@ static void test_bad_details_and_big_on_list(void)
     CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_INTERNAL);
     CHECK(strstr(lro_status_message(lro_future_status(f)), "grpc-status-details-bin") != NULL);
     CHECK(strstr(lro_status_message(lro_future_status(f)), "overloaded") != NULL);
+    fprintf(stderr, "  %s\n", lro_status_message(lro_future_status(f)));
     lro_future_unref(f);
     lro_test_server_clear_faults(srv);
 
