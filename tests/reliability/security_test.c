@@ -289,6 +289,7 @@ static void test_headers_and_names_rejected(lro_test_server *s)
     CHECK_EQ_INT(lro_get(c, op_name(0), &co, count_cb, &k, count_free, &f), LRO_OK);
     CHECK_EQ_INT(lro_future_wait(f, 60000), LRO_OK);
     CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    WAIT_UNTIL(atomic_load(&k.frees) == 1); /* the callback may run after done */
     lro_future_unref(f);
     before++;
 
@@ -318,6 +319,7 @@ static void test_headers_and_names_rejected(lro_test_server *s)
     CHECK_EQ_INT(lro_get(c, longname, NULL, count_cb, &k, count_free, &f), LRO_OK);
     CHECK_EQ_INT(lro_future_wait(f, 60000), LRO_OK);
     CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_NOT_FOUND);
+    WAIT_UNTIL(atomic_load(&k.frees) == 1);
     lro_future_unref(f);
     before++;
     free(longname);
