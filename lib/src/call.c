@@ -450,7 +450,8 @@ static void detach(lro_future *f)
 static void retry_fire(lro_timer *t, int cancelled);
 
 /* Decides whether the failed attempt in `f` (status already built) should be
- * tried again; if so schedules it and returns 1. */
+ * tried again; if so schedules it and returns 1. Returns LRO_ERR_NOMEM when
+ * a retry was due but its timer could not be queued. */
 static int schedule_retry(lro_future *f)
 {
     lro_client *c = f->client;
@@ -493,9 +494,9 @@ static int schedule_retry(lro_future *f)
     }
     f->timer.due_ns = due;
     f->timer.fire = retry_fire;
-    int ok = lro_timer_add_locked(c, &f->timer) == LRO_OK;
+    int rc = lro_timer_add_locked(c, &f->timer);
     pthread_mutex_unlock(&c->mu);
-    return ok;
+    return rc == LRO_OK ? 1 : rc;
 }
 
 static void retry_fire(lro_timer *t, int cancelled)
@@ -581,8 +582,16 @@ void lro_call_on_complete(lro_future *f, int success)
 
     int rc = build_rpc_status(f);
     release_attempt(f);
-    if (rc == LRO_OK && schedule_retry(f)) {
-        return; /* still in the in-flight list; retry_fire takes over */
+    if (rc == LRO_OK) {
+        int sr = schedule_retry(f);
+        if (sr == 1) {
+            return; /* still in the in-flight list; retry_fire takes over */
+        }
+        if (sr == LRO_ERR_NOMEM) {
+            /* A retry was due: ending with the attempt's status would hide
+             * why it did not happen. */
+            rc = LRO_ERR_NOMEM;
+        }
     }
     detach(f);
     if (rc == LRO_ERR_NOMEM) {
