@@ -109,6 +109,17 @@ static void server_child(int in, int out)
                                                   resp, sizeof resp),
                          LRO_OK);
         }
+        if (sscanf(line, "F %399s", name) == 1) {
+            /* One UNAVAILABLE with a RetryInfo detail (a details trailer to
+             * decode, a retry timer to schedule), then the real answer. */
+            lro_test_fault fl = LRO_TEST_FAULT_INIT;
+            fl.methods = LRO_TEST_GET;
+            fl.name = name;
+            fl.code = LRO_CODE_UNAVAILABLE;
+            fl.message = "retry me";
+            fl.retry_delay_ms = 5;
+            CHECK_EQ_INT(lro_test_server_add_fault(s, &fl), LRO_OK);
+        }
         CHECK(write(out, "ok\n", 3) == 3);
     }
     lro_test_server_stop(s);
@@ -152,6 +163,15 @@ static void srv_pending(const char *name, long delay_ms)
     CHECK(read(from_srv, ok, 3) == 3);
 }
 
+static void srv_fault(const char *name)
+{
+    char line[512];
+    int n = snprintf(line, sizeof line, "F %s\n", name);
+    CHECK(write(to_srv, line, (size_t)n) == n);
+    char ok[3];
+    CHECK(read(from_srv, ok, 3) == 3);
+}
+
 static void stop_child(void)
 {
     close(to_srv);
@@ -163,22 +183,25 @@ static void stop_child(void)
 
 /* ---- one torture loop per scenario --------------------------------------------- */
 
-typedef enum { SC_GET, SC_LIST, SC_PAGER, SC_AWAIT_WAIT, SC_AWAIT_POLL } scenario;
+typedef enum { SC_GET, SC_LIST, SC_PAGER, SC_AWAIT_WAIT, SC_AWAIT_POLL, SC_GET_RETRY } scenario;
 static const char *const sc_names[] = {"get", "list page", "pager page", "await (Wait)",
-                                       "await (Get polling)"};
+                                       "await (Get polling)", "get (UNAVAILABLE+RetryInfo, retry)"};
 
 /* Runs the scenario once with allocation number n failing (0 = none).
  * Returns 1 when a failure was injected. */
 static int run_once(scenario sc, long n, int iter)
 {
     long live0 = atomic_load(&g_live);
-    lro_client *c = make_client_ex(target, LRO_MODE_THREAD, 1);
+    lro_client *c = make_client_ex(target, LRO_MODE_THREAD, sc == SC_GET_RETRY ? 2 : 1);
     char name[128];
     snprintf(name, sizeof name, PARENT "/aw-%d-%d-%ld", (int)sc, iter, n);
     if (sc == SC_AWAIT_WAIT) {
         srv_pending(name, 0);
     } else if (sc == SC_AWAIT_POLL) {
         srv_pending(name, 40);
+    } else if (sc == SC_GET_RETRY) {
+        srv_pending(name, 0);
+        srv_fault(name);
     }
     counter k = {0};
     lro_future *f = NULL;
@@ -204,6 +227,9 @@ static int run_once(scenario sc, long n, int iter)
         }
         break;
     }
+    case SC_GET_RETRY:
+        rc = lro_get(c, name, NULL, count_cb, &k, count_free, &f);
+        break;
     case SC_AWAIT_WAIT:
     case SC_AWAIT_POLL: {
         lro_poll_policy pp = LRO_POLL_POLICY_INIT;
@@ -241,6 +267,7 @@ static int run_once(scenario sc, long n, int iter)
             CHECK(sc != SC_GET || lro_future_operation(f) != NULL);
             CHECK(sc != SC_LIST || lro_page_count(lro_future_page(f)) == 25);
             CHECK(sc < SC_AWAIT_WAIT || lro_operation_done(lro_future_operation(f)));
+            CHECK(sc != SC_GET_RETRY || lro_future_attempts(f) == 2);
         }
         lro_future_unref(f);
     }
@@ -321,6 +348,7 @@ int main(void)
     torture(SC_PAGER);
     torture(SC_AWAIT_WAIT);
     torture(SC_AWAIT_POLL);
+    torture(SC_GET_RETRY);
     stop_child();
     fprintf(stderr, "alloc_fail_test: all passed\n");
     return 0;
