@@ -1,5 +1,7 @@
 #!/usr/bin/env python3
-"""Regenerates the committed seed corpora (tests/fuzz/corpus/<target>/).
+"""Writes the hand-made seeds of tests/fuzz/corpus/<target>/ (named by what
+they are). The other files there (hex names) are inputs found by longer runs,
+merged with `<target> -merge=1 corpus/<target> <grown corpus>`.
 
 A tiny protobuf encoder, no dependencies: valid messages of every shape the
 client meets (done/pending/failed operations, Struct metadata, details with
