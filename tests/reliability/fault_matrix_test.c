@@ -389,8 +389,9 @@ static void test_disconnect_fault_then_next_call(void)
      * the closing connection can fail fast with UNAVAILABLE: the library's
      * own retry (per-call policy) absorbs that. */
     lro_retry_policy rp = LRO_RETRY_POLICY_INIT;
-    rp.max_attempts = 5;
-    rp.initial_backoff_ms = 20;
+    rp.max_attempts = 12; /* outlasts grpc's first reconnect backoff (~1 s) */
+    rp.initial_backoff_ms = 50;
+    rp.max_backoff_ms = 1000;
     lro_call_options co = LRO_CALL_OPTIONS_INIT;
     co.retry = &rp;
     f = get_counted(c, name, &co, &k);

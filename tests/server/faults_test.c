@@ -247,7 +247,7 @@ static void test_disconnect(const char *listen)
      * UNAVAILABLE (seen 4 times in 20 under asan): retry a bounded number
      * of times, as any client would. */
     int code = -1;
-    for (int i = 0; i < 50 && code != 0; i++) {
+    for (int i = 0; i < 500 && code != 0; i++) { /* grpc reconnect backoff: ~1 s */
         tc_name_call(ch, TC_GET, OP0, &r);
         code = r.code;
         tc_result_clear(&r);
@@ -296,7 +296,12 @@ static void test_records(void)
     CHECK(strcmp(lro_test_record_header(rec, "x-user-thing"), "hello") == 0);
     CHECK(lro_test_record_header(rec, "x-absent") == NULL);
     int64_t dl = lro_test_record_deadline_ms(rec);
-    CHECK(dl > 0 && dl <= 5000);
+    /* grpc-timeout travels rounded up to its unit and the server converts
+     * it against its own clock reading: allow a few ms above the 5000 asked. */
+    if (!(dl > 0 && dl <= 5050)) {
+        fprintf(stderr, "deadline seen by the server: %lld ms\n", (long long)dl);
+    }
+    CHECK(dl > 0 && dl <= 5050);
     CHECK_EQ_INT(lro_test_record_code(rec), 0);
     lro_test_record_free(rec);
 
