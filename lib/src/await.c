@@ -308,6 +308,10 @@ static void start_poll(lro_future *f)
     }
     if (rc == LRO_ERR_SHUTDOWN) {
         finish_local(f, rc, LRO_CODE_CANCELLED, "lro: client destroyed");
+    } else if (rc == LRO_ERR_NOMEM) {
+        /* The poll could not start for lack of memory: the same status every
+         * other out-of-memory outcome carries, not an INTERNAL error. */
+        finish_local(f, rc, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
     } else if (rc != LRO_OK) {
         finish_local(f, rc, LRO_CODE_INTERNAL, lro_strerror(rc));
     }

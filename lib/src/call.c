@@ -330,9 +330,9 @@ static const ProtobufCMessageDescriptor *response_desc(lro_kind k)
     }
 }
 
-/* Unpacks `len` bytes as `desc` into the future's arena. */
-static ProtobufCMessage *unpack_arena(lro_future *f, const ProtobufCMessageDescriptor *desc,
-                                      const uint8_t *data, size_t len)
+/* Unpacks `len` bytes as `desc` into the arena `a`. */
+static ProtobufCMessage *unpack_into(lro_arena *a, const ProtobufCMessageDescriptor *desc,
+                                     const uint8_t *data, size_t len)
 {
     /* Decoded size is close to the wire size plus the message structs; when
      * that fits the future's inline buffer the decode allocates nothing.
@@ -341,17 +341,50 @@ static ProtobufCMessage *unpack_arena(lro_future *f, const ProtobufCMessageDescr
     if (desc == &google__longrunning__list_operations_response__descriptor) {
         want += 2 * len; /* many small messages: struct overhead per operation */
     }
-    if (lro_arena_reserve(&f->arena, want) != LRO_OK) {
+    if (lro_arena_reserve(a, want) != LRO_OK) {
         return NULL;
     }
-    ProtobufCAllocator a;
-    lro_arena_pb_allocator(&f->arena, &a);
-    return protobuf_c_message_unpack(desc, &a, len, data);
+    ProtobufCAllocator pa;
+    lro_arena_pb_allocator(a, &pa);
+    return protobuf_c_message_unpack(desc, &pa, len, data);
+}
+
+ProtobufCMessage *lro_decode_response(lro_arena *a, lro_kind kind, const uint8_t *data,
+                                      size_t len)
+{
+    return unpack_into(a, response_desc(kind), data, len);
+}
+
+int lro_decode_status(lro_arena *a, int code, const char *msg, size_t msg_len,
+                      const uint8_t *details, size_t details_len, Google__Rpc__Status **out)
+{
+    Google__Rpc__Status *s = lro_arena_alloc(a, sizeof *s);
+    if (s == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    google__rpc__status__init(s);
+    s->code = (int32_t)code;
+    s->message = lro_arena_strndup(a, msg, msg_len);
+    if (s->message == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    *out = s;
+    if (details == NULL) {
+        return LRO_OK;
+    }
+    Google__Rpc__Status *d = (Google__Rpc__Status *)unpack_into(
+        a, &google__rpc__status__descriptor, details, details_len);
+    if (d == NULL) {
+        return a->failed ? LRO_ERR_NOMEM : LRO_ERR_DECODE;
+    }
+    s->n_details = d->n_details;
+    s->details = d->details;
+    return LRO_OK;
 }
 
 static void finish_decode_error(lro_future *f, const char *what, const char *why)
 {
-    char msg[256];
+    char msg[400];
     snprintf(msg, sizeof msg, "lro: %s: %s", what, why);
     f->status = lro_status_local(f, LRO_CODE_INTERNAL, msg);
     lro_future_finish(f, LRO_ERR_DECODE);
@@ -361,40 +394,37 @@ static void finish_decode_error(lro_future *f, const char *what, const char *why
  * Returns LRO_ERR_DECODE (status describes it) when the trailer is garbage. */
 static int build_rpc_status(lro_future *f)
 {
-    Google__Rpc__Status *s = lro_arena_alloc(&f->arena, sizeof *s);
-    if (s == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    google__rpc__status__init(s);
-    s->code = (int32_t)f->rpc_status;
-    size_t ml = GRPC_SLICE_LENGTH(f->rpc_details);
-    s->message = lro_arena_strndup(&f->arena, (const char *)GRPC_SLICE_START_PTR(f->rpc_details),
-                                   ml);
-    if (s->message == NULL) {
-        return LRO_ERR_NOMEM;
-    }
+    const uint8_t *det = NULL;
+    size_t det_len = 0;
     for (size_t i = 0; i < f->trailing.count; i++) {
         if (!grpc_slice_str_cmp(f->trailing.metadata[i].key, DETAILS_KEY)) {
-            grpc_slice v = f->trailing.metadata[i].value;
-            Google__Rpc__Status *d = (Google__Rpc__Status *)unpack_arena(
-                f, &google__rpc__status__descriptor, GRPC_SLICE_START_PTR(v),
-                GRPC_SLICE_LENGTH(v));
-            if (d == NULL) {
-                if (f->arena.failed) {
-                    return LRO_ERR_NOMEM;
-                }
-                char msg[512];
-                snprintf(msg, sizeof msg,
-                         "lro: malformed grpc-status-details-bin trailer (%zu bytes do not "
-                         "decode as google.rpc.Status); the server said %s: %.300s",
-                         (size_t)GRPC_SLICE_LENGTH(v), lro_code_name(s->code), s->message);
-                f->status = lro_status_local(f, LRO_CODE_INTERNAL, msg);
-                return LRO_ERR_DECODE;
+            /* Through a pointer: a small (inlined) slice keeps its bytes
+             * inside the grpc_slice itself, so a local copy would not do. */
+            const grpc_slice *v = &f->trailing.metadata[i].value;
+            det = GRPC_SLICE_START_PTR(*v);
+            det_len = GRPC_SLICE_LENGTH(*v);
+            if (det == NULL) {
+                det = (const uint8_t *)""; /* present but empty: no details */
             }
-            s->n_details = d->n_details;
-            s->details = d->details;
             break;
         }
+    }
+    Google__Rpc__Status *s = NULL;
+    int rc = lro_decode_status(&f->arena, (int)f->rpc_status,
+                               (const char *)GRPC_SLICE_START_PTR(f->rpc_details),
+                               GRPC_SLICE_LENGTH(f->rpc_details), det, det_len, &s);
+    if (rc == LRO_ERR_DECODE) {
+        char why[200], msg[640];
+        lro_wire_diagnose(&google__rpc__status__descriptor, det, det_len, why, sizeof why);
+        snprintf(msg, sizeof msg,
+                 "lro: malformed grpc-status-details-bin trailer (%zu bytes do not "
+                 "decode as google.rpc.Status: %s); the server said %s: %.300s",
+                 det_len, why, lro_code_name(s->code), s->message);
+        f->status = lro_status_local(f, LRO_CODE_INTERNAL, msg);
+        return LRO_ERR_DECODE;
+    }
+    if (rc != LRO_OK) {
+        return rc;
     }
     f->status = (const lro_status *)s;
     return LRO_OK;
@@ -444,7 +474,8 @@ static void detach(lro_future *f)
 static void retry_fire(lro_timer *t, int cancelled);
 
 /* Decides whether the failed attempt in `f` (status already built) should be
- * tried again; if so schedules it and returns 1. */
+ * tried again; if so schedules it and returns 1. Returns LRO_ERR_NOMEM when
+ * a retry was due but its timer could not be queued. */
 static int schedule_retry(lro_future *f)
 {
     lro_client *c = f->client;
@@ -487,9 +518,9 @@ static int schedule_retry(lro_future *f)
     }
     f->timer.due_ns = due;
     f->timer.fire = retry_fire;
-    int ok = lro_timer_add_locked(c, &f->timer) == LRO_OK;
+    int rc = lro_timer_add_locked(c, &f->timer);
     pthread_mutex_unlock(&c->mu);
-    return ok;
+    return rc == LRO_OK ? 1 : rc;
 }
 
 static void retry_fire(lro_timer *t, int cancelled)
@@ -532,7 +563,13 @@ void lro_call_on_complete(lro_future *f, int success)
         }
         grpc_slice flat = flatten(f->recv_msg);
         size_t len = GRPC_SLICE_LENGTH(flat);
-        ProtobufCMessage *m = unpack_arena(f, desc, GRPC_SLICE_START_PTR(flat), len);
+        ProtobufCMessage *m = unpack_into(&f->arena, desc, GRPC_SLICE_START_PTR(flat), len);
+        char why[320];
+        if (m == NULL && !f->arena.failed) {
+            char diag[200];
+            lro_wire_diagnose(desc, GRPC_SLICE_START_PTR(flat), len, diag, sizeof diag);
+            snprintf(why, sizeof why, "%zu bytes do not decode as %s: %s", len, desc->name, diag);
+        }
         grpc_slice_unref(flat);
         release_attempt_ex(f, 1);
         if (m == NULL) {
@@ -541,8 +578,6 @@ void lro_call_on_complete(lro_future *f, int success)
                 lro_future_finish(f, LRO_ERR_NOMEM);
                 return;
             }
-            char why[128];
-            snprintf(why, sizeof why, "%zu bytes do not decode as %s", len, desc->name);
             finish_decode_error(f, "invalid response", why);
             return;
         }
@@ -568,8 +603,16 @@ void lro_call_on_complete(lro_future *f, int success)
 
     int rc = build_rpc_status(f);
     release_attempt(f);
-    if (rc == LRO_OK && schedule_retry(f)) {
-        return; /* still in the in-flight list; retry_fire takes over */
+    if (rc == LRO_OK) {
+        int sr = schedule_retry(f);
+        if (sr == 1) {
+            return; /* still in the in-flight list; retry_fire takes over */
+        }
+        if (sr == LRO_ERR_NOMEM) {
+            /* A retry was due: ending with the attempt's status would hide
+             * why it did not happen. */
+            rc = LRO_ERR_NOMEM;
+        }
     }
     detach(f);
     if (rc == LRO_ERR_NOMEM) {

@@ -211,5 +211,18 @@ LRO_HIDDEN int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy 
 LRO_HIDDEN void lro_call_on_complete(lro_future *f, int success);
 LRO_HIDDEN const lro_status *lro_status_ok(void);
 LRO_HIDDEN const lro_status *lro_status_local(lro_future *f, int code, const char *msg);
+/* The completion path's decoders, also the entry points of tests/fuzz:
+ * lro_decode_response unpacks a response of `kind` into `a` (NULL when the
+ * bytes do not decode or memory ran out: a->failed tells which).
+ * lro_decode_status builds the RPC status from code, message and the
+ * grpc-status-details-bin value (details NULL: no trailer) into `a`;
+ * returns LRO_OK, LRO_ERR_NOMEM, or LRO_ERR_DECODE with *out still set to
+ * the status without details (so the caller can name what the server said). */
+struct Google__Rpc__Status;
+LRO_HIDDEN struct ProtobufCMessage *lro_decode_response(lro_arena *a, lro_kind kind,
+                                                        const uint8_t *data, size_t len);
+LRO_HIDDEN int lro_decode_status(lro_arena *a, int code, const char *msg, size_t msg_len,
+                                 const uint8_t *details, size_t details_len,
+                                 struct Google__Rpc__Status **out);
 
 #endif /* LRO_CLIENT_INT_H */

@@ -39,6 +39,17 @@ LRO_HIDDEN int lro_check_header(const char *key, const char *value);
  * have room for 3 * len + 1 bytes. NUL-terminates. */
 LRO_HIDDEN size_t lro_url_escape(const char *in, size_t len, char *out);
 
+/* ---- wirediag.c: why bytes do not decode ---- */
+/* Writes into out (always NUL-terminated) the first structural problem of
+ * `data` read as `desc`: "truncated length-delimited field 1 (name) of
+ * google.longrunning.Operation: 100 bytes announced, 3 left", "invalid wire
+ * type 7 on field 1 ...", "wire type 0 where field 5 (response) ... needs
+ * 2", nested messages included; a generic "N bytes do not decode as T" when
+ * the wire format itself is sound. For error messages after a failed unpack. */
+struct ProtobufCMessageDescriptor;
+LRO_HIDDEN void lro_wire_diagnose(const struct ProtobufCMessageDescriptor *desc,
+                                  const uint8_t *data, size_t len, char *out, size_t cap);
+
 /* ---- arena.c: bump allocation for decoded responses ---- */
 /* A chain of blocks; frees everything at once. The first block may be
  * supplied inline by the owner. Used as a ProtobufCAllocator so that

@@ -331,7 +331,8 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
     const char *listen = def.listen != NULL ? def.listen : "127.0.0.1:0";
     int is_unix = strncmp(listen, "unix:", 5) == 0;
     if (def.threads < 0 || def.threads > 64 || strlen(listen) > 256 ||
-        (is_unix && listen[5] == '\0') || (!is_unix && strrchr(listen, ':') == NULL)) {
+        (is_unix && listen[5] == '\0') || (!is_unix && strrchr(listen, ':') == NULL) ||
+        ((def.tls_cert_chain_pem == NULL) != (def.tls_private_key_pem == NULL))) {
         return LRO_ERR_INVALID_ARG;
     }
     lro_test_server *s = lro_calloc(1, sizeof *s);
@@ -375,7 +376,15 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
         s->threads[i].cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(s->server, s->threads[i].cq, NULL);
     }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds;
+    if (def.tls_cert_chain_pem != NULL && def.tls_private_key_pem != NULL) {
+        /* grpc copies the PEM text. */
+        grpc_ssl_pem_key_cert_pair pair = {def.tls_private_key_pem, def.tls_cert_chain_pem};
+        creds = grpc_ssl_server_credentials_create_ex(
+            NULL, &pair, 1, GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+    } else {
+        creds = grpc_insecure_server_credentials_create();
+    }
     int port = grpc_server_add_http2_port(s->server, listen, creds);
     grpc_server_credentials_release(creds);
     if (port > 0 && !is_unix) {

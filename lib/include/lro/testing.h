@@ -74,8 +74,13 @@ typedef struct lro_test_server_options {
     /* How many call records to keep (oldest dropped first). Counters are
      * always exact. 0 = 10000; < 0 = keep none. */
     int64_t record_limit;
+    /* TLS (appended in 0.1): when both are set the server speaks TLS only,
+     * with this certificate chain and private key (PEM text, copied at
+     * start). No client certificate is requested. NULL = plaintext. */
+    const char *tls_cert_chain_pem;
+    const char *tls_private_key_pem;
 } lro_test_server_options;
-#define LRO_TEST_SERVER_OPTIONS_INIT { sizeof(lro_test_server_options), NULL, 0, 0, 0 }
+#define LRO_TEST_SERVER_OPTIONS_INIT { sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL }
 
 /* Starts serving. *out untouched on failure (LRO_ERR_INVALID_ARG for a bad
  * address, LRO_ERR_IO when the address cannot be bound, LRO_ERR_NOMEM). */
