@@ -201,7 +201,7 @@ void lro_client_wake_io(lro_client *c)
     if (atomic_exchange(&c->wake_pending, 1)) {
         return;
     }
-    /* Held across the watch: maybe_shutdown_cq() sets cq_shut under mu, so
+    /* Held across the watch: end_iteration() sets cq_shut under mu, so
      * the queue cannot be shut down between the check and the watch (grpc
      * asserts when a tag is added to a shut-down queue). Seen possible in
      * destroy(): the I/O thread may shut the queue as soon as the last
@@ -220,22 +220,12 @@ void lro_client_wake_io(lro_client *c)
 
 /* ---- The I/O thread ------------------------------------------------------ */
 
-static gpr_timespec next_deadline(lro_client *c)
-{
-    pthread_mutex_lock(&c->mu);
-    int64_t due = c->heap_len ? c->heap[0]->due_ns : INT64_MAX;
-    pthread_mutex_unlock(&c->mu);
-    if (due == INT64_MAX) {
-        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    }
-    int64_t now = lro_now_ns();
-    int64_t wait = due > now ? due - now : 0;
-    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait, GPR_TIMESPAN));
-}
-
-/* Once the client is closing and nothing is left in flight, the queue can be
- * shut down; the thread then sees GRPC_QUEUE_SHUTDOWN and leaves. */
-static void maybe_shutdown_cq(lro_client *c)
+/* End of one I/O-thread iteration, under a single lock: once the client is
+ * closing and nothing is left in flight, shut the queue down (the thread
+ * then sees GRPC_QUEUE_SHUTDOWN and leaves); otherwise return how long the
+ * next wait may last (until the earliest timer). Runs after the ready queue
+ * was drained, so a destroy() from a callback is seen here. */
+static gpr_timespec end_iteration(lro_client *c)
 {
     pthread_mutex_lock(&c->mu);
     int go = c->closing && !c->cq_shut && atomic_load(&c->inflight_count) == 0 &&
@@ -243,10 +233,17 @@ static void maybe_shutdown_cq(lro_client *c)
     if (go) {
         c->cq_shut = 1;
     }
+    int64_t due = c->heap_len ? c->heap[0]->due_ns : INT64_MAX;
     pthread_mutex_unlock(&c->mu);
     if (go) {
         grpc_completion_queue_shutdown(c->cq);
     }
+    if (due == INT64_MAX) {
+        return gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    }
+    int64_t now = lro_now_ns();
+    int64_t wait = due > now ? due - now : 0;
+    return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_nanos(wait, GPR_TIMESPAN));
 }
 
 static void release_grpc(lro_client *c)
@@ -272,8 +269,8 @@ static void *io_main(void *arg)
 {
     lro_client *c = arg;
     tls_io_client = c;
+    gpr_timespec deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
     for (;;) {
-        gpr_timespec deadline = next_deadline(c);
         grpc_event ev = grpc_completion_queue_next(c->cq, deadline, NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
@@ -289,7 +286,7 @@ static void *io_main(void *arg)
         if (c->mode == LRO_MODE_THREAD) {
             lro_client_drain_ready(c, 0);
         }
-        maybe_shutdown_cq(c);
+        deadline = end_iteration(c);
     }
     if (c->mode == LRO_MODE_THREAD) {
         lro_client_drain_ready(c, 0);
