@@ -8,28 +8,41 @@
 
 #include "lroctl.h"
 
+/* argv[*i] that is not a flag of the command itself: a connection/output
+ * flag, or the command's one positional argument (stored in *slot).
+ * Returns EXIT_OK, or EXIT_USAGE after printing why. */
+static int take_arg(conn_opts *co, const char *cmd, const char *what, int argc, char **argv,
+                    int *i, const char **slot)
+{
+    int r = parse_global_flag(co, argc, argv, i);
+    if (r < 0) {
+        return EXIT_USAGE;
+    }
+    if (r == 1) {
+        return EXIT_OK;
+    }
+    const char *a = argv[*i];
+    if (a[0] == '-' && a[1] != '\0') {
+        die_msg("%s: unknown flag '%s' (see lroctl %s --help)", cmd, a, cmd);
+        return EXIT_USAGE;
+    }
+    if (*slot != NULL) {
+        die_msg("%s: unexpected argument '%s' (one %s only)", cmd, a, what);
+        return EXIT_USAGE;
+    }
+    *slot = a;
+    return EXIT_OK;
+}
+
 /* Collects the one positional argument; other flags go to the global parser. */
 static int one_positional(conn_opts *co, const char *cmd, const char *what, int argc, char **argv,
                           const char **out)
 {
     *out = NULL;
     for (int i = 0; i < argc; i++) {
-        int r = parse_global_flag(co, argc, argv, &i);
-        if (r < 0) {
+        if (take_arg(co, cmd, what, argc, argv, &i, out) != EXIT_OK) {
             return EXIT_USAGE;
         }
-        if (r == 1) {
-            continue;
-        }
-        if (argv[i][0] == '-' && argv[i][1] != '\0') {
-            die_msg("%s: unknown flag '%s' (see lroctl %s --help)", cmd, argv[i], cmd);
-            return EXIT_USAGE;
-        }
-        if (*out != NULL) {
-            die_msg("%s: unexpected argument '%s' (one %s only)", cmd, argv[i], what);
-            return EXIT_USAGE;
-        }
-        *out = argv[i];
     }
     if (*out == NULL) {
         die_msg("%s: missing %s (see lroctl %s --help)", cmd, what, cmd);
@@ -143,23 +156,8 @@ int cmd_list(conn_opts *co, int argc, char **argv)
                 }
                 la.page_size = (int32_t)n;
             }
-        } else {
-            int r = parse_global_flag(co, argc, argv, &i);
-            if (r < 0) {
-                return EXIT_USAGE;
-            }
-            if (r == 1) {
-                continue;
-            }
-            if (a[0] == '-' && a[1] != '\0') {
-                die_msg("list: unknown flag '%s' (see lroctl list --help)", a);
-                return EXIT_USAGE;
-            }
-            if (parent != NULL) {
-                die_msg("list: unexpected argument '%s' (one PARENT only)", a);
-                return EXIT_USAGE;
-            }
-            parent = a;
+        } else if (take_arg(co, "list", "PARENT", argc, argv, &i, &parent) != EXIT_OK) {
+            return EXIT_USAGE;
         }
     }
     if (parent == NULL) {
@@ -290,23 +288,8 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
             } else {
                 pp.initial_delay_ms = ms;
             }
-        } else {
-            int r = parse_global_flag(co, argc, argv, &i);
-            if (r < 0) {
-                return EXIT_USAGE;
-            }
-            if (r == 1) {
-                continue;
-            }
-            if (a[0] == '-' && a[1] != '\0') {
-                die_msg("wait: unknown flag '%s' (see lroctl wait --help)", a);
-                return EXIT_USAGE;
-            }
-            if (name != NULL) {
-                die_msg("wait: unexpected argument '%s' (one NAME only)", a);
-                return EXIT_USAGE;
-            }
-            name = a;
+        } else if (take_arg(co, "wait", "NAME", argc, argv, &i, &name) != EXIT_OK) {
+            return EXIT_USAGE;
         }
     }
     if (name == NULL) {
