@@ -144,7 +144,12 @@ static void test_list_k_unavailable_then_persistent(void)
     memset(&k, 0, sizeof k);
     settle(f, &k);
     CHECK(now_ms() - t0 >= 250);
-    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNAVAILABLE);
+    /* The budget also caps each attempt: it runs out either during a backoff
+     * (the last attempt's UNAVAILABLE is final) or inside the last attempt,
+     * whose deadline it shortened (DEADLINE_EXCEEDED). Which one depends on
+     * how long an attempt takes (valgrind makes them slow); both are right. */
+    int last = lro_status_code(lro_future_status(f));
+    CHECK(last == LRO_CODE_UNAVAILABLE || last == LRO_CODE_DEADLINE_EXCEEDED);
     CHECK(lro_future_attempts(f) >= 2 && lro_future_attempts(f) < 1000);
     fprintf(stderr, "  total budget 300 ms: %d attempts\n", lro_future_attempts(f));
     lro_future_unref(f);
