@@ -352,6 +352,7 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
     c->budget_burst = o->budget_burst;
     c->budget_tokens = o->budget_burst;
     c->budget_last_ns = lro_now_ns();
+    c->aw_cap = o->max_await_rpcs;
     c->event_fd = -1;
     c->wakeup = o->wakeup;
     c->wakeup_data = o->wakeup_data;
@@ -471,6 +472,7 @@ static void cancel_all(lro_client *c)
         }
     }
     pthread_mutex_unlock(&c->mu);
+    lro_await_shutdown_queue(c);
     for (;;) {
         pthread_mutex_lock(&c->mu);
         lro_timer *t = c->heap_len ? c->heap[0] : NULL;

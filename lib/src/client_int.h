@@ -95,7 +95,9 @@ struct lro_future {
     lro_await_state *aw; /* kind LRO_K_AWAIT */
 
     lro_arena arena;
-    _Alignas(16) char inline_buf[LRO_FUTURE_INLINE];
+    /* The arena's first block: LRO_FUTURE_INLINE bytes for calls, sized to
+     * fit for awaits (which hold no decoded response of their own). */
+    _Alignas(16) char inline_buf[];
 };
 
 /* Internal extras for starting a call on behalf of an await or a pager. */
@@ -125,6 +127,7 @@ struct lro_client_options {
     lro_retry_policy retry;
     double budget_rate;
     int budget_burst;
+    int max_await_rpcs; /* 0 = no cap */
 };
 
 struct lro_client {
@@ -163,6 +166,11 @@ struct lro_client {
     double budget_burst;
     double budget_tokens;
     int64_t budget_last_ns;
+    /* Await RPCs in flight and the awaits queued for a slot (mu). */
+    int aw_cap;                 /* 0 = no cap */
+    int aw_inflight;
+    size_t aw_queued;
+    lro_await_state *aw_qhead, *aw_qtail;
 
     /* Loop mode. */
     int event_fd;
@@ -182,6 +190,7 @@ LRO_HIDDEN double lro_rand01_locked(lro_client *c);
 
 /* future.c */
 LRO_HIDDEN lro_future *lro_future_new(lro_client *c, lro_kind kind);
+LRO_HIDDEN lro_future *lro_future_new_sized(lro_client *c, lro_kind kind, size_t inline_len);
 /* Publishes the result (status/msg already set), then queues the callback
  * or releases the library's reference. Exactly once per future. */
 LRO_HIDDEN void lro_future_finish(lro_future *f, int result);
@@ -205,6 +214,9 @@ LRO_HIDDEN int64_t lro_budget_take_locked(lro_client *c, int64_t now_ns);
 /* await.c */
 LRO_HIDDEN void lro_await_release(lro_future *f);
 LRO_HIDDEN int lro_await_cancel(lro_future *f);
+/* Destroy: every await queued for an RPC slot finishes with LRO_ERR_SHUTDOWN
+ * (c->closing is set, so no slot is handed out any more). */
+LRO_HIDDEN void lro_await_shutdown_queue(lro_client *c);
 /* Copies a caller's (possibly older, shorter) policy over the defaults and
  * validates it. LRO_OK or LRO_ERR_INVALID_ARG (out untouched). */
 LRO_HIDDEN int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out);

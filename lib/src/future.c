@@ -12,7 +12,12 @@
 
 lro_future *lro_future_new(lro_client *c, lro_kind kind)
 {
-    lro_future *f = lro_malloc(sizeof *f);
+    return lro_future_new_sized(c, kind, LRO_FUTURE_INLINE);
+}
+
+lro_future *lro_future_new_sized(lro_client *c, lro_kind kind, size_t inline_len)
+{
+    lro_future *f = lro_malloc(offsetof(lro_future, inline_buf) + inline_len);
     if (f == NULL) {
         return NULL;
     }
@@ -22,7 +27,7 @@ lro_future *lro_future_new(lro_client *c, lro_kind kind)
     f->client = c;
     f->kind = kind;
     f->timer.heap_index = SIZE_MAX;
-    lro_arena_init(&f->arena, f->inline_buf, sizeof f->inline_buf);
+    lro_arena_init(&f->arena, f->inline_buf, inline_len);
     lro_client_ref_mem(c);
     return f;
 }

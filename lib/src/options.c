@@ -17,6 +17,7 @@ int lro_client_options_create(lro_client_options **out)
     o->max_receive = 4 * 1024 * 1024;
     o->mode = LRO_MODE_THREAD;
     o->retry = (lro_retry_policy)LRO_RETRY_POLICY_INIT;
+    o->max_await_rpcs = LRO_DEFAULT_MAX_AWAIT_RPCS;
     *out = o;
     return LRO_OK;
 }
@@ -228,5 +229,14 @@ int lro_client_options_set_poll_budget(lro_client_options *o, double per_second,
     }
     o->budget_rate = per_second;
     o->budget_burst = burst;
+    return LRO_OK;
+}
+
+int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max)
+{
+    if (o == NULL || max < 0) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    o->max_await_rpcs = max;
     return LRO_OK;
 }

@@ -2,6 +2,7 @@
  * fallback remembered per client, backoff growth, RetryInfo, the poll
  * budget, progress de-duplication, local cancel. Counts come from the
  * server's records; time only appears as lower bounds. */
+#include <string.h>
 #include <time.h>
 
 #include "harness.h"
@@ -350,6 +351,209 @@ static void test_local_cancel_stops_polling(void)
     CHECK_EQ_INT(atomic_load(&k2.last_result), LRO_ERR_SHUTDOWN);
 }
 
+/* ---- The per-client cap on await RPCs in flight --------------------------- */
+
+static lro_client *client_with_cap(int cap)
+{
+    lro_client_options *o = NULL;
+    CHECK_EQ_INT(lro_client_options_create(&o), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_target(o, lro_test_server_target(srv)), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_plaintext(o), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_max_await_rpcs(o, -1), LRO_ERR_INVALID_ARG);
+    CHECK_EQ_INT(lro_client_options_set_max_await_rpcs(o, cap), LRO_OK);
+    lro_client *c = NULL;
+    CHECK_EQ_INT(lro_client_create(o, &c), LRO_OK);
+    lro_client_options_destroy(o);
+    return c;
+}
+
+/* Wait RPCs the server holds right now on names starting with `prefix`. */
+static int held_waits(const char *prefix)
+{
+    int n = 0;
+    size_t k = lro_test_server_record_count(srv);
+    for (size_t i = 0; i < k; i++) {
+        lro_test_record *r = lro_test_server_record(srv, i);
+        if (r != NULL && lro_test_record_method(r) == LRO_TEST_WAIT &&
+            strncmp(lro_test_record_name(r), prefix, strlen(prefix)) == 0 &&
+            lro_test_record_code(r) == -1) {
+            n++;
+        }
+        lro_test_record_free(r);
+    }
+    return n;
+}
+
+static void test_cap_wait_turns(void)
+{
+    /* Six WaitOperation awaits through two slots: never more than two held,
+     * the rest queued; each Wait's server timeout (the turn) is 150 ms, so
+     * the last one queued completes first when its operation does. */
+    enum { N = 6 };
+    lro_client *c = client_with_cap(2);
+    char names[N][96];
+    counter k[N];
+    lro_future *fs[N];
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT;
+    pp.method = LRO_AWAIT_WAIT_ONLY;
+    pp.wait_timeout_ms = 150;
+    pp.total_timeout_ms = 60000;
+    lro_test_server_clear_records(srv);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], PARENT "/cap-w%d", i);
+        CHECK_EQ_INT(lro_test_server_put_pending(srv, names[i], NULL, NULL, 0), LRO_OK);
+        memset(&k[i], 0, sizeof k[i]);
+        CHECK_EQ_INT(lro_await(c, names[i], &pp, NULL, NULL, count_cb, &k[i], count_free, &fs[i]),
+                     LRO_OK);
+    }
+    CHECK(lro_client_awaits_queued(c) >= N - 2);
+    WAIT_UNTIL(held_waits(PARENT "/cap-w") == 2);
+    /* Through several turns, the server never holds more than two. */
+    int max_held = 0;
+    for (int t = 0; t < 60; t++) {
+        int h = held_waits(PARENT "/cap-w");
+        max_held = h > max_held ? h : max_held;
+        usleep(10000);
+    }
+    CHECK(max_held <= 2);
+    CHECK(lro_client_inflight(c) <= 2);
+    /* The last in the queue: done only on the server; its turn comes. */
+    CHECK_EQ_INT(lro_test_server_complete(srv, names[N - 1], 0, NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(fs[N - 1], 30000), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(fs[N - 1]), LRO_OK);
+    for (int i = 0; i < N - 1; i++) {
+        CHECK(!lro_future_is_done(fs[i]));
+        CHECK_EQ_INT(lro_test_server_complete(srv, names[i], 0, NULL, NULL, 0), LRO_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_INT(lro_future_wait(fs[i], 30000), LRO_OK);
+        CHECK_EQ_INT(lro_future_result(fs[i]), LRO_OK);
+        CHECK_EQ_STR(lro_operation_name(lro_future_operation(fs[i])), names[i]);
+        WAIT_UNTIL(atomic_load(&k[i].frees) == 1);
+        CHECK_EQ_INT(atomic_load(&k[i].calls), 1);
+        lro_future_unref(fs[i]);
+    }
+    CHECK_EQ_INT((int)lro_client_awaits_queued(c), 0);
+    lro_client_destroy(c);
+}
+
+static void test_cap_poll(void)
+{
+    /* GetOperation polling through one slot: every poll is sequential, all
+     * complete, and the poll counts add up on the server. */
+    enum { N = 5 };
+    lro_client *c = client_with_cap(1);
+    lro_poll_policy pp = fast_poll();
+    lro_future *fs[N];
+    char names[N][96];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], PARENT "/cap-p%d", i);
+        CHECK_EQ_INT(lro_test_server_put_pending(srv, names[i], NULL, NULL, 0), LRO_OK);
+        CHECK_EQ_INT(lro_await(c, names[i], &pp, NULL, NULL, NULL, NULL, NULL, &fs[i]), LRO_OK);
+    }
+    CHECK(lro_client_inflight(c) <= 1);
+    for (int i = 0; i < N; i++) {
+        WAIT_UNTIL(lro_test_server_call_count(srv, LRO_TEST_GET, names[i]) >= 1);
+        CHECK_EQ_INT(lro_test_server_complete(srv, names[i], 0, NULL, NULL, 0), LRO_OK);
+    }
+    for (int i = 0; i < N; i++) {
+        CHECK_EQ_INT(lro_future_wait(fs[i], 30000), LRO_OK);
+        CHECK_EQ_INT(lro_future_result(fs[i]), LRO_OK);
+        CHECK_EQ_INT(lro_future_polls(fs[i]),
+                     lro_test_server_call_count(srv, LRO_TEST_GET, names[i]));
+        lro_future_unref(fs[i]);
+    }
+    lro_client_destroy(c);
+}
+
+static void test_cap_queued_cancel_timeout_destroy(void)
+{
+    lro_client *c = client_with_cap(1);
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT;
+    pp.method = LRO_AWAIT_WAIT_ONLY;
+    pp.wait_timeout_ms = 30000; /* the first one keeps the only slot */
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/cap-q0", NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/cap-q1", NULL, NULL, 0), LRO_OK);
+    counter k0 = {0}, k1 = {0}, k2 = {0}, k3 = {0};
+    lro_future *f0 = NULL, *f1 = NULL, *f2 = NULL, *f3 = NULL;
+    CHECK_EQ_INT(lro_await(c, PARENT "/cap-q0", &pp, NULL, NULL, count_cb, &k0, count_free, &f0),
+                 LRO_OK);
+    CHECK_EQ_INT(lro_await(c, PARENT "/cap-q1", &pp, NULL, NULL, count_cb, &k1, count_free, &f1),
+                 LRO_OK);
+    CHECK_EQ_INT((int)lro_client_awaits_queued(c), 1);
+
+    /* Local cancel of a queued await: finishes at once, never sent. */
+    CHECK_EQ_INT(lro_future_cancel(f1), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f1, 30000), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f1), LRO_ERR_CANCELLED);
+    CHECK(!lro_future_is_done(f0));
+    CHECK_EQ_INT((int)lro_client_awaits_queued(c), 0);
+    CHECK_EQ_INT((int)lro_test_server_call_count(srv, LRO_TEST_WAIT, PARENT "/cap-q1"), 0);
+
+    /* The total timeout of a queued await is kept while it waits. */
+    lro_poll_policy short_pp = pp;
+    short_pp.total_timeout_ms = 200;
+    int64_t t0 = now_ms();
+    CHECK_EQ_INT(lro_await(c, PARENT "/cap-q1", &short_pp, NULL, NULL, count_cb, &k2, count_free,
+                           &f2),
+                 LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f2, 30000), LRO_OK);
+    CHECK(now_ms() - t0 >= 190);
+    CHECK_EQ_INT(lro_future_result(f2), LRO_ERR_TIMEOUT);
+    CHECK(lro_future_operation(f2) == NULL); /* never polled: no state seen */
+    CHECK(!lro_future_is_done(f0));
+    CHECK_EQ_INT((int)lro_test_server_call_count(srv, LRO_TEST_WAIT, PARENT "/cap-q1"), 0);
+
+    /* Destroy with one held and one queued: each finishes once, SHUTDOWN. */
+    CHECK_EQ_INT(lro_await(c, PARENT "/cap-q1", &pp, NULL, NULL, count_cb, &k3, count_free, &f3),
+                 LRO_OK);
+    CHECK_EQ_INT((int)lro_client_awaits_queued(c), 1);
+    lro_client_destroy(c);
+    CHECK_EQ_INT(lro_future_result(f0), LRO_ERR_SHUTDOWN);
+    CHECK_EQ_INT(lro_future_result(f3), LRO_ERR_SHUTDOWN);
+    lro_future *all[4] = {f0, f1, f2, f3};
+    counter *ks[4] = {&k0, &k1, &k2, &k3};
+    for (int i = 0; i < 4; i++) {
+        WAIT_UNTIL(atomic_load(&ks[i]->frees) == 1);
+        CHECK_EQ_INT(atomic_load(&ks[i]->calls), 1);
+        lro_future_unref(all[i]);
+    }
+}
+
+static void test_last_state_after_polls(void)
+{
+    /* The last state is kept packed between polls: a timeout after several
+     * polls reports the metadata of the latest one. */
+    lro_client *c = make_client(srv);
+    static const uint8_t m1[] = {0x0a, 0x01, '1'};
+    static const uint8_t m2[] = {0x0a, 0x01, '2'};
+    const char *ty = "type.googleapis.com/google.protobuf.StringValue";
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, PARENT "/last", ty, m1, sizeof m1), LRO_OK);
+    lro_poll_policy pp = fast_poll();
+    pp.total_timeout_ms = 400;
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_await(c, PARENT "/last", &pp, NULL, NULL, NULL, NULL, NULL, &f), LRO_OK);
+    WAIT_UNTIL(lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/last") >= 1);
+    CHECK_EQ_INT(lro_test_server_set_metadata(srv, PARENT "/last", ty, m2, sizeof m2), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, 30000), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_ERR_TIMEOUT);
+    const lro_operation *op = lro_future_operation(f);
+    CHECK(op != NULL);
+    CHECK_EQ_STR(lro_operation_name(op), PARENT "/last");
+    const char *url = NULL;
+    const uint8_t *val = NULL;
+    size_t len = 0;
+    CHECK_EQ_INT(lro_operation_metadata(op, &url, &val, &len), 1);
+    CHECK_EQ_STR(url, ty);
+    /* The timeout can only land after a poll that saw m2 when there was one
+     * after the change; the server's count tells. */
+    if (lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/last") >= 2) {
+        CHECK(len == sizeof m2 && memcmp(val, m2, len) == 0);
+    }
+    lro_future_unref(f);
+    lro_client_destroy(c);
+}
+
 int main(void)
 {
     srv = start_server(50);
@@ -360,6 +564,10 @@ int main(void)
     RUN(test_poll_budget);
     RUN(test_progress_dedup);
     RUN(test_local_cancel_stops_polling);
+    RUN(test_cap_wait_turns);
+    RUN(test_cap_poll);
+    RUN(test_cap_queued_cancel_timeout_destroy);
+    RUN(test_last_state_after_polls);
     lro_test_server_stop(srv);
     fprintf(stderr, "await_test: all passed\n");
     return 0;

@@ -183,9 +183,22 @@ static void stop_child(void)
 
 /* ---- one torture loop per scenario --------------------------------------------- */
 
-typedef enum { SC_GET, SC_LIST, SC_PAGER, SC_AWAIT_WAIT, SC_AWAIT_POLL, SC_GET_RETRY } scenario;
-static const char *const sc_names[] = {"get", "list page", "pager page", "await (Wait)",
-                                       "await (Get polling)", "get (UNAVAILABLE+RetryInfo, retry)"};
+typedef enum {
+    SC_GET,
+    SC_LIST,
+    SC_PAGER,
+    SC_AWAIT_WAIT,
+    SC_AWAIT_POLL,
+    SC_GET_RETRY,
+    SC_AWAIT_QUEUED
+} scenario;
+static const char *const sc_names[] = {"get",
+                                       "list page",
+                                       "pager page",
+                                       "await (Wait)",
+                                       "await (Get polling)",
+                                       "get (UNAVAILABLE+RetryInfo, retry)",
+                                       "two awaits through one RPC slot (one queued)"};
 
 /* Runs the scenario once with allocation number n failing (0 = none).
  * Returns 1 when a failure was injected. */
@@ -206,10 +219,29 @@ static void pump_until_freed(lro_client *c, counter *k)
 static int run_once(scenario sc, long n, int iter)
 {
     long live0 = atomic_load(&g_live);
-    lro_client *c = make_client_ex(target, g_mode, sc == SC_GET_RETRY ? 2 : 1);
-    char name[128];
+    lro_client *c = NULL;
+    if (sc == SC_AWAIT_QUEUED) {
+        /* Built before arming: only the awaits are under test. */
+        lro_client_options *o = NULL;
+        CHECK_EQ_INT(lro_client_options_create(&o), LRO_OK);
+        CHECK_EQ_INT(lro_client_options_set_target(o, target), LRO_OK);
+        CHECK_EQ_INT(lro_client_options_set_plaintext(o), LRO_OK);
+        CHECK_EQ_INT(lro_client_options_set_mode(o, g_mode), LRO_OK);
+        CHECK_EQ_INT(lro_client_options_set_max_await_rpcs(o, 1), LRO_OK);
+        CHECK_EQ_INT(lro_client_create(o, &c), LRO_OK);
+        lro_client_options_destroy(o);
+    } else {
+        c = make_client_ex(target, g_mode, sc == SC_GET_RETRY ? 2 : 1);
+    }
+    char name[128], name2[140];
     snprintf(name, sizeof name, PARENT "/aw-%d-%d-%ld", (int)sc, iter, n);
-    if (sc == SC_AWAIT_WAIT) {
+    snprintf(name2, sizeof name2, "%s-b", name);
+    counter k2 = {0};
+    lro_future *f2 = NULL;
+    if (sc == SC_AWAIT_QUEUED) {
+        srv_pending(name, 40);
+        srv_pending(name2, 40);
+    } else if (sc == SC_AWAIT_WAIT) {
         srv_pending(name, 0);
     } else if (sc == SC_AWAIT_POLL) {
         srv_pending(name, 40);
@@ -253,6 +285,20 @@ static int run_once(scenario sc, long n, int iter)
         rc = lro_await(c, name, &pp, NULL, NULL, count_cb, &k, count_free, &f);
         break;
     }
+    case SC_AWAIT_QUEUED: {
+        /* The second await queues for the one slot, with a deadline timer. */
+        lro_poll_policy pp = LRO_POLL_POLICY_INIT;
+        pp.method = LRO_AWAIT_POLL_ONLY;
+        pp.initial_delay_ms = 10;
+        pp.max_delay_ms = 20;
+        pp.total_timeout_ms = 60000;
+        rc = lro_await(c, name, &pp, NULL, NULL, count_cb, &k, count_free, &f);
+        if (rc == LRO_OK) {
+            int rc2 = lro_await(c, name2, &pp, NULL, NULL, count_cb, &k2, count_free, &f2);
+            CHECK(rc2 == LRO_OK || rc2 == LRO_ERR_NOMEM);
+        }
+        break;
+    }
     }
     if (rc != LRO_OK) {
         /* Did not start: only for lack of memory, and nothing is called. */
@@ -263,6 +309,16 @@ static int run_once(scenario sc, long n, int iter)
         CHECK_EQ_INT(atomic_load(&k.calls), 0);
         CHECK_EQ_INT(atomic_load(&k.frees), 0);
     } else {
+        if (f2 != NULL) {
+            /* The queued one: exactly once, done or out of memory. */
+            CHECK_EQ_INT(lro_future_wait(f2, 60000), LRO_OK);
+            pump_until_freed(c, &k2);
+            CHECK_EQ_INT(atomic_load(&k2.calls), 1);
+            int r2 = lro_future_result(f2);
+            CHECK(r2 == LRO_OK || r2 == LRO_ERR_NOMEM);
+            CHECK(r2 != LRO_OK || lro_operation_done(lro_future_operation(f2)));
+            lro_future_unref(f2);
+        }
         CHECK_EQ_INT(lro_future_wait(f, 60000), LRO_OK);
         pump_until_freed(c, &k);
         disarm();
@@ -363,12 +419,14 @@ int main(void)
     torture(SC_AWAIT_WAIT);
     torture(SC_AWAIT_POLL);
     torture(SC_GET_RETRY);
+    torture(SC_AWAIT_QUEUED);
     /* Loop mode: the same, with callbacks delivered by lro_client_process. */
     g_mode = LRO_MODE_LOOP;
     torture(SC_GET);
     torture(SC_LIST);
     torture(SC_AWAIT_POLL);
     torture(SC_GET_RETRY);
+    torture(SC_AWAIT_QUEUED);
     stop_child();
     fprintf(stderr, "alloc_fail_test: all passed\n");
     return 0;

@@ -128,6 +128,28 @@ LRO_API int lro_future_polls(const lro_future *f);
 LRO_API int lro_client_options_set_poll_budget(lro_client_options *o, double per_second,
                                                int burst);
 
+/* ---- Client-wide cap on await RPCs in flight ---------------------------------
+ * At most `max` poll RPCs (GetOperation, WaitOperation, and the
+ * CancelOperation of lro_cancel_and_await) of this client's awaits are in
+ * flight at once; an await whose next RPC finds every slot taken joins a FIFO
+ * queue (no thread, no RPC, about 1 KiB of its own state) and is sent when a
+ * slot frees. Why: each RPC in flight costs grpc about 10-14 KiB, and an
+ * HTTP/2 server commonly allows only ~100 streams per connection, so 100,000
+ * awaits each holding a WaitOperation would cost over a gigabyte and starve
+ * the channel's other calls. With the cap, memory stays bounded by `max`
+ * however many operations are awaited.
+ * Fairness: a WaitOperation holds its slot until the operation is done or
+ * the server's timeout (lro_poll_policy.wait_timeout_ms) passes; the await
+ * then queues again behind the others, so with more awaits than slots they
+ * take turns and wait_timeout_ms is the length of a turn.
+ * Default LRO_DEFAULT_MAX_AWAIT_RPCS; 0 = no cap; < 0 is LRO_ERR_INVALID_ARG.
+ * Plain calls (lro_get, lro_wait, ...) are never held back. The poll budget
+ * above applies first: a poll that got its token may still queue for a slot. */
+#define LRO_DEFAULT_MAX_AWAIT_RPCS 1024
+LRO_API int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max);
+/* Awaits currently queued for an RPC slot (diagnostics). */
+LRO_API size_t lro_client_awaits_queued(const lro_client *c);
+
 #ifdef __cplusplus
 }
 #endif
