@@ -184,6 +184,8 @@ static int run_floor(void)
 /* ---- lro-c clients --------------------------------------------------- */
 
 /* budget > 0: a client-wide cap on poll RPCs per second (burst budget/10). */
+static int g_await_rpcs = -1; /* --await-rpcs: cap on await RPCs; -1 = library default */
+
 static lro_client *make_client_budget(double budget)
 {
     lro_client_options *o = NULL;
@@ -193,6 +195,7 @@ static lro_client *make_client_budget(double budget)
         lro_client_options_set_plaintext(o) != LRO_OK ||
         (budget > 0 &&
          lro_client_options_set_poll_budget(o, budget, (int)(budget / 10)) != LRO_OK) ||
+        (g_await_rpcs >= 0 && lro_client_options_set_max_await_rpcs(o, g_await_rpcs) != LRO_OK) ||
         lro_client_create(o, &c) != LRO_OK) {
         fprintf(stderr, "lro client create failed\n");
         exit(1);
@@ -508,13 +511,16 @@ static int run_await(int use_wait, double budget)
            "\"polls_per_op\":%.3f,\"rss_before_kb\":%ld,\"rss_all_started_kb\":%ld,"
            "\"rss_peak_kb\":%ld,\"rss_bytes_per_op\":%.0f,\"poll_budget_per_s\":%.0f,"
            "\"lro_live_bytes_per_op_all_started\":%.0f,\"lro_live_bytes_per_op_peak\":%.0f,"
-           "\"max_rpcs_in_flight\":%zu}\n",
-           use_wait ? "wait" : (budget > 0 ? "poll-budget" : "poll"), n, once, twice, never, atomic_load(&g_wrong),
+           "\"max_rpcs_in_flight\":%zu,\"max_await_rpcs\":%d}\n",
+           use_wait ? (g_await_rpcs == 0 ? "wait-nocap" : "wait")
+                    : (budget > 0 ? "poll-budget" : (g_await_rpcs == 0 ? "poll-nocap" : "poll")),
+           n, once, twice, never, atomic_load(&g_wrong),
            once == n && atomic_load(&g_wrong) == 0 ? "true" : "false", (double)(t1 - t0) / 1e9,
            (double)(t_started - t0) / 1e9, (double)(cpu1 - cpu0) / 1e6, thr0, thr_max,
            (double)atomic_load(&g_polls) / (double)n, rss0, rss_all_started, rss_peak,
            (double)(rss_peak - rss0) * 1024.0 / (double)n, budget,
-           (double)(live_all_started - live0) / (double)n, (double)(live_peak - live0) / (double)n, max_inflight);
+           (double)(live_all_started - live0) / (double)n, (double)(live_peak - live0) / (double)n, max_inflight,
+           g_await_rpcs >= 0 ? g_await_rpcs : LRO_DEFAULT_MAX_AWAIT_RPCS);
     fflush(stdout);
     free(g_reports);
     return once == n && atomic_load(&g_wrong) == 0 ? 0 : 1;
@@ -578,6 +584,7 @@ int main(int argc, char **argv)
     g_inflight = (int)bench_arg_long(argc, argv, "--inflight", 256);
     g_warmup = bench_arg_long(argc, argv, "--warmup", 2000);
     g_latency = (int)bench_arg_long(argc, argv, "--latency", 0);
+    g_await_rpcs = (int)bench_arg_long(argc, argv, "--await-rpcs", -1);
     if (g_target == NULL || g_calls <= 0 || g_inflight <= 0 || g_warmup < 0) {
         fprintf(stderr, "usage: bench_client --target T --client KIND [--calls N] ...\n");
         return 2;

@@ -209,14 +209,15 @@ fi
 
 if has await; then
   # Polling without and with a client-wide poll budget (polls/s), then
-  # WaitOperation.
-  for spec in await-poll:0 "await-poll:$AWAIT_BUDGET" await-wait:0; do
-    mode="${spec%%:*}"
-    budget="${spec##*:}"
+  # WaitOperation; all with the default cap on await RPCs in flight. Last,
+  # the baseline: WaitOperation with the cap off (one held RPC per
+  # operation), to show what the cap saves.
+  for spec in await-poll:0:-1 "await-poll:$AWAIT_BUDGET:-1" await-wait:0:-1 await-wait:0:0; do
+    IFS=: read -r mode budget cap <<<"$spec"
     server_start --threads "$SERVER_THREADS" --get-ops 0 --pending "$AWAIT_N" \
       --over-ms "$AWAIT_OVER" --start-ms "$AWAIT_START"
     line=$("${PIN_CLI[@]}" "$BINDIR/bench_client" --target "$TARGET" --client "$mode" \
-      --calls "$AWAIT_N" --poll-budget "$budget" 2>>"$LOG") || fail=1
+      --calls "$AWAIT_N" --poll-budget "$budget" --await-rpcs "$cap" 2>>"$LOG") || fail=1
     echo calls >&"${SRV[1]}"
     read -r -t 30 calls <&"${SRV[0]}"
     set -- $calls
@@ -311,9 +312,13 @@ if "latency" in by:
             print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
 if "await" in by:
     print("\n== 3. Await at scale")
-    print("%-18s %7s %12s %7s %9s %9s %9s %12s %7s" % ("client", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "cpu s"))
+    print("%-18s %7s %12s %7s %9s %9s %9s %12s %7s %6s %9s" % ("client", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "cpu s", "cap", "max rpcs"))
     for r in by["await"]:
-        print("%-18s %7d %12s %7.1f %4d->%-4d %9.2f %9.0f %12.0f %7.1f" % (r["client"], r["operations"], r["exactly_once"], r["wall_s"], r["threads_before"], r["threads_max"], r["polls_per_op"], r["rss_bytes_per_op"], r["lro_live_bytes_per_op_peak"], r["cpu_s"]))
+        if r.get("crashed"):
+            print("%-18s CRASHED" % r["client"])
+            continue
+        cap = r.get("max_await_rpcs", -1)
+        print("%-18s %7d %12s %7.1f %4d->%-4d %9.2f %9.0f %12.0f %7.1f %6s %9d" % (r["client"], r["operations"], r["exactly_once"], r["wall_s"], r["threads_before"], r["threads_max"], r["polls_per_op"], r["rss_bytes_per_op"], r["lro_live_bytes_per_op_peak"], r["cpu_s"], "none" if cap == 0 else str(cap), r["max_rpcs_in_flight"]))
 if "list" in by:
     print("\n== 4. List")
     print("%-10s %8s %10s %12s %14s %10s" % ("page size", "ops", "ops/s", "cpu us/op", "lro B/op", "allocs/op"))
