@@ -225,6 +225,27 @@ class WaitTest(Base):
         self.assertEqual(e.operation.name, "jobs/w/4")
         self.assertEqual(e.operation.metadata, int32(3))
 
+    async def test_many_waits_through_two_rpc_slots(self):
+        ops = lro.Client(self.srv.target, plaintext=True, timeout=10, max_await_rpcs=2,
+                         poll_budget=(1000, 10))
+        try:
+            names = ["jobs/cap/%d" % i for i in range(8)]
+            for n in names:
+                self.srv.put_pending(n)
+            tasks = [asyncio.ensure_future(ops.wait_done(n, timeout=30, method="wait"))
+                     for n in names]
+            await self.settle(lambda: ops.awaits_queued == 6)
+            self.assertLessEqual(ops.inflight, 2)
+            for i, n in enumerate(names):
+                self.srv.complete(n, response=int32(i))
+            done = await asyncio.gather(*tasks)
+            self.assertEqual([op.response for op in done], [int32(i) for i in range(8)])
+            self.assertEqual(sum(self.srv.call_count(lt.WAIT, n) for n in names), 8)
+        finally:
+            ops.close()
+        with self.assertRaises(lro.LroError):
+            lro.Client(self.srv.target, plaintext=True, max_await_rpcs=-1)
+
     async def test_unknown_operation_raises(self):
         with self.assertRaises(lro.LroError) as cm:
             await self.ops.wait_done(PARENT + "/nope", timeout=10)

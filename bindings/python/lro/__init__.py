@@ -457,21 +457,26 @@ class Client:
     """A google.longrunning.Operations client bound to an asyncio loop.
 
     Client(target, *, plaintext=False, root_pem=None, tls_server_name=None,
-           token=None, timeout=30.0, headers=(), user_agent=None, loop=None)
+           token=None, timeout=30.0, headers=(), user_agent=None, loop=None,
+           poll_budget=None, max_await_rpcs=None)
 
     target: "host:port", "dns:///host:port", "unix:/path"... TLS with the
     system roots unless plaintext=True (or root_pem, PEM text). token: bearer
     token sent on every call (refused over plaintext). timeout: default
     per-RPC deadline in seconds (None: none). headers: (key, value) pairs sent
     on every call. loop: the event loop (default: the running loop, so create
-    the client inside a coroutine).
+    the client inside a coroutine). poll_budget: (polls per second, burst)
+    shared by every wait_done() of this client. max_await_rpcs: how many of
+    their RPCs may be in flight at once (the rest queue; 0 = no cap; default
+    1024, see lro_client_options_set_max_await_rpcs).
 
     Use a client from its loop's thread (asyncio futures are not thread-safe);
     it may be closed or dropped from any thread.
     """
 
     def __init__(self, target, *, plaintext=False, root_pem=None, tls_server_name=None,
-                 token=None, timeout=30.0, headers=(), user_agent=None, loop=None):
+                 token=None, timeout=30.0, headers=(), user_agent=None, loop=None,
+                 poll_budget=None, max_await_rpcs=None):
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -507,6 +512,11 @@ class Client:
                 chk(_c.lro_client_options_add_header(o, _b(k, "header"), _b(v, "header")))
             if user_agent is not None:
                 chk(_c.lro_client_options_set_user_agent(o, _b(user_agent, "user_agent")))
+            if poll_budget is not None:
+                per_second, burst = poll_budget
+                chk(_c.lro_client_options_set_poll_budget(o, float(per_second), int(burst)))
+            if max_await_rpcs is not None:
+                chk(_c.lro_client_options_set_max_await_rpcs(o, int(max_await_rpcs)))
             ptr = ctypes.c_void_p()
             chk(_c.lro_client_create(o, ctypes.byref(ptr)))
         finally:
@@ -535,6 +545,11 @@ class Client:
     def inflight(self):
         """Calls started and not completed yet (diagnostics)."""
         return 0 if self._core.closed else _c.lro_client_inflight(self._core.ptr)
+
+    @property
+    def awaits_queued(self):
+        """wait_done() calls waiting for an RPC slot (see max_await_rpcs)."""
+        return 0 if self._core.closed else _c.lro_client_awaits_queued(self._core.ptr)
 
     # ---- the calls ----
     def get(self, name, *, timeout=None):
