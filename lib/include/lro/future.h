@@ -36,7 +36,12 @@ LRO_API int lro_future_is_done(const lro_future *f);
 /* Blocks until done or timeout_ms passes (< 0: forever; 0: just checks).
  * LRO_OK when done, LRO_ERR_TIMEOUT otherwise, LRO_ERR_STATE if waiting could
  * never end (called on the client's I/O thread in thread mode for a future of
- * that client that is not done). */
+ * that client that is not done).
+ * A future is marked done before its callback is queued, so a callback always
+ * sees it done; the other side of that order: in loop mode this may return
+ * a moment before lro_client_fd() turns readable for the same completion
+ * (the callback then runs in a later lro_client_process()). Waking from it
+ * costs a thread hand-off; the callback and lro_future_then() do not. */
 LRO_API int lro_future_wait(lro_future *f, int64_t timeout_ms);
 
 /* Attaches the callback later (when the call was started with cb == NULL).
