@@ -512,9 +512,10 @@ static int schedule_retry(lro_future *f)
     }
     int64_t due = lro_now_ns() + (int64_t)(delay * 1e6);
     if (f->retry.total_timeout_ms > 0 &&
-        due >= f->first_start_ns + f->retry.total_timeout_ms * 1000000) {
+        due + LRO_MIN_RETRY_ATTEMPT_MS * 1000000 >
+            f->first_start_ns + f->retry.total_timeout_ms * 1000000) {
         pthread_mutex_unlock(&c->mu);
-        return 0; /* the next attempt could not start within the budget */
+        return 0; /* the next attempt would not get a useful slice of the budget */
     }
     f->timer.due_ns = due;
     f->timer.fire = retry_fire;
@@ -535,6 +536,17 @@ static void retry_fire(lro_timer *t, int cancelled)
                                      shut ? "lro: client destroyed while waiting to retry"
                                           : "lro: cancelled locally while waiting to retry");
         lro_future_finish(f, shut ? LRO_ERR_SHUTDOWN : LRO_ERR_CANCELLED);
+        return;
+    }
+    if (f->retry.total_timeout_ms > 0 &&
+        lro_now_ns() + LRO_MIN_RETRY_ATTEMPT_MS * 1000000 >
+            f->first_start_ns + f->retry.total_timeout_ms * 1000000) {
+        /* The timer fired late (a busy I/O thread, or grpc's clock and ours
+         * disagreeing by a millisecond): an attempt with a sliver of budget
+         * could only end in DEADLINE_EXCEEDED and hide the status that made
+         * us retry. End with that status instead. */
+        detach(f);
+        lro_future_finish(f, LRO_ERR_RPC);
         return;
     }
     pthread_mutex_lock(&c->mu);

@@ -49,6 +49,11 @@ typedef struct lro_timer {
 
 #define LRO_FUTURE_INLINE 768
 
+/* A retry is not started with less than this much of the overall budget
+ * left: it could only end in DEADLINE_EXCEEDED and hide the status that made
+ * us retry (documented with lro_retry_policy). */
+#define LRO_MIN_RETRY_ATTEMPT_MS 10
+
 struct lro_future {
     atomic_int refs;
     atomic_int done;     /* 0 -> 1 once, release-ordered after the result */

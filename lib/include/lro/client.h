@@ -195,7 +195,10 @@ typedef struct lro_retry_policy {
 } lro_retry_policy;
 /* Defaults: 4 attempts, 100 ms, x2, max 5000 ms, jitter 0.2, total 0,
  * UNAVAILABLE only. A server's google.rpc.RetryInfo delay replaces the
- * computed backoff for that attempt. */
+ * computed backoff for that attempt. With a total budget, a retry that would
+ * start with less than 10 ms of it left is not made: the call ends with the
+ * last attempt's status (e.g. UNAVAILABLE), not with a DEADLINE_EXCEEDED of
+ * an attempt that never had a chance. */
 #define LRO_RETRY_POLICY_INIT                                                                      \
     { sizeof(lro_retry_policy), 4, 100, 2.0, 5000, 0.2, 0, (1u << LRO_CODE_UNAVAILABLE) }
 
