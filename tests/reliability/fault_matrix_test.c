@@ -37,12 +37,15 @@ static lro_client *client_for(const char *target, int max_attempts, uint32_t ext
     return c;
 }
 
-/* How far above a deadline of `ms` the server may see it: grpc-timeout
- * travels rounded up to its unit, exact milliseconds below 1 s, then 10 ms
- * below 10 s, 100 ms below 100 s (windows scaled by slow_ms() cross 1 s). */
+/* How far above a deadline of `ms` the server may see it: grpc-timeout is
+ * computed against grpc's own (cached) clock reading, which can lag the one
+ * the deadline was set from by a fraction of a millisecond, and rounded up
+ * to its unit: whole milliseconds below 1 s (so 150 ms can arrive as 151,
+ * seen 5 times in 10 under CPU stress), then 10 ms below 10 s, 100 ms below
+ * 100 s (windows scaled by slow_ms() cross 1 s). */
 static int64_t grpc_timeout_slack(int64_t ms)
 {
-    return ms < 1000 ? 0 : ms < 10000 ? 10 : 100;
+    return ms < 1000 ? 1 : ms < 10000 ? 11 : 101;
 }
 
 /* The deadline the server recorded for the last call of `name`: at most
