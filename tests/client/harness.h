@@ -5,6 +5,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -76,11 +79,35 @@ static inline void count_free(void *ud)
     atomic_fetch_add(&k->frees, 1);
 }
 
-/* Waits (bounded) until cond holds; the bound only stops a broken test from
- * hanging forever, it is not a performance assertion. */
+/* Monotonic milliseconds (for WAIT_UNTIL's wall bound and for tests that
+ * measure a lower bound on elapsed time). */
+static inline int64_t harness_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A timing window (a deadline, a budget, a bound on how long something may
+ * take) scaled for the environment: x5 under valgrind (CI's valgrind
+ * configuration sets LRO_UNDER_VALGRIND=1), where everything runs tens of
+ * times slower. Only for windows a slow run could miss; never for lower
+ * bounds a test asserts on. */
+static inline int64_t slow_ms(int64_t ms)
+{
+    const char *v = getenv("LRO_UNDER_VALGRIND");
+    return v != NULL && v[0] != '\0' && v[0] != '0' ? ms * 5 : ms;
+}
+
+/* Waits (bounded) until cond holds. The bound is wall time, not a count of
+ * sleeps (a loaded machine oversleeps every usleep), and generous: it only
+ * stops a broken test from hanging forever, it is not a performance
+ * assertion, and it must not give up early under valgrind. */
+#define WAIT_UNTIL_BOUND_MS 120000
 #define WAIT_UNTIL(cond)                                                                           \
     do {                                                                                           \
-        for (int w_ = 0; w_ < 30000 && !(cond); w_++) {                                            \
+        int64_t wend_ = harness_now_ms() + WAIT_UNTIL_BOUND_MS;                                    \
+        while (!(cond) && harness_now_ms() < wend_) {                                              \
             usleep(1000);                                                                          \
         }                                                                                          \
         CHECK(cond);                                                                               \

@@ -2,6 +2,8 @@
  * server, client destroy with calls in flight, destroy from a callback, and
  * loop mode's "callbacks only inside lro_client_process". */
 #include <poll.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "harness.h"
 
@@ -110,11 +112,21 @@ static void test_destroy_with_calls_in_flight(void)
 
 static lro_client *g_self_destroy;
 static atomic_int g_after_destroy;
+static atomic_long g_io_tid; /* the thread the callback (and teardown) ran on */
+
+static int thread_alive(long tid)
+{
+    char path[64];
+    struct stat st;
+    snprintf(path, sizeof path, "/proc/self/task/%ld", tid);
+    return stat(path, &st) == 0;
+}
 
 static void destroy_from_cb(lro_future *f, void *ud)
 {
     (void)f;
     counter *k = ud;
+    atomic_store(&g_io_tid, (long)syscall(SYS_gettid));
     atomic_fetch_add(&k->calls, 1);
     lro_client_destroy(g_self_destroy);
     /* After destroy, new calls are refused (the memory is still alive
@@ -145,9 +157,12 @@ static void test_destroy_from_callback(void)
     }
     CHECK_EQ_INT(atomic_load(&first.calls), 1);
     CHECK_EQ_INT(atomic_load(&g_after_destroy), LRO_ERR_SHUTDOWN);
-    /* The I/O thread finishes the teardown on its own; give it a moment so
-     * the leak checkers see everything released. */
-    usleep(100000);
+    /* The I/O thread finishes the teardown on its own and then exits: wait
+     * (bounded) for that thread to be gone, so the leak checkers see
+     * everything released (a fixed sleep was too short under valgrind). */
+    long tid = atomic_load(&g_io_tid);
+    CHECK(tid > 0);
+    WAIT_UNTIL(!thread_alive(tid));
 }
 
 static pthread_t g_loop_thread;
@@ -176,7 +191,9 @@ static void test_loop_mode(void)
     usleep(20000);
     CHECK_EQ_INT(atomic_load(&k.calls), 0);
     struct pollfd p = {fd, POLLIN, 0};
-    CHECK_EQ_INT(poll(&p, 1, 5000), 1);
+    /* wait() can return before the callback is queued and the fd readable:
+     * poll for it (bounded) rather than assume it. */
+    CHECK_EQ_INT(poll(&p, 1, (int)slow_ms(5000)), 1);
     CHECK_EQ_INT(lro_client_process(c, 0), 1);
     CHECK_EQ_INT(atomic_load(&k.calls), 1);
     CHECK_EQ_INT(atomic_load(&k.frees), 1);
@@ -190,7 +207,7 @@ static void test_loop_mode(void)
     }
     int total = 0;
     while (total < 100) {
-        CHECK_EQ_INT(poll(&p, 1, 5000), 1);
+        CHECK_EQ_INT(poll(&p, 1, (int)slow_ms(5000)), 1);
         int n = lro_client_process(c, 7);
         CHECK(n >= 0 && n <= 7);
         total += n;

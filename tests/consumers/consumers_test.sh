@@ -71,7 +71,9 @@ fi
 "$lroctl" serve --seed 20 >"$tmp/serve.out" 2>"$tmp/serve.err" &
 srv_pid=$!
 target=""
-for _ in $(seq 1 200); do
+# Up to 60 s (1200 x 50 ms): a hang guard only; lroctl serve under asan on a
+# loaded machine can take seconds to print its address.
+for _ in $(seq 1 1200); do
   target="$(head -n1 "$tmp/serve.out" 2>/dev/null || true)"
   [ -n "$target" ] && break
   kill -0 "$srv_pid" 2>/dev/null || fail "lroctl serve died: $(cat "$tmp/serve.err")"

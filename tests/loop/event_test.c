@@ -27,9 +27,7 @@ static void test_nothing_runs_between_dispatches(void)
     }
     usleep(20000);
     CHECK_EQ_INT(atomic_load(&k.calls), 0); /* results in, callbacks wait for the loop */
-    for (int i = 0; i < 1000 && atomic_load(&k.calls) < N; i++) {
-        event_base_loop(base, EVLOOP_NONBLOCK);
-    }
+    LOOP_RUN_UNTIL(atomic_load(&k.calls) >= N, event_base_loop(base, EVLOOP_NONBLOCK));
     CHECK_EQ_INT(atomic_load(&k.calls), N);
     CHECK_EQ_INT(atomic_load(&k.frees), N);
     CHECK_EQ_INT(atomic_load(&k.wrong_thread), 0);

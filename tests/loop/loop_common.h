@@ -6,7 +6,9 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -52,6 +54,30 @@ static inline const char *loop_op_name(int i)
     snprintf(buf, sizeof buf, PARENT "/op-%05d", i);
     return buf;
 }
+
+static inline int64_t loop_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Runs `step` (one non-blocking loop iteration) until cond holds, then
+ * checks it. lro_future_wait() can return before the callback is queued and
+ * the fd readable, so a fixed number of non-blocking iterations can all run
+ * before there is anything to do: the bound is wall time instead (120 s, a
+ * hang guard only, generous enough for valgrind). */
+#define LOOP_RUN_UNTIL(cond, step)                                                                 \
+    do {                                                                                           \
+        int64_t lend_ = loop_now_ms() + 120000;                                                    \
+        while (!(cond) && loop_now_ms() < lend_) {                                                 \
+            step;                                                                                  \
+            if (!(cond)) {                                                                         \
+                usleep(1000);                                                                      \
+            }                                                                                      \
+        }                                                                                          \
+        CHECK(cond);                                                                               \
+    } while (0)
 
 /* Valgrind runs the same tests with fewer calls (CI sets the variable). */
 static inline int loop_scale(int n)

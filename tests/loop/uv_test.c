@@ -38,9 +38,7 @@ static void test_nothing_runs_between_iterations(void)
     usleep(20000);
     CHECK_EQ_INT(atomic_load(&k.calls), 0);
     CHECK_EQ_INT(atomic_load(&k.frees), 0);
-    for (int i = 0; i < 1000 && atomic_load(&k.calls) < N; i++) {
-        uv_run(&loop, UV_RUN_NOWAIT);
-    }
+    LOOP_RUN_UNTIL(atomic_load(&k.calls) >= N, uv_run(&loop, UV_RUN_NOWAIT));
     CHECK_EQ_INT(atomic_load(&k.calls), N);
     CHECK_EQ_INT(atomic_load(&k.frees), N);
     CHECK_EQ_INT(atomic_load(&k.wrong_thread), 0);

@@ -337,7 +337,11 @@ class LifetimeTest(Base):
         for i in range(30):
             self.ops.get(opname(i % 20))  # dropped at once
         gc.collect()
-        await self.settle(lambda: self.ops.inflight == 0)
+        # The C side drops a call from inflight when it completes; the
+        # binding forgets it (lro._calls) only when the loop's reader runs
+        # lro_client_process, a loop turn or more later. Wait (bounded) for
+        # that, the condition asserted on, not only for inflight.
+        await self.settle(lambda: self.ops.inflight == 0 and not lro._calls)
         gc.collect()
         self.assertEqual(lro._calls, {})
         self.assertEqual((await self.ops.get(opname(0))).name, opname(0))
@@ -354,8 +358,14 @@ class LifetimeTest(Base):
         pager.next_page()
         del ops, pager
         gc.collect()
-        await asyncio.sleep(0.4)
-        gc.collect()
+
+        def forgotten():
+            gc.collect()
+            return not lro._calls
+
+        # A fixed sleep raced a loaded machine: wait (bounded) for every
+        # dropped call to be forgotten.
+        await self.settle(forgotten)
         self.assertEqual(lro._calls, {})
 
     async def test_pager_dropped_mid_fetch(self):
