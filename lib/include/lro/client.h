@@ -140,7 +140,12 @@ LRO_API int lro_client_create(const lro_client_options *o, lro_client **out);
  * I/O thread before this returns; in loop mode right here on the caller's
  * thread), later calls are refused with LRO_ERR_SHUTDOWN, and the I/O thread
  * and channel are released. Safe from inside a callback of this client (the
- * rest of the teardown then finishes when the callback returns). Futures the
+ * rest of the teardown then finishes when the callback returns, on the I/O
+ * thread, which then exits detached: nothing can join it, so do not
+ * dlclose() the library right after such a destroy; exiting the process is
+ * fine). A client holds one grpc_init() reference until its memory goes
+ * (teardown finished and its last future unref'd), so an application's own
+ * grpc_init()/grpc_shutdown() pairs stay balanced around it. Futures the
  * caller still holds stay valid until unref'd (the client's memory lives until
  * the last of them goes: "zombie" close). NULL is fine. Call it once.
  * Loop mode: stop watching lro_client_fd() first (it is closed here); the
