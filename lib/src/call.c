@@ -473,6 +473,15 @@ static void detach(lro_future *f)
 
 static void retry_fire(lro_timer *t, int cancelled);
 
+/* Whether an attempt starting at `start_ns` would still have a useful slice
+ * (LRO_MIN_RETRY_ATTEMPT_MS) of the overall budget; always with no budget. */
+static int budget_leaves_room(const lro_future *f, int64_t start_ns)
+{
+    return f->retry.total_timeout_ms <= 0 ||
+           start_ns + LRO_MIN_RETRY_ATTEMPT_MS * 1000000 <=
+               f->first_start_ns + f->retry.total_timeout_ms * 1000000;
+}
+
 /* Decides whether the failed attempt in `f` (status already built) should be
  * tried again; if so schedules it and returns 1. Returns LRO_ERR_NOMEM when
  * a retry was due but its timer could not be queued. */
@@ -511,9 +520,7 @@ static int schedule_retry(lro_future *f)
         delay = backoff * (1.0 - f->retry.jitter * r);
     }
     int64_t due = lro_now_ns() + (int64_t)(delay * 1e6);
-    if (f->retry.total_timeout_ms > 0 &&
-        due + LRO_MIN_RETRY_ATTEMPT_MS * 1000000 >
-            f->first_start_ns + f->retry.total_timeout_ms * 1000000) {
+    if (!budget_leaves_room(f, due)) {
         pthread_mutex_unlock(&c->mu);
         return 0; /* the next attempt would not get a useful slice of the budget */
     }
@@ -538,9 +545,7 @@ static void retry_fire(lro_timer *t, int cancelled)
         lro_future_finish(f, shut ? LRO_ERR_SHUTDOWN : LRO_ERR_CANCELLED);
         return;
     }
-    if (f->retry.total_timeout_ms > 0 &&
-        lro_now_ns() + LRO_MIN_RETRY_ATTEMPT_MS * 1000000 >
-            f->first_start_ns + f->retry.total_timeout_ms * 1000000) {
+    if (!budget_leaves_room(f, lro_now_ns())) {
         /* The timer fired late (a busy I/O thread, or grpc's clock and ours
          * disagreeing by a millisecond): an attempt with a sliver of budget
          * could only end in DEADLINE_EXCEEDED and hide the status that made
