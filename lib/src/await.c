@@ -15,11 +15,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client_int.h"
+#include "call_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 
-struct lro_await_state {
+typedef struct lro_awaiter {
+    lro_future base;   /* first: an await is a future */
     char *name;        /* in the future's arena */
     lro_poll_policy pp;
     lro_call_options opts; /* deep copy in the future's arena */
@@ -40,80 +41,118 @@ struct lro_await_state {
     uint8_t *meta;
     size_t meta_len;
     int have_meta;
-    lro_timer timer;   /* next poll or the time-out (c->mu) */
-    lro_future *self;  /* the await future, for the timer callback */
-    /* Waiting for an RPC slot (c->mu): links in c->aw_qhead..aw_qtail. */
-    lro_await_state *qprev, *qnext;
+    lro_timer timer;   /* next poll, the time-out, or a place in the slot queue (c->mu) */
+    /* Waiting for an RPC slot (c->mu): links in c->aw.qhead..qtail. */
+    struct lro_awaiter *qprev, *qnext;
     int queued;
-};
+} lro_awaiter;
+
+static inline lro_awaiter *await_of(lro_future *f)
+{
+    return (lro_awaiter *)f;
+}
 
 static void start_poll(lro_future *f);
 static int send_poll(lro_future *f);
-static void finish_local(lro_future *f, int result, int code, const char *msg);
+static void finish_local(lro_future *f, int result, const char *why);
+static void await_cancel(lro_future *f);
+static void await_release(lro_future *f);
 
-void lro_await_release(lro_future *f)
+static const lro_future_ops k_await_ops = {await_cancel, await_release};
+static const char k_cancelled_why[] = "await cancelled locally; the operation was not touched";
+
+static void await_release(lro_future *f)
 {
-    lro_await_state *aw = f->aw;
+    lro_awaiter *aw = await_of(f);
     lro_future_unref(aw->last);
     lro_future_unref(aw->err);
     lro_free(aw->last_bytes);
     lro_free(aw->meta_type);
     lro_free(aw->meta);
-    f->aw = NULL;
+}
+
+/* ---- Poll budget (c->mu) --------------------------------------------------------- */
+
+/* 0 when a token was taken; else a token was RESERVED and the result is the
+ * ns until it may be used: the caller sends its poll then, without asking
+ * again. */
+static int64_t budget_take_locked(lro_client *c, int64_t now_ns)
+{
+    lro_client_awaits *b = &c->aw;
+    if (b->budget_rate <= 0) {
+        return 0;
+    }
+    double elapsed = (double)(now_ns - b->budget_last_ns) / 1e9;
+    b->budget_last_ns = now_ns;
+    b->budget_tokens += elapsed * b->budget_rate;
+    if (b->budget_tokens > b->budget_burst) {
+        b->budget_tokens = b->budget_burst;
+    }
+    if (b->budget_tokens >= 1.0) {
+        b->budget_tokens -= 1.0;
+        return 0;
+    }
+    /* No token now: reserve the next one (the balance goes negative) and
+     * tell the caller when it is theirs. Waiting polls are thus spaced
+     * 1/rate apart; without the reservation every waiting await got the
+     * same short delay, and 100,000 timers kept waking together to ask
+     * again, starving the I/O thread. */
+    b->budget_tokens -= 1.0;
+    int64_t wait = (int64_t)(-b->budget_tokens / b->budget_rate * 1e9);
+    return wait > 0 ? wait : 1;
 }
 
 /* ---- RPC slots ---------------------------------------------------------------- */
 
-static void queue_push_locked(lro_client *c, lro_await_state *aw)
+static void queue_push_locked(lro_client *c, lro_awaiter *aw)
 {
     aw->qnext = NULL;
-    aw->qprev = c->aw_qtail;
-    if (c->aw_qtail != NULL) {
-        c->aw_qtail->qnext = aw;
+    aw->qprev = c->aw.qtail;
+    if (c->aw.qtail != NULL) {
+        c->aw.qtail->qnext = aw;
     } else {
-        c->aw_qhead = aw;
+        c->aw.qhead = aw;
     }
-    c->aw_qtail = aw;
+    c->aw.qtail = aw;
     aw->queued = 1;
-    c->aw_queued++;
+    c->aw.queued++;
 }
 
-static void queue_unlink_locked(lro_client *c, lro_await_state *aw)
+static void queue_unlink_locked(lro_client *c, lro_awaiter *aw)
 {
     if (aw->qprev != NULL) {
         aw->qprev->qnext = aw->qnext;
     } else {
-        c->aw_qhead = aw->qnext;
+        c->aw.qhead = aw->qnext;
     }
     if (aw->qnext != NULL) {
         aw->qnext->qprev = aw->qprev;
     } else {
-        c->aw_qtail = aw->qprev;
+        c->aw.qtail = aw->qprev;
     }
     aw->qprev = aw->qnext = NULL;
     aw->queued = 0;
-    c->aw_queued--;
-    if (aw->timer.heap_index != SIZE_MAX) {
-        lro_timer_remove_locked(c, &aw->timer); /* its total-timeout timer */
-    }
+    c->aw.queued--;
 }
 
 /* Takes a slot for `aw`, or queues it. 1 = slot taken, 0 = queued. A queued
  * await with a total timeout keeps its timer in the heap at the deadline,
  * so it times out on time even if no slot frees up before. */
-static int slot_take_locked(lro_client *c, lro_await_state *aw)
+static int slot_take_locked(lro_client *c, lro_awaiter *aw)
 {
-    if (c->aw_cap > 0 && (c->aw_inflight >= c->aw_cap || c->aw_qhead != NULL)) {
-        if (aw->deadline_ns != 0) {
-            aw->timer.due_ns = aw->deadline_ns;
-            if (lro_timer_add_locked(c, &aw->timer) != LRO_OK) {
-                return -1;
-            }
+    if (c->aw.cap > 0 && (c->aw.inflight >= c->aw.cap || c->aw.qhead != NULL)) {
+        /* Always in the heap while queued: at the deadline, or never due.
+         * So a queued await times out on time even if no slot frees up,
+         * and the client's destroy (which fires every timer as cancelled)
+         * finishes it without knowing what an await is. */
+        aw->timer.node.key = aw->deadline_ns != 0 ? aw->deadline_ns : INT64_MAX;
+        if (lro_timer_add_locked(c, &aw->timer) != LRO_OK) {
+            return -1;
         }
         queue_push_locked(c, aw); /* behind those already waiting: FIFO */
         return 0;
     }
-    c->aw_inflight++;
+    c->aw.inflight++;
     return 1;
 }
 
@@ -122,15 +161,16 @@ static int slot_take_locked(lro_client *c, lro_await_state *aw)
  * once the lock is dropped. */
 static lro_future *slot_release_locked(lro_client *c)
 {
-    c->aw_inflight--;
-    if (c->closing || c->aw_qhead == NULL ||
-        (c->aw_cap > 0 && c->aw_inflight >= c->aw_cap)) {
+    c->aw.inflight--;
+    if (c->closing || c->aw.qhead == NULL ||
+        (c->aw.cap > 0 && c->aw.inflight >= c->aw.cap)) {
         return NULL;
     }
-    lro_await_state *next = c->aw_qhead;
+    lro_awaiter *next = c->aw.qhead;
     queue_unlink_locked(c, next);
-    c->aw_inflight++;
-    return next->self;
+    lro_timer_remove_locked(c, &next->timer); /* its place-in-queue timer */
+    c->aw.inflight++;
+    return &next->base;
 }
 
 static void slot_release(lro_client *c)
@@ -147,37 +187,21 @@ static void slot_release(lro_client *c)
     }
 }
 
-void lro_await_shutdown_queue(lro_client *c)
-{
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        lro_await_state *aw = c->aw_qhead;
-        if (aw != NULL) {
-            queue_unlink_locked(c, aw);
-        }
-        pthread_mutex_unlock(&c->mu);
-        if (aw == NULL) {
-            return;
-        }
-        finish_local(aw->self, LRO_ERR_SHUTDOWN, LRO_CODE_CANCELLED, "lro: client destroyed");
-    }
-}
-
 size_t lro_client_awaits_queued(const lro_client *c)
 {
     if (c == NULL) {
         return 0;
     }
     pthread_mutex_lock((pthread_mutex_t *)&c->mu);
-    size_t n = c->aw_queued;
+    size_t n = c->aw.queued;
     pthread_mutex_unlock((pthread_mutex_t *)&c->mu);
     return n;
 }
 
-static void finish_await(lro_future *f, int result, const lro_status *status)
+/* The await's operation view: the last state seen. */
+static void publish_last_state(lro_future *f)
 {
-    lro_await_state *aw = f->aw;
-    f->status = status;
+    lro_awaiter *aw = await_of(f);
     if (aw->last != NULL) {
         f->msg = aw->last->msg; /* the child may not be published yet: read it raw */
     } else if (aw->last_bytes != NULL) {
@@ -187,15 +211,24 @@ static void finish_await(lro_future *f, int result, const lro_status *status)
         lro_free(aw->last_bytes);
         aw->last_bytes = NULL;
     }
+}
+
+static void finish_await(lro_future *f, int result, const lro_status *status)
+{
+    f->status = status;
+    publish_last_state(f);
     lro_future_finish(f, result);
 }
 
-static void finish_local(lro_future *f, int result, int code, const char *msg)
+/* A local outcome (status from the future layer's table). */
+static void finish_local(lro_future *f, int result, const char *why)
 {
-    finish_await(f, result, lro_status_local(f, code, msg));
+    lro_future_set_local(f, result, why);
+    publish_last_state(f);
+    lro_future_finish(f, result);
 }
 
-static int metadata_changed(lro_await_state *aw, const lro_operation *op)
+static int metadata_changed(lro_awaiter *aw, const lro_operation *op)
 {
     const char *url = NULL;
     const uint8_t *val = NULL;
@@ -228,7 +261,7 @@ static int metadata_changed(lro_await_state *aw, const lro_operation *op)
 
 /* Remembers a not-done state as packed bytes (~100 B) instead of keeping the
  * poll's future (~1.2 KiB with its arena) alive until the next poll. */
-static void keep_last_state(lro_await_state *aw, lro_future *child)
+static void keep_last_state(lro_awaiter *aw, lro_future *child)
 {
     const ProtobufCMessage *m = (const ProtobufCMessage *)child->msg;
     size_t n = protobuf_c_message_get_packed_size(m);
@@ -250,8 +283,8 @@ static void progress_trampoline(lro_future *child, void *ud)
 {
     lro_future *f = ud;
     const lro_operation *op = lro_future_operation(child);
-    if (op != NULL && f->aw != NULL && f->aw->progress != NULL && !lro_future_is_done(f)) {
-        f->aw->progress(op, f->ud);
+    if (op != NULL && f->ops == &k_await_ops && await_of(f)->progress != NULL && !lro_future_is_done(f)) {
+        await_of(f)->progress(op, f->ud);
     }
 }
 
@@ -265,7 +298,7 @@ static void unref_future(void *p)
 static void schedule(lro_future *f, int64_t delay_ns)
 {
     lro_client *c = f->client;
-    lro_await_state *aw = f->aw;
+    lro_awaiter *aw = await_of(f);
     int64_t due = lro_now_ns() + delay_ns;
     if (aw->deadline_ns != 0 && due > aw->deadline_ns) {
         due = aw->deadline_ns;
@@ -273,16 +306,16 @@ static void schedule(lro_future *f, int64_t delay_ns)
     pthread_mutex_lock(&c->mu);
     if (c->closing) {
         pthread_mutex_unlock(&c->mu);
-        finish_local(f, LRO_ERR_SHUTDOWN, LRO_CODE_CANCELLED, "lro: client destroyed");
+        finish_local(f, LRO_ERR_SHUTDOWN, NULL);
         return;
     }
     /* A local cancel that found neither a child nor a timer (it came while
      * we were between the two) is honoured here: fire at once. */
-    aw->timer.due_ns = atomic_load(&f->cancel_requested) ? 0 : due;
+    aw->timer.node.key = atomic_load(&f->cancel_requested) ? 0 : due;
     int rc = lro_timer_add_locked(c, &aw->timer);
     pthread_mutex_unlock(&c->mu);
     if (rc != LRO_OK) {
-        finish_local(f, LRO_ERR_NOMEM, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
+        finish_local(f, LRO_ERR_NOMEM, NULL);
         return;
     }
     lro_client_wake_io(c); /* no-op on the I/O thread */
@@ -290,7 +323,7 @@ static void schedule(lro_future *f, int64_t delay_ns)
 
 static int64_t next_get_delay_ns(lro_future *f)
 {
-    lro_await_state *aw = f->aw;
+    lro_awaiter *aw = await_of(f);
     lro_client *c = f->client;
     double d = aw->delay_ms;
     aw->delay_ms *= aw->pp.multiplier;
@@ -311,7 +344,7 @@ static int64_t next_get_delay_ns(lro_future *f)
 static void child_done(lro_future *child)
 {
     lro_future *f = child->owner;
-    lro_await_state *aw = f->aw;
+    lro_awaiter *aw = await_of(f);
     lro_client *c = f->client;
     pthread_mutex_lock(&c->mu);
     aw->child = NULL;
@@ -322,12 +355,11 @@ static void child_done(lro_future *child)
     slot_release(c);
 
     if (closing || child->result == LRO_ERR_SHUTDOWN) {
-        finish_local(f, LRO_ERR_SHUTDOWN, LRO_CODE_CANCELLED, "lro: client destroyed");
+        finish_local(f, LRO_ERR_SHUTDOWN, NULL);
         return;
     }
     if (atomic_load(&f->cancel_requested)) {
-        finish_local(f, LRO_ERR_CANCELLED, LRO_CODE_CANCELLED,
-                     "lro: await cancelled locally; the operation was not touched");
+        finish_local(f, LRO_ERR_CANCELLED, k_cancelled_why);
         return;
     }
     int r = child->result;
@@ -377,7 +409,7 @@ static void child_done(lro_future *child)
         aw->pp.method == LRO_AWAIT_AUTO) {
         /* The server has no WaitOperation: poll with Get from now on, and
          * tell every other await of this client. */
-        atomic_store(&c->wait_unimplemented, 1);
+        atomic_store(&c->aw.wait_unimplemented, 1);
         aw->use_wait = 0;
         schedule(f, 0);
         return;
@@ -396,8 +428,8 @@ static void child_done(lro_future *child)
 /* The await's timer: poll now, or give up at the deadline. */
 static void timer_fire(lro_timer *t, int cancelled)
 {
-    lro_await_state *aw = (lro_await_state *)((char *)t - offsetof(lro_await_state, timer));
-    lro_future *f = aw->self;
+    lro_awaiter *aw = (lro_awaiter *)((char *)t - offsetof(lro_awaiter, timer));
+    lro_future *f = &aw->base;
     lro_client *c = f->client;
     pthread_mutex_lock(&c->mu);
     if (aw->queued) {
@@ -405,20 +437,19 @@ static void timer_fire(lro_timer *t, int cancelled)
     }
     pthread_mutex_unlock(&c->mu);
     if (cancelled) {
-        finish_local(f, LRO_ERR_SHUTDOWN, LRO_CODE_CANCELLED, "lro: client destroyed");
+        finish_local(f, LRO_ERR_SHUTDOWN, NULL);
         return;
     }
     if (atomic_load(&f->cancel_requested)) {
-        finish_local(f, LRO_ERR_CANCELLED, LRO_CODE_CANCELLED,
-                     "lro: await cancelled locally; the operation was not touched");
+        finish_local(f, LRO_ERR_CANCELLED, k_cancelled_why);
         return;
     }
     if (aw->deadline_ns != 0 && lro_now_ns() >= aw->deadline_ns) {
         char msg[160];
         snprintf(msg, sizeof msg,
-                 "lro: await gave up after %lld ms (total_timeout_ms); %d polls, last state kept",
+                 "await gave up after %lld ms (total_timeout_ms); %d polls, last state kept",
                  (long long)aw->pp.total_timeout_ms, aw->polls);
-        finish_local(f, LRO_ERR_TIMEOUT, LRO_CODE_DEADLINE_EXCEEDED, msg);
+        finish_local(f, LRO_ERR_TIMEOUT, msg);
         return;
     }
     start_poll(f);
@@ -427,13 +458,13 @@ static void timer_fire(lro_timer *t, int cancelled)
 /* Sends the next child RPC: a poll-budget token first, then an RPC slot. */
 static void start_poll(lro_future *f)
 {
-    lro_await_state *aw = f->aw;
+    lro_awaiter *aw = await_of(f);
     lro_client *c = f->client;
     if (!aw->cancel_first && aw->budget_held) {
         aw->budget_held = 0; /* reserved when this poll was scheduled */
     } else if (!aw->cancel_first) {
         pthread_mutex_lock(&c->mu);
-        int64_t wait = lro_budget_take_locked(c, lro_now_ns());
+        int64_t wait = budget_take_locked(c, lro_now_ns());
         pthread_mutex_unlock(&c->mu);
         if (wait > 0) {
             aw->budget_held = 1;
@@ -444,22 +475,21 @@ static void start_poll(lro_future *f)
     pthread_mutex_lock(&c->mu);
     if (c->closing) {
         pthread_mutex_unlock(&c->mu);
-        finish_local(f, LRO_ERR_SHUTDOWN, LRO_CODE_CANCELLED, "lro: client destroyed");
+        finish_local(f, LRO_ERR_SHUTDOWN, NULL);
         return;
     }
     if (atomic_load(&f->cancel_requested)) {
         /* A local cancel that found the await between states (no child, no
          * timer, not queued) is honoured here rather than after a queue. */
         pthread_mutex_unlock(&c->mu);
-        finish_local(f, LRO_ERR_CANCELLED, LRO_CODE_CANCELLED,
-                     "lro: await cancelled locally; the operation was not touched");
+        finish_local(f, LRO_ERR_CANCELLED, k_cancelled_why);
         return;
     }
     int got = slot_take_locked(c, aw);
     int timed = aw->deadline_ns != 0; /* once queued, aw may go at any time */
     pthread_mutex_unlock(&c->mu);
     if (got < 0) {
-        finish_local(f, LRO_ERR_NOMEM, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
+        finish_local(f, LRO_ERR_NOMEM, NULL);
     } else if (got == 0) {
         if (timed) {
             lro_client_wake_io(c); /* it may sleep past the new deadline timer */
@@ -474,10 +504,10 @@ static void start_poll(lro_future *f)
  * await is then finished and the caller releases the slot. */
 static int send_poll(lro_future *f)
 {
-    lro_await_state *aw = f->aw;
+    lro_awaiter *aw = await_of(f);
     lro_client *c = f->client;
     lro_kind kind = aw->cancel_first ? LRO_K_CANCEL : aw->use_wait ? LRO_K_WAIT : LRO_K_GET;
-    if (kind == LRO_K_WAIT && atomic_load(&c->wait_unimplemented) &&
+    if (kind == LRO_K_WAIT && atomic_load(&c->aw.wait_unimplemented) &&
         aw->pp.method == LRO_AWAIT_AUTO) {
         aw->use_wait = 0;
         kind = LRO_K_GET;
@@ -492,8 +522,8 @@ static int send_poll(lro_future *f)
             }
         }
     }
-    lro_start_ext ext = {child_done, f, &aw->child};
-    int rc = lro_start_get_ext(c, kind, aw->name, wt, &aw->opts, &ext);
+    lro_call_owner owner = {child_done, f, &aw->child};
+    int rc = lro_call_start_named(c, kind, aw->name, wt, &aw->opts, &owner);
     if (rc == LRO_OK) {
         if (atomic_load(&f->cancel_requested)) {
             /* Cancelled while the child was being created: cancel the child. */
@@ -508,13 +538,13 @@ static int send_poll(lro_future *f)
         return 0;
     }
     if (rc == LRO_ERR_SHUTDOWN) {
-        finish_local(f, rc, LRO_CODE_CANCELLED, "lro: client destroyed");
+        finish_local(f, rc, NULL);
     } else if (rc == LRO_ERR_NOMEM) {
         /* The poll could not start for lack of memory: the same status every
          * other out-of-memory outcome carries, not an INTERNAL error. */
-        finish_local(f, rc, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
+        finish_local(f, rc, NULL);
     } else {
-        finish_local(f, rc, LRO_CODE_INTERNAL, lro_strerror(rc));
+        finish_local(f, rc, NULL);
     }
     return 1;
 }
@@ -547,32 +577,22 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
          pp.method != LRO_AWAIT_WAIT_ONLY)) {
         return LRO_ERR_INVALID_ARG;
     }
-    pthread_mutex_lock(&c->mu);
-    int closing = c->closing;
-    pthread_mutex_unlock(&c->mu);
-    if (closing) {
+    if (lro_client_closing(c)) {
         return LRO_ERR_SHUTDOWN;
     }
-    /* One allocation: the future, its state and the name (call options
-     * with headers may add an arena block). */
+    /* One allocation: the await and its name (call options with headers
+     * may add an arena block). */
     size_t name_len = strlen(name);
-    lro_future *f = lro_future_new_sized(c, LRO_K_AWAIT,
-                                         ROUND16(sizeof(lro_await_state)) + ROUND16(name_len + 1) + 16);
-    if (f == NULL) {
+    lro_awaiter *aw = (lro_awaiter *)lro_future_alloc(c, &k_await_ops, LRO_K_AWAIT, sizeof *aw,
+                                                  ROUND16(name_len + 1) + 16);
+    if (aw == NULL) {
         return LRO_ERR_NOMEM;
     }
-    lro_await_state *aw = lro_arena_alloc(&f->arena, sizeof *aw);
-    char *nm = lro_arena_strndup(&f->arena, name, name_len);
-    if (aw == NULL || nm == NULL) {
-        lro_future_unref(f);
-        return LRO_ERR_NOMEM;
-    }
-    memset(aw, 0, sizeof *aw);
-    f->aw = aw;
-    aw->name = nm;
-    rc = lro_call_options_copy(opts, &aw->opts, &f->arena);
+    lro_future *f = &aw->base;
+    aw->name = lro_arena_strndup(&f->arena, name, name_len);
+    rc = aw->name != NULL ? lro_call_options_copy(opts, &aw->opts, &f->arena) : LRO_ERR_NOMEM;
     if (rc != LRO_OK) {
-        lro_future_unref(f);
+        lro_future_discard(f);
         return rc;
     }
     aw->pp = pp;
@@ -581,9 +601,8 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
     aw->use_wait = pp.method != LRO_AWAIT_POLL_ONLY;
     aw->delay_ms = (double)pp.initial_delay_ms;
     aw->deadline_ns = pp.total_timeout_ms > 0 ? lro_now_ns() + pp.total_timeout_ms * 1000000 : 0;
-    aw->timer.heap_index = SIZE_MAX;
+    aw->timer.node.index = SIZE_MAX;
     aw->timer.fire = timer_fire;
-    aw->self = f;
 
     f->cb = cb;
     f->ud = user_data;
@@ -611,36 +630,23 @@ int lro_cancel_and_await(lro_client *c, const char *name, const lro_poll_policy 
 
 int lro_future_polls(const lro_future *f)
 {
-    return f != NULL && f->aw != NULL ? f->aw->polls : 0;
+    return f != NULL && f->ops == &k_await_ops ? ((const lro_awaiter *)f)->polls : 0;
 }
 
-/* Local cancel of an await: stop the poll in flight or the pending timer;
- * the hook / timer then finishes the future with LRO_ERR_CANCELLED. */
-int lro_await_cancel(lro_future *f)
+/* Local cancel of an await (lro_future_cancel): stop the poll in flight, or
+ * make the pending timer due now (also the one a queued await holds); the
+ * completion hook or the timer then finishes it with LRO_ERR_CANCELLED. */
+static void await_cancel(lro_future *f)
 {
-    if (lro_future_is_done(f) || atomic_exchange(&f->cancel_requested, 1)) {
-        return LRO_OK;
-    }
     lro_client *c = f->client;
-    lro_await_state *aw = f->aw;
+    lro_awaiter *aw = await_of(f);
     pthread_mutex_lock(&c->mu);
     lro_future *child = aw->child ? lro_future_ref(aw->child) : NULL;
     if (aw->queued) {
-        /* Waiting for a slot: leave the queue (and drop the deadline timer);
-         * the timer path, made due now, finishes it. */
         queue_unlink_locked(c, aw);
-        aw->timer.due_ns = 0;
-        if (lro_timer_add_locked(c, &aw->timer) != LRO_OK) {
-            /* No memory for a heap slot: finish it here instead. */
-            pthread_mutex_unlock(&c->mu);
-            finish_local(f, LRO_ERR_CANCELLED, LRO_CODE_CANCELLED,
-                         "lro: await cancelled locally; the operation was not touched");
-            return LRO_OK;
-        }
-    } else if (child == NULL && aw->timer.heap_index != SIZE_MAX) {
-        lro_timer_remove_locked(c, &aw->timer);
-        aw->timer.due_ns = 0;
-        lro_timer_add_locked(c, &aw->timer); /* the slot was just freed */
+    }
+    if (child == NULL) {
+        lro_timer_fire_now_locked(c, &aw->timer);
     }
     pthread_mutex_unlock(&c->mu);
     if (child != NULL) {
@@ -649,5 +655,4 @@ int lro_await_cancel(lro_future *f)
     } else {
         lro_client_wake_io(c);
     }
-    return LRO_OK;
 }

@@ -1,17 +1,20 @@
-/* Starting the five RPCs, their completion, retries and statuses.
+/* The call layer: the five RPCs as futures, their attempts, retries and
+ * statuses.
  *
- * Hot path of one Get: validate the name, one malloc (the future, whose
- * inline buffer holds the routing header, the metadata array and usually the
- * whole decoded response), protobuf-c packs the request straight into a grpc
- * slice, ONE grpc_call_start_batch with the six client ops. On completion the
- * response is unpacked into the future's arena. */
+ * The path of one Get, top to bottom of this file: validate the name, one
+ * malloc (the call, whose inline arena holds the routing header, the
+ * metadata array and usually the whole decoded response), protobuf-c packs
+ * the request straight into a grpc slice, ONE grpc_call_start_batch with the
+ * six client ops. The completion (on the I/O thread, through the call's cq
+ * tag) decodes the status and the response into the arena, decides on a
+ * retry, and finishes the future. */
 #include <stdio.h>
 #include <string.h>
 
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/support/time.h>
 
-#include "client_int.h"
+#include "call_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "google/rpc/error_details.pb-c.h"
@@ -20,70 +23,70 @@
 #define ROUTING_KEY "x-goog-request-params"
 #define DETAILS_KEY "grpc-status-details-bin"
 
-static const Google__Rpc__Status k_status_ok = GOOGLE__RPC__STATUS__INIT;
+/* Room in a call's inline arena: the metadata array, the routing header
+ * and a typical decoded Operation fit, so a Get costs one allocation. */
+#define CALL_INLINE 768
 
-const lro_status *lro_status_ok(void)
-{
-    return (const lro_status *)&k_status_ok;
-}
+/* A retry is not started with less than this much of the overall budget
+ * left: it could only end in DEADLINE_EXCEEDED and hide the status that made
+ * us retry (documented with lro_retry_policy). */
+#define LRO_MIN_RETRY_ATTEMPT_MS 10
 
-/* A status made up by the library for a local outcome, stored in the
- * future's arena. Falls back to a static one when even that fails. */
-const lro_status *lro_status_local(lro_future *f, int code, const char *msg)
-{
-    static Google__Rpc__Status nomem = {PROTOBUF_C_MESSAGE_INIT(&google__rpc__status__descriptor),
-                                        LRO_CODE_RESOURCE_EXHAUSTED,
-                                        (char *)"lro: out of memory", 0, NULL};
-    Google__Rpc__Status *s = lro_arena_alloc(&f->arena, sizeof *s);
-    char *m = s ? lro_arena_strndup(&f->arena, msg, strlen(msg)) : NULL;
-    if (s == NULL || m == NULL) {
-        return (const lro_status *)&nomem;
-    }
-    google__rpc__status__init(s);
-    s->code = code;
-    s->message = m;
-    return (const lro_status *)s;
-}
+/* A call: a future plus the state of its current gRPC attempt. */
+typedef struct lro_call {
+    lro_future base; /* first: a call is a future */
+    lro_cq_tag tag;  /* the attempt's batch */
+    lro_inflight link;
+    /* The attempt; call != NULL while a batch is in flight (c->mu). */
+    grpc_call *call;
+    grpc_metadata_array recv_initial;
+    grpc_metadata_array trailing;
+    grpc_byte_buffer *recv_msg;
+    grpc_status_code rpc_status;
+    grpc_slice rpc_details;
+    grpc_slice request; /* encoded request, kept for retries */
+    grpc_metadata *md;
+    size_t md_count;
+    int64_t timeout_ms; /* per attempt; <= 0 none */
+    lro_retry_policy retry;
+    int64_t first_start_ns;
+    lro_timer timer; /* retry backoff */
+} lro_call;
 
-int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
+static inline lro_call *call_of(lro_future *f)
 {
-    if (in == NULL || in->struct_size < offsetof(lro_retry_policy, initial_backoff_ms)) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    lro_retry_policy r = LRO_RETRY_POLICY_INIT;
-    size_t n = in->struct_size < sizeof r ? in->struct_size : sizeof r;
-    memcpy(&r, in, n);
-    r.struct_size = sizeof r;
-    if (r.max_attempts < 1 || r.max_attempts > 1000 || r.initial_backoff_ms < 0 ||
-        !(r.multiplier >= 1.0 && r.multiplier <= 100.0) || r.max_backoff_ms < 0 ||
-        !(r.jitter >= 0.0 && r.jitter <= 1.0) || r.total_timeout_ms < 0) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    *out = r;
-    return LRO_OK;
+    return (lro_call *)f;
 }
 
 /* ---- Starting a call ------------------------------------------------------ */
 
-static int pack_request(lro_future *f, const ProtobufCMessage *req)
+static void call_on_complete(lro_cq_tag *t, int success);
+static void call_abort(lro_inflight *l);
+static void call_cancel(lro_future *f);
+static void call_release(lro_future *f);
+
+static const lro_future_ops k_call_ops = {call_cancel, call_release};
+
+static void call_release(lro_future *f)
 {
-    size_t n = protobuf_c_message_get_packed_size(req);
-    f->request = grpc_slice_malloc(n);
-    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(f->request));
-    return LRO_OK;
+    lro_call *k = call_of(f);
+    if (GRPC_SLICE_START_PTR(k->request) != NULL || GRPC_SLICE_LENGTH(k->request) != 0) {
+        grpc_slice_unref(k->request);
+    }
 }
 
 /* Builds the metadata array: routing header, client defaults, call headers.
- * Everything lives in the future's arena and stays valid until the future
- * is freed, i.e. after the last batch referencing it completed. */
-static int build_metadata(lro_future *f, const char *name, const lro_call_options *opts)
+ * Everything lives in the call's arena and stays valid until the call is
+ * freed, i.e. after the last batch referencing it completed. */
+static int build_metadata(lro_call *k, const char *name, const lro_call_options *opts)
 {
-    lro_client *c = f->client;
-    size_t extra = opts ? opts->header_count : 0;
+    lro_client *c = k->base.client;
+    lro_arena *a = &k->base.arena;
+    size_t extra = opts->header_count;
     size_t n = 1 + c->default_md_count + extra;
-    grpc_metadata *md = lro_arena_alloc(&f->arena, n * sizeof *md);
+    grpc_metadata *md = lro_arena_alloc(a, n * sizeof *md);
     size_t name_len = strlen(name);
-    char *val = lro_arena_alloc(&f->arena, sizeof "name=" + 3 * name_len);
+    char *val = lro_arena_alloc(a, sizeof "name=" + 3 * name_len);
     if (md == NULL || val == NULL) {
         return LRO_ERR_NOMEM;
     }
@@ -93,16 +96,16 @@ static int build_metadata(lro_future *f, const char *name, const lro_call_option
     md[0].key = grpc_slice_from_static_string(ROUTING_KEY);
     md[0].value = grpc_slice_from_static_buffer(val, vlen);
     size_t i = 1;
-    for (size_t k = 0; k < c->default_md_count; k++) {
-        md[i].key = c->default_md[k].key; /* owned by the client, outlives calls */
-        md[i].value = c->default_md[k].value;
+    for (size_t j = 0; j < c->default_md_count; j++) {
+        md[i].key = c->default_md[j].key; /* owned by the client, outlives calls */
+        md[i].value = c->default_md[j].value;
         i++;
     }
-    for (size_t k = 0; k < extra; k++) {
-        const lro_header *h = &opts->headers[k];
+    for (size_t j = 0; j < extra; j++) {
+        const lro_header *h = &opts->headers[j];
         size_t kl = strlen(h->key), vl = strlen(h->value);
-        char *kk = lro_arena_strndup(&f->arena, h->key, kl);
-        char *vv = lro_arena_strndup(&f->arena, h->value, vl);
+        char *kk = lro_arena_strndup(a, h->key, kl);
+        char *vv = lro_arena_strndup(a, h->value, vl);
         if (kk == NULL || vv == NULL) {
             return LRO_ERR_NOMEM;
         }
@@ -110,20 +113,20 @@ static int build_metadata(lro_future *f, const char *name, const lro_call_option
         md[i].value = grpc_slice_from_static_buffer(vv, vl);
         i++;
     }
-    f->md = md;
-    f->md_count = i;
+    k->md = md;
+    k->md_count = i;
     return LRO_OK;
 }
 
-static gpr_timespec attempt_deadline(const lro_future *f)
+static gpr_timespec attempt_deadline(const lro_call *k)
 {
-    if (f->timeout_ms <= 0) {
+    if (k->timeout_ms <= 0) {
         return gpr_inf_future(GPR_CLOCK_MONOTONIC);
     }
-    int64_t ms = f->timeout_ms;
-    if (f->retry.total_timeout_ms > 0) {
+    int64_t ms = k->timeout_ms;
+    if (k->retry.total_timeout_ms > 0) {
         /* The overall budget also caps each attempt. */
-        int64_t left = f->retry.total_timeout_ms - (lro_now_ns() - f->first_start_ns) / 1000000;
+        int64_t left = k->retry.total_timeout_ms - (lro_now_ns() - k->first_start_ns) / 1000000;
         if (left < ms) {
             ms = left > 1 ? left : 1;
         }
@@ -131,171 +134,167 @@ static gpr_timespec attempt_deadline(const lro_future *f)
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
-static void list_remove_locked(lro_client *c, lro_future *f)
+/* Starts one attempt (caller holds c->mu; the call is in the in-flight
+ * list). Returns LRO_ERR_INTERNAL when grpc refused: the caller then
+ * finishes the call or reports the error. */
+static int start_attempt(lro_call *k)
 {
-    if (!f->in_list) {
-        return;
-    }
-    if (f->prev) {
-        f->prev->next = f->next;
-    } else {
-        c->inflight = f->next;
-    }
-    if (f->next) {
-        f->next->prev = f->prev;
-    }
-    f->prev = f->next = NULL;
-    f->in_list = 0;
-}
-
-/* Starts one attempt. Called with the future registered in the in-flight
- * list; returns an LRO_ERR_* when grpc refused (the caller then finishes or
- * reports the error). */
-static int start_attempt(lro_future *f)
-{
+    lro_future *f = &k->base;
     lro_client *c = f->client;
     f->attempts++;
-    f->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  c->methods[f->kind], attempt_deadline(f), NULL);
-    if (f->call == NULL) {
+    k->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                                  c->methods[f->kind], attempt_deadline(k), NULL);
+    if (k->call == NULL) {
         return LRO_ERR_INTERNAL;
     }
-    grpc_metadata_array_init(&f->recv_initial);
-    grpc_metadata_array_init(&f->trailing);
-    f->recv_msg = NULL;
-    f->rpc_details = grpc_empty_slice();
-    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&f->request, 1);
+    grpc_metadata_array_init(&k->recv_initial);
+    grpc_metadata_array_init(&k->trailing);
+    k->recv_msg = NULL;
+    k->rpc_details = grpc_empty_slice();
+    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&k->request, 1);
 
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = f->md_count;
-    ops[0].data.send_initial_metadata.metadata = f->md;
+    ops[0].data.send_initial_metadata.count = k->md_count;
+    ops[0].data.send_initial_metadata.metadata = k->md;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
     ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &f->recv_initial;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &k->recv_initial;
     ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &f->recv_msg;
+    ops[4].data.recv_message.recv_message = &k->recv_msg;
     ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &f->trailing;
-    ops[5].data.recv_status_on_client.status = &f->rpc_status;
-    ops[5].data.recv_status_on_client.status_details = &f->rpc_details;
+    ops[5].data.recv_status_on_client.trailing_metadata = &k->trailing;
+    ops[5].data.recv_status_on_client.status = &k->rpc_status;
+    ops[5].data.recv_status_on_client.status_details = &k->rpc_details;
 
-    grpc_call_error e = grpc_call_start_batch(f->call, ops, 6, f, NULL);
+    grpc_call_error e = grpc_call_start_batch(k->call, ops, 6, &k->tag, NULL);
     grpc_byte_buffer_destroy(send); /* the batch took the slices it needs */
     if (e != GRPC_CALL_OK) {
-        grpc_metadata_array_destroy(&f->recv_initial);
-        grpc_metadata_array_destroy(&f->trailing);
-        grpc_call_unref(f->call);
-        f->call = NULL;
+        grpc_metadata_array_destroy(&k->recv_initial);
+        grpc_metadata_array_destroy(&k->trailing);
+        grpc_call_unref(k->call);
+        k->call = NULL;
         return LRO_ERR_INTERNAL;
     }
     /* A local cancel or destroy that raced with the start found call == NULL;
      * apply it now that there is a call to cancel. */
     if (atomic_load(&f->cancel_requested)) {
-        grpc_call_cancel(f->call, NULL);
+        grpc_call_cancel(k->call, NULL);
     }
     return LRO_OK;
 }
 
-static int start_call(lro_client *c, lro_kind kind, const char *name, const ProtobufCMessage *req,
-                      int64_t extra_timeout_ms, const lro_call_options *opts, lro_done_cb cb,
-                      void *ud, lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
+/* Checks a caller's call options and copies them (shallow) over the
+ * defaults, with the retry policy they name or the client's. */
+static int call_options_read(lro_client *c, const lro_call_options *in, lro_call_options *o,
+                             lro_retry_policy *retry)
 {
-    lro_call_options o = LRO_CALL_OPTIONS_INIT;
-    if (opts != NULL) {
-        if (opts->struct_size < offsetof(lro_call_options, headers)) {
+    *o = (lro_call_options)LRO_CALL_OPTIONS_INIT;
+    if (in != NULL) {
+        if (in->struct_size < offsetof(lro_call_options, headers)) {
             return LRO_ERR_INVALID_ARG;
         }
-        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-        o.struct_size = sizeof o;
-        if (o.header_count > 0 && o.headers == NULL) {
+        memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
+        o->struct_size = sizeof *o;
+        if (o->header_count > 0 && o->headers == NULL) {
             return LRO_ERR_INVALID_ARG;
         }
-        for (size_t i = 0; i < o.header_count; i++) {
-            int rc = lro_check_header(o.headers[i].key, o.headers[i].value);
+        for (size_t i = 0; i < o->header_count; i++) {
+            int rc = lro_check_header(o->headers[i].key, o->headers[i].value);
             if (rc != LRO_OK) {
                 return rc;
             }
         }
     }
-    lro_retry_policy retry = c->retry;
-    if (o.retry != NULL && lro_retry_normalize(o.retry, &retry) != LRO_OK) {
+    *retry = c->retry;
+    if (o->retry != NULL && lro_retry_normalize(o->retry, retry) != LRO_OK) {
         return LRO_ERR_INVALID_ARG;
     }
+    return LRO_OK;
+}
 
-    lro_future *f = lro_future_new(c, kind);
-    if (f == NULL) {
+/* A new call, not yet started: request packed, headers built. */
+static int call_new(lro_client *c, lro_kind kind, const char *name, const ProtobufCMessage *req,
+                    int64_t extra_timeout_ms, const lro_call_options *opts, lro_call **out)
+{
+    lro_call_options o;
+    lro_retry_policy retry;
+    int rc = call_options_read(c, opts, &o, &retry);
+    if (rc != LRO_OK) {
+        return rc;
+    }
+    lro_call *k = (lro_call *)lro_future_alloc(c, &k_call_ops, kind, sizeof *k, CALL_INLINE);
+    if (k == NULL) {
         return LRO_ERR_NOMEM;
     }
+    k->tag.done = call_on_complete;
+    k->link.abort = call_abort;
+    k->timer.node.index = SIZE_MAX;
+    k->retry = retry;
+    int64_t t = o.timeout_ms == 0 ? c->default_timeout_ms : o.timeout_ms;
+    k->timeout_ms = t > 0 ? t + extra_timeout_ms : 0;
+    k->first_start_ns = lro_now_ns();
+    rc = build_metadata(k, name, &o);
+    if (rc != LRO_OK) {
+        lro_future_discard(&k->base);
+        return rc;
+    }
+    size_t n = protobuf_c_message_get_packed_size(req);
+    k->request = grpc_slice_malloc(n);
+    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(k->request));
+    *out = k;
+    return LRO_OK;
+}
+
+static int start_call(lro_client *c, lro_kind kind, const char *name, const ProtobufCMessage *req,
+                      int64_t extra_timeout_ms, const lro_call_options *opts, lro_done_cb cb,
+                      void *ud, lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
+{
+    lro_call *k;
+    int rc = call_new(c, kind, name, req, extra_timeout_ms, opts, &k);
+    if (rc != LRO_OK) {
+        return rc;
+    }
+    lro_future *f = &k->base;
     f->cb = cb;
     f->ud = ud;
     f->ud_free = ud_free;
-    f->retry = retry;
-    if (ext != NULL) {
-        f->on_finish = ext->on_finish;
-        f->owner = ext->owner;
-    }
-    int64_t t = o.timeout_ms == 0 ? c->default_timeout_ms : o.timeout_ms;
-    f->timeout_ms = t > 0 ? t + extra_timeout_ms : 0;
-    f->first_start_ns = lro_now_ns();
-
-    int rc = build_metadata(f, name, &o);
-    if (rc == LRO_OK) {
-        rc = pack_request(f, req);
-    }
-    if (rc != LRO_OK) {
-        f->cb = NULL;
-        f->ud_free = NULL;
-        lro_future_unref(f);
-        return rc;
+    if (owner != NULL) {
+        f->on_finish = owner->on_finish;
+        f->owner = owner->owner;
     }
 
     pthread_mutex_lock(&c->mu);
-    if (c->closing) {
-        pthread_mutex_unlock(&c->mu);
-        f->cb = NULL;
-        f->ud_free = NULL;
-        lro_future_unref(f);
-        return LRO_ERR_SHUTDOWN;
-    }
-    f->next = c->inflight;
-    if (f->next) {
-        f->next->prev = f;
-    }
-    c->inflight = f;
-    f->in_list = 1;
-    atomic_fetch_add(&c->inflight_count, 1);
-    /* The caller's reference is taken before the batch can complete. */
-    if (out != NULL) {
-        lro_future_ref(f);
-    }
-    if (ext != NULL && ext->slot != NULL) {
-        *ext->slot = f;
-    }
-    rc = start_attempt(f);
-    if (rc != LRO_OK) {
-        list_remove_locked(c, f);
-        atomic_fetch_sub(&c->inflight_count, 1);
-        if (ext != NULL && ext->slot != NULL) {
-            *ext->slot = NULL;
+    rc = c->closing ? LRO_ERR_SHUTDOWN : LRO_OK;
+    if (rc == LRO_OK) {
+        lro_inflight_add_locked(c, &k->link);
+        if (owner != NULL && owner->slot != NULL) {
+            *owner->slot = f;
         }
-        pthread_mutex_unlock(&c->mu);
+        /* The caller's reference is taken before the batch can complete. */
         if (out != NULL) {
-            lro_future_unref(f);
+            *out = lro_future_ref(f);
         }
-        f->cb = NULL;
-        f->ud_free = NULL;
-        lro_future_unref(f);
-        return rc;
+        rc = start_attempt(k);
+        if (rc != LRO_OK) {
+            lro_inflight_remove_locked(c, &k->link);
+            if (owner != NULL && owner->slot != NULL) {
+                *owner->slot = NULL;
+            }
+            if (out != NULL) {
+                *out = NULL;
+                lro_future_unref(f); /* not the last: the library's is left */
+            }
+        }
     }
     pthread_mutex_unlock(&c->mu);
-    if (out != NULL) {
-        *out = f;
+    if (rc != LRO_OK) {
+        lro_future_discard(f);
     }
-    return LRO_OK;
+    return rc;
 }
 
 /* ---- Completion ------------------------------------------------------------ */
@@ -382,25 +381,19 @@ int lro_decode_status(lro_arena *a, int code, const char *msg, size_t msg_len,
     return LRO_OK;
 }
 
-static void finish_decode_error(lro_future *f, const char *what, const char *why)
-{
-    char msg[400];
-    snprintf(msg, sizeof msg, "lro: %s: %s", what, why);
-    f->status = lro_status_local(f, LRO_CODE_INTERNAL, msg);
-    lro_future_finish(f, LRO_ERR_DECODE);
-}
-
 /* Builds the RPC status from grpc's code, message and the details trailer.
- * Returns LRO_ERR_DECODE (status describes it) when the trailer is garbage. */
-static int build_rpc_status(lro_future *f)
+ * Returns LRO_ERR_DECODE (with a local status that says why) when the
+ * trailer is garbage. */
+static int build_rpc_status(lro_call *k)
 {
+    lro_future *f = &k->base;
     const uint8_t *det = NULL;
     size_t det_len = 0;
-    for (size_t i = 0; i < f->trailing.count; i++) {
-        if (!grpc_slice_str_cmp(f->trailing.metadata[i].key, DETAILS_KEY)) {
+    for (size_t i = 0; i < k->trailing.count; i++) {
+        if (!grpc_slice_str_cmp(k->trailing.metadata[i].key, DETAILS_KEY)) {
             /* Through a pointer: a small (inlined) slice keeps its bytes
              * inside the grpc_slice itself, so a local copy would not do. */
-            const grpc_slice *v = &f->trailing.metadata[i].value;
+            const grpc_slice *v = &k->trailing.metadata[i].value;
             det = GRPC_SLICE_START_PTR(*v);
             det_len = GRPC_SLICE_LENGTH(*v);
             if (det == NULL) {
@@ -410,17 +403,17 @@ static int build_rpc_status(lro_future *f)
         }
     }
     Google__Rpc__Status *s = NULL;
-    int rc = lro_decode_status(&f->arena, (int)f->rpc_status,
-                               (const char *)GRPC_SLICE_START_PTR(f->rpc_details),
-                               GRPC_SLICE_LENGTH(f->rpc_details), det, det_len, &s);
+    int rc = lro_decode_status(&f->arena, (int)k->rpc_status,
+                               (const char *)GRPC_SLICE_START_PTR(k->rpc_details),
+                               GRPC_SLICE_LENGTH(k->rpc_details), det, det_len, &s);
     if (rc == LRO_ERR_DECODE) {
-        char why[200], msg[640];
+        char why[200], msg[720];
         lro_wire_diagnose(&google__rpc__status__descriptor, det, det_len, why, sizeof why);
         snprintf(msg, sizeof msg,
-                 "lro: malformed grpc-status-details-bin trailer (%zu bytes do not "
+                 "malformed grpc-status-details-bin trailer (%zu bytes do not "
                  "decode as google.rpc.Status: %s); the server said %s: %.300s",
                  det_len, why, lro_code_name(s->code), s->message);
-        f->status = lro_status_local(f, LRO_CODE_INTERNAL, msg);
+        lro_future_set_local(f, LRO_ERR_DECODE, msg);
         return LRO_ERR_DECODE;
     }
     if (rc != LRO_OK) {
@@ -430,80 +423,77 @@ static int build_rpc_status(lro_future *f)
     return LRO_OK;
 }
 
-/* Releases the attempt's grpc resources; with `leave` the future also
- * leaves the in-flight list in the same critical section (one lock per
- * completion on the hot path). */
-static void release_attempt_ex(lro_future *f, int leave)
+/* Releases the attempt's grpc resources; with `leave` the call also leaves
+ * the in-flight list in the same critical section (one lock per completion
+ * on the hot path). */
+static void release_attempt(lro_call *k, int leave)
 {
-    grpc_metadata_array_destroy(&f->recv_initial);
-    grpc_metadata_array_destroy(&f->trailing);
-    grpc_slice_unref(f->rpc_details);
-    if (f->recv_msg != NULL) {
-        grpc_byte_buffer_destroy(f->recv_msg);
-        f->recv_msg = NULL;
+    grpc_metadata_array_destroy(&k->recv_initial);
+    grpc_metadata_array_destroy(&k->trailing);
+    grpc_slice_unref(k->rpc_details);
+    if (k->recv_msg != NULL) {
+        grpc_byte_buffer_destroy(k->recv_msg);
+        k->recv_msg = NULL;
     }
-    /* lro_future_cancel() and destroy's cancel_all() read f->call under
-     * c->mu: clear it under the same lock before the call goes away. */
-    lro_client *c = f->client;
+    /* call_cancel() and destroy's call_abort() read k->call under c->mu:
+     * clear it under the same lock before the call goes away. */
+    lro_client *c = k->base.client;
     pthread_mutex_lock(&c->mu);
-    grpc_call *call = f->call;
-    f->call = NULL;
+    grpc_call *call = k->call;
+    k->call = NULL;
     if (leave) {
-        list_remove_locked(c, f);
-        atomic_fetch_sub(&c->inflight_count, 1);
+        lro_inflight_remove_locked(c, &k->link);
     }
     pthread_mutex_unlock(&c->mu);
     grpc_call_unref(call);
 }
 
-static void release_attempt(lro_future *f)
-{
-    release_attempt_ex(f, 0);
-}
-
 /* Leaves the in-flight list for good. */
-static void detach(lro_future *f)
+static void detach(lro_call *k)
 {
-    lro_client *c = f->client;
+    lro_client *c = k->base.client;
     pthread_mutex_lock(&c->mu);
-    list_remove_locked(c, f);
-    atomic_fetch_sub(&c->inflight_count, 1);
+    lro_inflight_remove_locked(c, &k->link);
     pthread_mutex_unlock(&c->mu);
 }
+
+/* ---- Retries ----------------------------------------------------------------- */
 
 static void retry_fire(lro_timer *t, int cancelled);
 
 /* Whether an attempt starting at `start_ns` would still have a useful slice
  * (LRO_MIN_RETRY_ATTEMPT_MS) of the overall budget; always with no budget. */
-static int budget_leaves_room(const lro_future *f, int64_t start_ns)
+static int budget_leaves_room(const lro_call *k, int64_t start_ns)
 {
-    return f->retry.total_timeout_ms <= 0 ||
+    return k->retry.total_timeout_ms <= 0 ||
            start_ns + LRO_MIN_RETRY_ATTEMPT_MS * 1000000 <=
-               f->first_start_ns + f->retry.total_timeout_ms * 1000000;
+               k->first_start_ns + k->retry.total_timeout_ms * 1000000;
 }
 
-/* Decides whether the failed attempt in `f` (status already built) should be
- * tried again; if so schedules it and returns 1. Returns LRO_ERR_NOMEM when
- * a retry was due but its timer could not be queued. */
-static int schedule_retry(lro_future *f)
+/* Decides whether the failed attempt (status already built) should be tried
+ * again; if so schedules it and returns 1. Returns LRO_ERR_NOMEM when a
+ * retry was due but its timer could not be queued. */
+static int schedule_retry(lro_call *k)
 {
+    lro_future *f = &k->base;
     lro_client *c = f->client;
+    const lro_retry_policy *p = &k->retry;
     const Google__Rpc__Status *s = (const Google__Rpc__Status *)f->status;
-    if (s->code < 0 || s->code > 16 || !(f->retry.retry_codes & (1u << s->code))) {
+    if (s->code < 0 || s->code > 16 || !(p->retry_codes & (1u << s->code))) {
         return 0;
     }
-    if (f->attempts >= f->retry.max_attempts || atomic_load(&f->cancel_requested)) {
+    if (f->attempts >= p->max_attempts || atomic_load(&f->cancel_requested)) {
         return 0;
     }
-    double backoff = (double)f->retry.initial_backoff_ms;
+    double backoff = (double)p->initial_backoff_ms;
     for (int i = 1; i < f->attempts; i++) {
-        backoff *= f->retry.multiplier;
-        if (backoff > (double)f->retry.max_backoff_ms) {
+        backoff *= p->multiplier;
+        if (backoff > (double)p->max_backoff_ms) {
             break;
         }
     }
-    if (backoff > (double)f->retry.max_backoff_ms) {
-        backoff = (double)f->retry.max_backoff_ms;
+    if (backoff > (double)p->max_backoff_ms) {
+        backoff = (double)p->max_backoff_ms;
     }
     int64_t server_ms;
     int from_server = lro_status_retry_delay_ms(f->status, &server_ms);
@@ -517,155 +507,155 @@ static int schedule_retry(lro_future *f)
         delay = (double)server_ms; /* the server knows best; no jitter */
     } else {
         double r = lro_rand01_locked(c);
-        delay = backoff * (1.0 - f->retry.jitter * r);
+        delay = backoff * (1.0 - p->jitter * r);
     }
     int64_t due = lro_now_ns() + (int64_t)(delay * 1e6);
-    if (!budget_leaves_room(f, due)) {
+    if (!budget_leaves_room(k, due)) {
         pthread_mutex_unlock(&c->mu);
         return 0; /* the next attempt would not get a useful slice of the budget */
     }
-    f->timer.due_ns = due;
-    f->timer.fire = retry_fire;
-    int rc = lro_timer_add_locked(c, &f->timer);
+    k->timer.node.key = due;
+    k->timer.fire = retry_fire;
+    int rc = lro_timer_add_locked(c, &k->timer);
     pthread_mutex_unlock(&c->mu);
     return rc == LRO_OK ? 1 : rc;
 }
 
 static void retry_fire(lro_timer *t, int cancelled)
 {
-    lro_future *f = (lro_future *)((char *)t - offsetof(lro_future, timer));
+    lro_call *k = (lro_call *)((char *)t - offsetof(lro_call, timer));
+    lro_future *f = &k->base;
     lro_client *c = f->client;
     if (cancelled || atomic_load(&f->cancel_requested)) {
-        /* Keep the last attempt's status as it is, but the outcome is local. */
-        int shut = cancelled;
-        detach(f);
-        f->status = lro_status_local(f, LRO_CODE_CANCELLED,
-                                     shut ? "lro: client destroyed while waiting to retry"
-                                          : "lro: cancelled locally while waiting to retry");
-        lro_future_finish(f, shut ? LRO_ERR_SHUTDOWN : LRO_ERR_CANCELLED);
+        detach(k);
+        if (cancelled) {
+            lro_future_finish_local(f, LRO_ERR_SHUTDOWN, "client destroyed while waiting to retry");
+        } else {
+            lro_future_finish_local(f, LRO_ERR_CANCELLED, "cancelled locally while waiting to retry");
+        }
         return;
     }
-    if (!budget_leaves_room(f, lro_now_ns())) {
+    if (!budget_leaves_room(k, lro_now_ns())) {
         /* The timer fired late (a busy I/O thread, or grpc's clock and ours
          * disagreeing by a millisecond): an attempt with a sliver of budget
          * could only end in DEADLINE_EXCEEDED and hide the status that made
          * us retry. End with that status instead. */
-        detach(f);
+        detach(k);
         lro_future_finish(f, LRO_ERR_RPC);
         return;
     }
     pthread_mutex_lock(&c->mu);
-    int rc = c->closing ? LRO_ERR_SHUTDOWN : start_attempt(f);
+    int rc = c->closing ? LRO_ERR_SHUTDOWN : start_attempt(k);
     pthread_mutex_unlock(&c->mu);
     if (rc != LRO_OK) {
-        detach(f);
-        f->status = lro_status_local(f, LRO_CODE_CANCELLED, "lro: client destroyed");
-        lro_future_finish(f, rc);
+        detach(k);
+        lro_future_finish_local(f, rc, NULL);
     }
 }
 
-void lro_call_on_complete(lro_future *f, int success)
+/* ---- Completion of an attempt --------------------------------------------------- */
+
+/* The attempt answered OK: decode its response into the arena and finish. */
+static void finish_ok(lro_call *k)
 {
-    lro_client *c = f->client;
+    lro_future *f = &k->base;
+    const ProtobufCMessageDescriptor *desc = response_desc(f->kind);
+    if (k->recv_msg == NULL) {
+        release_attempt(k, 1);
+        lro_future_finish_local(f, LRO_ERR_DECODE,
+                                "no response message: the server sent status OK alone");
+        return;
+    }
+    grpc_slice flat = flatten(k->recv_msg);
+    size_t len = GRPC_SLICE_LENGTH(flat);
+    ProtobufCMessage *m = unpack_into(&f->arena, desc, GRPC_SLICE_START_PTR(flat), len);
+    char why[360];
+    if (m == NULL && !f->arena.failed) {
+        char diag[200];
+        lro_wire_diagnose(desc, GRPC_SLICE_START_PTR(flat), len, diag, sizeof diag);
+        snprintf(why, sizeof why, "invalid response: %zu bytes do not decode as %s: %s", len,
+                 desc->name, diag);
+    }
+    grpc_slice_unref(flat);
+    release_attempt(k, 1);
+    if (m == NULL) {
+        lro_future_finish_local(f, f->arena.failed ? LRO_ERR_NOMEM : LRO_ERR_DECODE, why);
+        return;
+    }
+    f->msg = m;
+    f->status = lro_status_ok();
+    lro_future_finish(f, LRO_OK);
+}
+
+static void call_on_complete(lro_cq_tag *t, int success)
+{
+    lro_call *k = (lro_call *)((char *)t - offsetof(lro_call, tag));
+    lro_future *f = &k->base;
     (void)success; /* RECV_STATUS_ON_CLIENT always completes with a status */
 
     /* A response that made it is delivered even if a local cancel or a
      * destroy raced with it: cancelling is best effort. */
-    if (f->rpc_status == GRPC_STATUS_OK) {
-        const ProtobufCMessageDescriptor *desc = response_desc(f->kind);
-        if (f->recv_msg == NULL) {
-            release_attempt_ex(f, 1);
-            finish_decode_error(f, "no response message", "the server sent status OK alone");
-            return;
+    if (k->rpc_status == GRPC_STATUS_OK) {
+        finish_ok(k);
+        return;
+    }
+    int closing = lro_client_closing(f->client);
+    if (closing || atomic_load(&f->cancel_requested)) {
+        release_attempt(k, 1);
+        if (closing) {
+            lro_future_finish_local(f, LRO_ERR_SHUTDOWN, "client destroyed with the call in flight");
+        } else {
+            lro_future_finish_local(f, LRO_ERR_CANCELLED, NULL);
         }
-        grpc_slice flat = flatten(f->recv_msg);
-        size_t len = GRPC_SLICE_LENGTH(flat);
-        ProtobufCMessage *m = unpack_into(&f->arena, desc, GRPC_SLICE_START_PTR(flat), len);
-        char why[320];
-        if (m == NULL && !f->arena.failed) {
-            char diag[200];
-            lro_wire_diagnose(desc, GRPC_SLICE_START_PTR(flat), len, diag, sizeof diag);
-            snprintf(why, sizeof why, "%zu bytes do not decode as %s: %s", len, desc->name, diag);
-        }
-        grpc_slice_unref(flat);
-        release_attempt_ex(f, 1);
-        if (m == NULL) {
-            if (f->arena.failed) {
-                f->status = lro_status_local(f, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
-                lro_future_finish(f, LRO_ERR_NOMEM);
-                return;
-            }
-            finish_decode_error(f, "invalid response", why);
-            return;
-        }
-        f->msg = m;
-        f->status = lro_status_ok();
-        lro_future_finish(f, LRO_OK);
         return;
     }
 
-    int closing;
-    pthread_mutex_lock(&c->mu);
-    closing = c->closing;
-    pthread_mutex_unlock(&c->mu);
-    int cancelled = atomic_load(&f->cancel_requested);
-    if (closing || cancelled) {
-        release_attempt_ex(f, 1);
-        f->status = lro_status_local(f, LRO_CODE_CANCELLED,
-                                     closing ? "lro: client destroyed with the call in flight"
-                                             : "lro: cancelled locally (lro_future_cancel)");
-        lro_future_finish(f, closing ? LRO_ERR_SHUTDOWN : LRO_ERR_CANCELLED);
-        return;
-    }
-
-    int rc = build_rpc_status(f);
-    release_attempt(f);
+    int rc = build_rpc_status(k);
+    release_attempt(k, 0);
     if (rc == LRO_OK) {
-        int sr = schedule_retry(f);
+        int sr = schedule_retry(k);
         if (sr == 1) {
             return; /* still in the in-flight list; retry_fire takes over */
         }
-        if (sr == LRO_ERR_NOMEM) {
-            /* A retry was due: ending with the attempt's status would hide
-             * why it did not happen. */
-            rc = LRO_ERR_NOMEM;
-        }
+        /* LRO_ERR_NOMEM: a retry was due; ending with the attempt's status
+         * would hide why it did not happen. */
+        rc = sr == LRO_ERR_NOMEM ? sr : LRO_OK;
     }
-    detach(f);
+    detach(k);
     if (rc == LRO_ERR_NOMEM) {
-        f->status = lro_status_local(f, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
+        lro_future_finish_local(f, rc, NULL);
+    } else {
+        lro_future_finish(f, rc == LRO_OK ? LRO_ERR_RPC : rc);
     }
-    lro_future_finish(f, rc == LRO_OK ? LRO_ERR_RPC : rc);
 }
 
-int lro_future_cancel(lro_future *f)
+/* ---- Stopping a call ---------------------------------------------------------- */
+
+/* Destroy (caller holds c->mu): the attempt in flight ends CANCELLED, and
+ * its completion sees the client closing. */
+static void call_abort(lro_inflight *l)
 {
-    if (f == NULL) {
-        return LRO_ERR_INVALID_ARG;
+    lro_call *k = (lro_call *)((char *)l - offsetof(lro_call, link));
+    if (k->call != NULL) {
+        grpc_call_cancel(k->call, NULL);
     }
-    if (f->kind == LRO_K_AWAIT) {
-        return lro_await_cancel(f);
-    }
-    if (lro_future_is_done(f) || atomic_exchange(&f->cancel_requested, 1)) {
-        return LRO_OK;
-    }
+}
+
+/* lro_future_cancel(): cancel the attempt in flight, or make a pending
+ * retry's timer due now; either path then finishes with LRO_ERR_CANCELLED. */
+static void call_cancel(lro_future *f)
+{
+    lro_call *k = call_of(f);
     lro_client *c = f->client;
     pthread_mutex_lock(&c->mu);
-    if (f->call != NULL) {
-        grpc_call_cancel(f->call, NULL);
+    if (k->call != NULL) {
+        grpc_call_cancel(k->call, NULL);
         pthread_mutex_unlock(&c->mu);
-        return LRO_OK;
+        return;
     }
-    /* Waiting for a retry: make the timer due now; the I/O thread fires it
-     * and sees cancel_requested. */
-    if (f->timer.heap_index != SIZE_MAX) {
-        lro_timer_remove_locked(c, &f->timer);
-        f->timer.due_ns = 0;
-        lro_timer_add_locked(c, &f->timer); /* cannot fail: the slot was just freed */
-    }
+    lro_timer_fire_now_locked(c, &k->timer);
     pthread_mutex_unlock(&c->mu);
     lro_client_wake_io(c);
-    return LRO_OK;
 }
 
 /* ---- The five calls ------------------------------------------------------------ */
@@ -674,7 +664,7 @@ int lro_future_cancel(lro_future *f)
  * (and, for Wait, a timeout). Names are validated here, for every caller. */
 static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t wait_timeout_ms,
                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
-                       lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
+                       lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
     if (c == NULL || wait_timeout_ms < 0) {
         return LRO_ERR_INVALID_ARG;
@@ -720,7 +710,7 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
     default:
         return LRO_ERR_INVALID_ARG;
     }
-    return start_call(c, kind, name, req, extra, opts, cb, user_data, ud_free, out, ext);
+    return start_call(c, kind, name, req, extra, opts, cb, user_data, ud_free, out, owner);
 }
 
 int lro_get(lro_client *c, const char *name, const lro_call_options *opts, lro_done_cb cb,
@@ -753,12 +743,12 @@ int lro_list(lro_client *c, const char *parent, const lro_list_args *args,
              const lro_call_options *opts, lro_done_cb cb, void *user_data, lro_free_fn ud_free,
              lro_future **out)
 {
-    return lro_list_ext(c, parent, args, opts, cb, user_data, ud_free, out, NULL);
+    return lro_call_start_list(c, parent, args, opts, cb, user_data, ud_free, out, NULL);
 }
 
-int lro_list_ext(lro_client *c, const char *parent, const lro_list_args *args,
-                 const lro_call_options *opts, lro_done_cb cb, void *user_data,
-                 lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
+int lro_call_start_list(lro_client *c, const char *parent, const lro_list_args *args,
+                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
+                        lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
     if (c == NULL) {
         return LRO_ERR_INVALID_ARG;
@@ -790,15 +780,15 @@ int lro_list_ext(lro_client *c, const char *parent, const lro_list_args *args,
     req.page_size = a.page_size;
     req.page_token = (char *)(a.page_token ? a.page_token : "");
     req.return_partial_success = a.return_partial_success != 0;
-    return start_call(c, LRO_K_LIST, parent, &req.base, 0, opts, cb, user_data, ud_free, out, ext);
+    return start_call(c, LRO_K_LIST, parent, &req.base, 0, opts, cb, user_data, ud_free, out, owner);
 }
 
 /* Internal starts for awaits: Get, Wait or Cancel with an owner hook and no
  * user callback. */
-int lro_start_get_ext(lro_client *c, lro_kind kind, const char *name, int64_t wait_timeout_ms,
-                      const lro_call_options *opts, const lro_start_ext *ext)
+int lro_call_start_named(lro_client *c, lro_kind kind, const char *name, int64_t wait_timeout_ms,
+                         const lro_call_options *opts, const lro_call_owner *owner)
 {
-    return start_named(c, kind, name, wait_timeout_ms, opts, NULL, NULL, NULL, NULL, ext);
+    return start_named(c, kind, name, wait_timeout_ms, opts, NULL, NULL, NULL, NULL, owner);
 }
 
 int lro_call_options_copy(const lro_call_options *in, lro_call_options *out, lro_arena *a)

@@ -1,4 +1,6 @@
-/* Client lifetime, the I/O thread, the timer heap and wake-ups. */
+/* The client layer: lifetime, the I/O thread, the timer heap, the ready
+ * queue, the in-flight list and wake-ups. Knows nothing of calls, awaits or
+ * pagers: it runs what they hand it (cq tags, timers, ready entries). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +20,6 @@ static const char *const k_methods[LRO_K_COUNT] = {
     "/google.longrunning.Operations/WaitOperation",
 };
 
-/* The tag of wake-up events; its address is unique, its content unused. */
-static char g_wake_tag;
 static _Thread_local const lro_client *tls_io_client;
 
 int lro_on_io_thread(const lro_client *c)
@@ -52,109 +52,34 @@ void lro_client_unref_mem(lro_client *c)
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->ready_mu);
     pthread_mutex_destroy(&c->process_mu);
-    lro_free(c->heap);
+    lro_heap_free(&c->timers);
     lro_free(c);
     grpc_shutdown();
 }
 
-/* ---- Timer heap (min-heap on due_ns; caller holds c->mu) ---------------- */
-
-static void heap_swap(lro_timer **h, size_t a, size_t b)
+int lro_client_closing(const lro_client *c)
 {
-    lro_timer *t = h[a];
-    h[a] = h[b];
-    h[b] = t;
-    h[a]->heap_index = a;
-    h[b]->heap_index = b;
+    return atomic_load_explicit(&c->closing, memory_order_acquire);
 }
 
-static void heap_up(lro_timer **h, size_t i)
-{
-    while (i > 0) {
-        size_t p = (i - 1) / 2;
-        if (h[p]->due_ns <= h[i]->due_ns) {
-            break;
-        }
-        heap_swap(h, i, p);
-        i = p;
-    }
-}
-
-static void heap_down(lro_timer **h, size_t n, size_t i)
-{
-    for (;;) {
-        size_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < n && h[l]->due_ns < h[m]->due_ns) {
-            m = l;
-        }
-        if (r < n && h[r]->due_ns < h[m]->due_ns) {
-            m = r;
-        }
-        if (m == i) {
-            return;
-        }
-        heap_swap(h, i, m);
-        i = m;
-    }
-}
+/* ---- Timers (caller holds c->mu) -------------------------------------------- */
 
 int lro_timer_add_locked(lro_client *c, lro_timer *t)
 {
-    if (c->heap_len == c->heap_cap) {
-        size_t cap = c->heap_cap ? c->heap_cap * 2 : 64;
-        lro_timer **h = lro_realloc(c->heap, cap * sizeof *h);
-        if (h == NULL) {
-            return LRO_ERR_NOMEM;
-        }
-        c->heap = h;
-        c->heap_cap = cap;
-    }
-    t->heap_index = c->heap_len;
-    c->heap[c->heap_len++] = t;
-    heap_up(c->heap, t->heap_index);
-    return LRO_OK;
+    return lro_heap_push(&c->timers, &t->node);
 }
 
 int lro_timer_remove_locked(lro_client *c, lro_timer *t)
 {
-    size_t i = t->heap_index;
-    if (i == SIZE_MAX || i >= c->heap_len || c->heap[i] != t) {
-        return 0;
-    }
-    c->heap_len--;
-    if (i != c->heap_len) {
-        c->heap[i] = c->heap[c->heap_len];
-        c->heap[i]->heap_index = i;
-        heap_down(c->heap, c->heap_len, i);
-        heap_up(c->heap, i);
-    }
-    t->heap_index = SIZE_MAX;
-    return 1;
+    return lro_heap_remove(&c->timers, &t->node);
 }
 
-int64_t lro_budget_take_locked(lro_client *c, int64_t now_ns)
+void lro_timer_fire_now_locked(lro_client *c, lro_timer *t)
 {
-    if (c->budget_rate <= 0) {
-        return 0;
+    if (lro_heap_remove(&c->timers, &t->node)) {
+        t->node.key = 0;
+        (void)lro_heap_push(&c->timers, &t->node); /* reuses the slot just freed */
     }
-    double elapsed = (double)(now_ns - c->budget_last_ns) / 1e9;
-    c->budget_last_ns = now_ns;
-    c->budget_tokens += elapsed * c->budget_rate;
-    if (c->budget_tokens > c->budget_burst) {
-        c->budget_tokens = c->budget_burst;
-    }
-    if (c->budget_tokens >= 1.0) {
-        c->budget_tokens -= 1.0;
-        return 0;
-    }
-    /* No token now: reserve the next one (the balance goes negative) and
-     * tell the caller when it is theirs. Waiting polls are thus spaced
-     * 1/rate apart; without the reservation every waiting await got the
-     * same short delay, and 100,000 timers kept waking together to ask
-     * again, starving the I/O thread. */
-    c->budget_tokens -= 1.0;
-    int64_t wait = (int64_t)(-c->budget_tokens / c->budget_rate * 1e9);
-    return wait > 0 ? wait : 1;
 }
 
 double lro_rand01_locked(lro_client *c)
@@ -175,15 +100,106 @@ static void run_due_timers(lro_client *c)
     int64_t now = lro_now_ns();
     for (;;) {
         pthread_mutex_lock(&c->mu);
-        if (c->heap_len == 0 || c->heap[0]->due_ns > now) {
-            pthread_mutex_unlock(&c->mu);
+        lro_heap_node *n = lro_heap_pop_due(&c->timers, now);
+        pthread_mutex_unlock(&c->mu);
+        if (n == NULL) {
             return;
         }
-        lro_timer *t = c->heap[0];
-        lro_timer_remove_locked(c, t);
-        pthread_mutex_unlock(&c->mu);
-        t->fire(t, 0);
+        LRO_TIMER_OF(n)->fire(LRO_TIMER_OF(n), 0);
     }
+}
+
+/* ---- In-flight list (caller holds c->mu) ------------------------------------- */
+
+void lro_inflight_add_locked(lro_client *c, lro_inflight *l)
+{
+    l->prev = NULL;
+    l->next = c->inflight;
+    if (l->next) {
+        l->next->prev = l;
+    }
+    c->inflight = l;
+    l->linked = 1;
+    atomic_fetch_add(&c->inflight_count, 1);
+}
+
+void lro_inflight_remove_locked(lro_client *c, lro_inflight *l)
+{
+    if (!l->linked) {
+        return;
+    }
+    if (l->prev) {
+        l->prev->next = l->next;
+    } else {
+        c->inflight = l->next;
+    }
+    if (l->next) {
+        l->next->prev = l->prev;
+    }
+    l->prev = l->next = NULL;
+    l->linked = 0;
+    atomic_fetch_sub(&c->inflight_count, 1);
+}
+
+/* ---- Ready queue ---------------------------------------------------------------- */
+
+int lro_ready_push_locked(lro_client *c, lro_ready *r)
+{
+    int was_empty = c->ready_head == NULL;
+    r->next = NULL;
+    if (c->ready_tail) {
+        c->ready_tail->next = r;
+    } else {
+        c->ready_head = r;
+    }
+    c->ready_tail = r;
+    return was_empty;
+}
+
+/* Tells whoever runs callbacks that there is work: loop mode signals the
+ * eventfd / wakeup hook on the empty -> non-empty edge; thread mode wakes
+ * the I/O thread unless we are on it. */
+void lro_client_signal_ready(lro_client *c, int was_empty)
+{
+    if (c->mode == LRO_MODE_LOOP) {
+        if (was_empty) {
+            uint64_t one = 1;
+            if (c->event_fd >= 0) {
+                ssize_t w = write(c->event_fd, &one, sizeof one);
+                (void)w;
+            }
+            if (c->wakeup != NULL) {
+                c->wakeup(c->wakeup_data);
+            }
+        }
+    } else if (!lro_on_io_thread(c)) {
+        lro_client_wake_io(c);
+    }
+}
+
+int lro_client_drain_ready(lro_client *c, int max)
+{
+    int ran = 0;
+    /* A callback may destroy the client: keep its memory until we are done. */
+    lro_client_ref_mem(c);
+    while (max <= 0 || ran < max) {
+        pthread_mutex_lock(&c->ready_mu);
+        lro_ready *r = c->ready_head;
+        if (r != NULL) {
+            c->ready_head = r->next;
+            if (c->ready_head == NULL) {
+                c->ready_tail = NULL;
+            }
+        }
+        pthread_mutex_unlock(&c->ready_mu);
+        if (r == NULL) {
+            break;
+        }
+        r->run(r);
+        ran++;
+    }
+    lro_client_unref_mem(c);
+    return ran;
 }
 
 /* ---- Wake-ups ------------------------------------------------------------ */
@@ -214,7 +230,7 @@ void lro_client_wake_io(lro_client *c)
     }
     grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
     grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
-                                          &g_wake_tag);
+                                          &c->wake_tag);
     pthread_mutex_unlock(&c->mu);
 }
 
@@ -228,12 +244,12 @@ void lro_client_wake_io(lro_client *c)
 static gpr_timespec end_iteration(lro_client *c)
 {
     pthread_mutex_lock(&c->mu);
-    int go = c->closing && !c->cq_shut && atomic_load(&c->inflight_count) == 0 &&
-             c->heap_len == 0;
+    lro_heap_node *top = lro_heap_top(&c->timers);
+    int go = c->closing && !c->cq_shut && atomic_load(&c->inflight_count) == 0 && top == NULL;
     if (go) {
         c->cq_shut = 1;
     }
-    int64_t due = c->heap_len ? c->heap[0]->due_ns : INT64_MAX;
+    int64_t due = top ? top->key : INT64_MAX;
     pthread_mutex_unlock(&c->mu);
     if (go) {
         grpc_completion_queue_shutdown(c->cq);
@@ -265,6 +281,13 @@ static void release_grpc(lro_client *c)
     }
 }
 
+static void wake_done(lro_cq_tag *t, int success)
+{
+    (void)success;
+    lro_client *c = (lro_client *)((char *)t - offsetof(lro_client, wake_tag));
+    atomic_store(&c->wake_pending, 0);
+}
+
 static void *io_main(void *arg)
 {
     lro_client *c = arg;
@@ -276,11 +299,8 @@ static void *io_main(void *arg)
             break;
         }
         if (ev.type == GRPC_OP_COMPLETE) {
-            if (ev.tag == &g_wake_tag) {
-                atomic_store(&c->wake_pending, 0);
-            } else {
-                lro_call_on_complete(ev.tag, ev.success);
-            }
+            lro_cq_tag *t = ev.tag;
+            t->done(t, ev.success);
         }
         run_due_timers(c);
         if (c->mode == LRO_MODE_THREAD) {
@@ -348,11 +368,12 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
     c->mode = o->mode;
     c->default_timeout_ms = o->default_timeout_ms;
     c->retry = o->retry;
-    c->budget_rate = o->budget_rate;
-    c->budget_burst = o->budget_burst;
-    c->budget_tokens = o->budget_burst;
-    c->budget_last_ns = lro_now_ns();
-    c->aw_cap = o->max_await_rpcs;
+    c->aw.budget_rate = o->budget_rate;
+    c->aw.budget_burst = o->budget_burst;
+    c->aw.budget_tokens = o->budget_burst;
+    c->aw.budget_last_ns = lro_now_ns();
+    c->aw.cap = o->max_await_rpcs;
+    c->wake_tag.done = wake_done;
     c->event_fd = -1;
     c->wakeup = o->wakeup;
     c->wakeup_data = o->wakeup_data;
@@ -460,30 +481,25 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
 
 static void drain_on_destroy(lro_client *c);
 
-/* Cancels everything in flight; completions then come back as
- * LRO_ERR_SHUTDOWN (call.c looks at c->closing). Timers (retry backoff and
- * polls) are fired as cancelled so their futures finish too. */
+/* Stops everything in flight; completions then come back as
+ * LRO_ERR_SHUTDOWN (their owners look at lro_client_closing()). Timers
+ * (retry backoff, polls, awaits waiting for an RPC slot) are fired as
+ * cancelled so their futures finish too. */
 static void cancel_all(lro_client *c)
 {
     pthread_mutex_lock(&c->mu);
-    for (lro_future *f = c->inflight; f != NULL; f = f->next) {
-        if (f->call != NULL) {
-            grpc_call_cancel(f->call, NULL);
-        }
+    for (lro_inflight *l = c->inflight; l != NULL; l = l->next) {
+        l->abort(l);
     }
     pthread_mutex_unlock(&c->mu);
-    lro_await_shutdown_queue(c);
     for (;;) {
         pthread_mutex_lock(&c->mu);
-        lro_timer *t = c->heap_len ? c->heap[0] : NULL;
-        if (t != NULL) {
-            lro_timer_remove_locked(c, t);
-        }
+        lro_heap_node *n = lro_heap_pop_due(&c->timers, INT64_MAX);
         pthread_mutex_unlock(&c->mu);
-        if (t == NULL) {
+        if (n == NULL) {
             break;
         }
-        t->fire(t, 1);
+        LRO_TIMER_OF(n)->fire(LRO_TIMER_OF(n), 1);
     }
 }
 
@@ -497,7 +513,7 @@ void lro_client_destroy(lro_client *c)
         pthread_mutex_unlock(&c->mu);
         return;
     }
-    c->closing = 1;
+    atomic_store(&c->closing, 1);
     int on_io = lro_on_io_thread(c);
     if (on_io) {
         c->destroy_on_io = 1;
@@ -547,10 +563,7 @@ static int processing_here(const lro_client *c)
 
 static int is_closing(lro_client *c)
 {
-    pthread_mutex_lock(&c->mu);
-    int closing = c->closing;
-    pthread_mutex_unlock(&c->mu);
-    return closing;
+    return lro_client_closing(c);
 }
 
 /* Final drain of destroy(): the remaining callbacks run on the caller's

@@ -1,33 +1,36 @@
-/* Futures: one per call, reference counted, completed exactly once; and the
- * ready queue through which every callback is delivered. */
+/* Futures: the base type of every call, await and page fetch: reference
+ * counted, completed exactly once, callbacks delivered through the client's
+ * ready queue. What each kind adds is reached through its lro_future_ops. */
 #include <errno.h>
 #include <limits.h>
 #include <linux/futex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "client_int.h"
+#include "future_int.h"
+#include "google/rpc/status.pb-c.h"
 
-lro_future *lro_future_new(lro_client *c, lro_kind kind)
-{
-    return lro_future_new_sized(c, kind, LRO_FUTURE_INLINE);
-}
+static void deliver(lro_ready *r);
 
-lro_future *lro_future_new_sized(lro_client *c, lro_kind kind, size_t inline_len)
+lro_future *lro_future_alloc(lro_client *c, const lro_future_ops *ops, lro_kind kind,
+                             size_t obj_size, size_t inline_len)
 {
-    lro_future *f = lro_malloc(offsetof(lro_future, inline_buf) + inline_len);
+    obj_size = (obj_size + 15u) & ~(size_t)15u; /* the arena block is 16-aligned */
+    lro_future *f = lro_malloc(obj_size + inline_len);
     if (f == NULL) {
         return NULL;
     }
-    /* Only the header is cleared; inline_buf is the arena's and needs no zeroing. */
-    memset(f, 0, offsetof(lro_future, inline_buf));
+    /* Only the structs are cleared; the inline block is the arena's. */
+    memset(f, 0, obj_size);
+    f->ops = ops;
     atomic_init(&f->refs, 1); /* the library's reference */
     f->client = c;
     f->kind = kind;
-    f->timer.heap_index = SIZE_MAX;
-    lro_arena_init(&f->arena, f->inline_buf, inline_len);
+    f->ready.run = deliver;
+    lro_arena_init(&f->arena, (char *)f + obj_size, inline_len);
     lro_client_ref_mem(c);
     return f;
 }
@@ -45,11 +48,8 @@ void lro_future_unref(lro_future *f)
     if (f == NULL || atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) != 1) {
         return;
     }
-    if (GRPC_SLICE_START_PTR(f->request) != NULL || GRPC_SLICE_LENGTH(f->request) != 0) {
-        grpc_slice_unref(f->request);
-    }
-    if (f->aw != NULL) {
-        lro_await_release(f);
+    if (f->ops->release != NULL) {
+        f->ops->release(f);
     }
     lro_arena_free(&f->arena);
     lro_client *c = f->client;
@@ -57,46 +57,84 @@ void lro_future_unref(lro_future *f)
     lro_client_unref_mem(c);
 }
 
+void lro_future_discard(lro_future *f)
+{
+    f->cb = NULL;
+    f->ud_free = NULL;
+    lro_future_unref(f);
+}
+
+/* ---- Outcomes ---------------------------------------------------------------- */
+
+static const Google__Rpc__Status k_status_ok = GOOGLE__RPC__STATUS__INIT;
+
+const lro_status *lro_status_ok(void)
+{
+    return (const lro_status *)&k_status_ok;
+}
+
+const lro_status *lro_status_local(lro_future *f, int code, const char *msg)
+{
+    static Google__Rpc__Status nomem = {PROTOBUF_C_MESSAGE_INIT(&google__rpc__status__descriptor),
+                                        LRO_CODE_RESOURCE_EXHAUSTED,
+                                        (char *)"lro: out of memory", 0, NULL};
+    Google__Rpc__Status *s = lro_arena_alloc(&f->arena, sizeof *s);
+    char *m = s ? lro_arena_strndup(&f->arena, msg, strlen(msg)) : NULL;
+    if (s == NULL || m == NULL) {
+        return (const lro_status *)&nomem;
+    }
+    google__rpc__status__init(s);
+    s->code = code;
+    s->message = m;
+    return (const lro_status *)s;
+}
+
+/* Every outcome the library makes up itself: result, the status code it
+ * carries, and the default text. */
+static const struct {
+    int result;
+    int code;
+    const char *text;
+} k_local[] = {
+    {LRO_ERR_SHUTDOWN, LRO_CODE_CANCELLED, "client destroyed"},
+    {LRO_ERR_CANCELLED, LRO_CODE_CANCELLED, "cancelled locally (lro_future_cancel)"},
+    {LRO_ERR_NOMEM, LRO_CODE_RESOURCE_EXHAUSTED, "out of memory"},
+    {LRO_ERR_TIMEOUT, LRO_CODE_DEADLINE_EXCEEDED, "timed out"},
+    {LRO_ERR_DECODE, LRO_CODE_INTERNAL, "invalid response"},
+    {LRO_ERR_INTERNAL, LRO_CODE_INTERNAL, "internal error (grpc refused to start the call)"},
+};
+
+void lro_future_set_local(lro_future *f, int result, const char *why)
+{
+    int code = LRO_CODE_UNKNOWN;
+    const char *text = lro_strerror(result);
+    for (size_t i = 0; i < sizeof k_local / sizeof k_local[0]; i++) {
+        if (k_local[i].result == result) {
+            code = k_local[i].code;
+            text = k_local[i].text;
+            break;
+        }
+    }
+    if (result == LRO_ERR_NOMEM) {
+        why = NULL; /* no room for anything longer: the static text */
+    }
+    char msg[800];
+    snprintf(msg, sizeof msg, "lro: %s", why != NULL ? why : text);
+    f->result = result;
+    f->status = lro_status_local(f, code, msg);
+}
+
+void lro_future_finish_local(lro_future *f, int result, const char *why)
+{
+    lro_future_set_local(f, result, why);
+    lro_future_finish(f, result);
+}
+
+/* ---- Completion and delivery ----------------------------------------------------- */
+
 static void futex_wake_all(atomic_int *addr)
 {
     syscall(SYS_futex, (int *)addr, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
-}
-
-/* Appends f to the ready queue (caller holds c->ready_mu); returns whether
- * the queue was empty before. */
-static int push_ready_locked(lro_client *c, lro_future *f)
-{
-    int was_empty = c->ready_head == NULL;
-    f->queued = 1;
-    f->ready_next = NULL;
-    if (c->ready_tail) {
-        c->ready_tail->ready_next = f;
-    } else {
-        c->ready_head = f;
-    }
-    c->ready_tail = f;
-    return was_empty;
-}
-
-/* Tells whoever runs callbacks that there is work: loop mode signals the
- * eventfd / wakeup hook on the empty -> non-empty edge; thread mode wakes
- * the I/O thread unless we are on it. */
-static void signal_ready(lro_client *c, int was_empty)
-{
-    if (c->mode == LRO_MODE_LOOP) {
-        if (was_empty) {
-            uint64_t one = 1;
-            if (c->event_fd >= 0) {
-                ssize_t w = write(c->event_fd, &one, sizeof one);
-                (void)w;
-            }
-            if (c->wakeup != NULL) {
-                c->wakeup(c->wakeup_data);
-            }
-        }
-    } else if (!lro_on_io_thread(c)) {
-        lro_client_wake_io(c);
-    }
 }
 
 /* Called once per future, on whichever thread learned the outcome. */
@@ -117,15 +155,15 @@ void lro_future_finish(lro_future *f, int result)
      * loop thread), so it is delivered through the queue even without cb. */
     int queue = f->cb != NULL || (c->mode == LRO_MODE_LOOP && f->ud_free != NULL);
     int was_empty = 0;
+    lro_free_fn ud_free = NULL;
+    void *ud = f->ud;
     if (queue) {
         /* The library's reference moves into the ready queue. */
-        was_empty = push_ready_locked(c, f);
+        f->queued = 1;
+        was_empty = lro_ready_push_locked(c, &f->ready);
     } else {
         f->lib_ref_dropped = 1;
-    }
-    lro_free_fn ud_free = queue ? NULL : f->ud_free;
-    void *ud = f->ud;
-    if (!queue) {
+        ud_free = f->ud_free;
         f->ud_free = NULL;
     }
     pthread_mutex_unlock(&c->ready_mu);
@@ -137,49 +175,36 @@ void lro_future_finish(lro_future *f, int result)
         lro_future_unref(f);
         return;
     }
-    signal_ready(c, was_empty);
+    lro_client_signal_ready(c, was_empty);
 }
 
-int lro_client_drain_ready(lro_client *c, int max)
+/* The ready queue's entry point: runs the callback (and the user data's
+ * destructor) of a finished future, then drops the queue's reference. */
+static void deliver(lro_ready *r)
 {
-    int ran = 0;
-    /* A callback may destroy the client: keep its memory until we are done. */
-    lro_client_ref_mem(c);
-    while (max <= 0 || ran < max) {
-        pthread_mutex_lock(&c->ready_mu);
-        lro_future *f = c->ready_head;
-        if (f == NULL) {
-            pthread_mutex_unlock(&c->ready_mu);
-            break;
-        }
-        c->ready_head = f->ready_next;
-        if (c->ready_head == NULL) {
-            c->ready_tail = NULL;
-        }
-        f->queued = 0;
-        if (f->cb == NULL) {
-            /* A ud_free-only delivery: a then() from now on must queue
-             * itself (as for any finished future), not wait for a queueing
-             * that already happened. */
-            f->lib_ref_dropped = 1;
-        }
-        lro_done_cb cb = f->cb;
-        void *ud = f->ud;
-        lro_free_fn ud_free = f->ud_free;
-        f->ud_free = NULL;
-        pthread_mutex_unlock(&c->ready_mu);
-
-        if (cb != NULL) {
-            cb(f, ud); /* NULL: a loop-mode ud_free-only delivery */
-        }
-        if (ud_free != NULL) {
-            ud_free(ud);
-        }
-        lro_future_unref(f);
-        ran++;
+    lro_future *f = (lro_future *)((char *)r - offsetof(lro_future, ready));
+    lro_client *c = f->client;
+    pthread_mutex_lock(&c->ready_mu);
+    f->queued = 0;
+    if (f->cb == NULL) {
+        /* A ud_free-only delivery: a then() from now on must queue itself
+         * (as for any finished future), not wait for a queueing that
+         * already happened. */
+        f->lib_ref_dropped = 1;
     }
-    lro_client_unref_mem(c);
-    return ran;
+    lro_done_cb cb = f->cb;
+    void *ud = f->ud;
+    lro_free_fn ud_free = f->ud_free;
+    f->ud_free = NULL;
+    pthread_mutex_unlock(&c->ready_mu);
+
+    if (cb != NULL) {
+        cb(f, ud); /* NULL: a loop-mode ud_free-only delivery */
+    }
+    if (ud_free != NULL) {
+        ud_free(ud);
+    }
+    lro_future_unref(f);
 }
 
 int lro_future_is_done(const lro_future *f)
@@ -249,10 +274,7 @@ int lro_future_then(lro_future *f, lro_done_cb cb, void *user_data, lro_free_fn 
         }
         return LRO_OK;
     }
-    pthread_mutex_lock(&c->mu);
-    int closed = c->closing;
-    pthread_mutex_unlock(&c->mu);
-    if (closed) {
+    if (lro_client_closing(c)) {
         pthread_mutex_unlock(&c->ready_mu);
         /* No dispatch context is left: run here (documented). */
         f->ud_free = NULL;
@@ -264,9 +286,10 @@ int lro_future_then(lro_future *f, lro_done_cb cb, void *user_data, lro_free_fn 
     }
     /* Already finished: queue it with a reference of its own. */
     lro_future_ref(f);
-    int was_empty = push_ready_locked(c, f);
+    f->queued = 1;
+    int was_empty = lro_ready_push_locked(c, &f->ready);
     pthread_mutex_unlock(&c->ready_mu);
-    signal_ready(c, was_empty);
+    lro_client_signal_ready(c, was_empty);
     return LRO_OK;
 }
 
@@ -298,6 +321,20 @@ const lro_page *lro_future_page(const lro_future *f)
         return NULL;
     }
     return (const lro_page *)f->msg;
+}
+
+int lro_future_cancel(lro_future *f)
+{
+    if (f == NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    if (lro_future_is_done(f) || atomic_exchange(&f->cancel_requested, 1)) {
+        return LRO_OK;
+    }
+    if (f->ops->cancel != NULL) {
+        f->ops->cancel(f);
+    }
+    return LRO_OK;
 }
 
 int lro_future_attempts(const lro_future *f)

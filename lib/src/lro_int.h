@@ -70,6 +70,35 @@ LRO_HIDDEN void lro_arena_free(lro_arena *a);
 /* A ProtobufCAllocator that allocates from `a` and never frees. */
 LRO_HIDDEN void lro_arena_pb_allocator(lro_arena *a, struct ProtobufCAllocator *out);
 
+/* ---- heap.c: the indexed min-heap every timer lives in ---- */
+/* A node is embedded in what it times; `key` is its due time (any clock, the
+ * owner's choice) and `index` its slot, SIZE_MAX while not in a heap. The
+ * owner's lock guards the heap and its nodes. */
+typedef struct lro_heap_node {
+    int64_t key;
+    size_t index;
+} lro_heap_node;
+typedef struct lro_heap {
+    lro_heap_node **v;
+    size_t n, cap;
+} lro_heap;
+#define LRO_HEAP_NODE_INIT { 0, SIZE_MAX }
+/* LRO_OK or LRO_ERR_NOMEM (the node is then not in the heap). */
+LRO_HIDDEN int lro_heap_push(lro_heap *h, lro_heap_node *n);
+/* 1 when n was in h and is now out, 0 when it was not in h. */
+LRO_HIDDEN int lro_heap_remove(lro_heap *h, lro_heap_node *n);
+/* The earliest node if its key is <= now, taken out of the heap; else NULL. */
+LRO_HIDDEN lro_heap_node *lro_heap_pop_due(lro_heap *h, int64_t now);
+static inline lro_heap_node *lro_heap_top(const lro_heap *h)
+{
+    return h->n ? h->v[0] : NULL;
+}
+static inline int lro_heap_armed(const lro_heap_node *n)
+{
+    return n->index != SIZE_MAX;
+}
+LRO_HIDDEN void lro_heap_free(lro_heap *h);
+
 /* ---- time ---- */
 LRO_HIDDEN int64_t lro_now_ms(void);   /* CLOCK_MONOTONIC */
 LRO_HIDDEN int64_t lro_now_ns(void);

@@ -240,3 +240,21 @@ int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max)
     o->max_await_rpcs = max;
     return LRO_OK;
 }
+
+int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
+{
+    if (in == NULL || in->struct_size < offsetof(lro_retry_policy, initial_backoff_ms)) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    lro_retry_policy r = LRO_RETRY_POLICY_INIT;
+    size_t n = in->struct_size < sizeof r ? in->struct_size : sizeof r;
+    memcpy(&r, in, n);
+    r.struct_size = sizeof r;
+    if (r.max_attempts < 1 || r.max_attempts > 1000 || r.initial_backoff_ms < 0 ||
+        !(r.multiplier >= 1.0 && r.multiplier <= 100.0) || r.max_backoff_ms < 0 ||
+        !(r.jitter >= 0.0 && r.jitter <= 1.0) || r.total_timeout_ms < 0) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    *out = r;
+    return LRO_OK;
+}

@@ -3,7 +3,7 @@
  * twice and a failed fetch can simply be asked for again. */
 #include <string.h>
 
-#include "client_int.h"
+#include "call_int.h"
 
 struct lro_pager {
     atomic_int refs; /* the user's + one per fetch in flight */
@@ -129,8 +129,7 @@ static void page_done(lro_future *f)
             /* Cannot record where we are: report the page as failed so the
              * caller retries it, rather than skip or repeat pages. */
             lro_free(t);
-            f->result = LRO_ERR_NOMEM;
-            f->status = lro_status_local(f, LRO_CODE_RESOURCE_EXHAUSTED, "lro: out of memory");
+            lro_future_set_local(f, LRO_ERR_NOMEM, NULL);
             f->msg = NULL;
         } else {
             lro_free(p->token);
@@ -171,11 +170,12 @@ int lro_pager_next_page(lro_pager *p, lro_done_cb cb, void *user_data, lro_free_
     lro_list_args a = p->args;
     a.page_token = p->token;
     atomic_fetch_add(&p->refs, 1);
-    lro_start_ext ext = {page_done, p, &p->inflight};
+    lro_call_owner owner = {page_done, p, &p->inflight};
     /* p->mu is held so the token cannot change under the request; the hook
      * takes p->mu, but it can only run after the batch completes, and
-     * lro_list_ext never completes synchronously. */
-    int rc = lro_list_ext(p->client, p->parent, &a, &p->opts, cb, user_data, ud_free, out, &ext);
+     * a call never completes synchronously. */
+    int rc = lro_call_start_list(p->client, p->parent, &a, &p->opts, cb, user_data, ud_free, out,
+                                 &owner);
     pthread_mutex_unlock(&p->mu);
     if (rc != LRO_OK) {
         atomic_fetch_sub(&p->refs, 1);

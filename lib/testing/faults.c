@@ -228,7 +228,7 @@ int faults_apply(srv_call *c, const char *name)
         if (!atomic_load(&s->stopping) && latency > 0) {
             c->timer.kind = TIMER_LATENCY;
             c->timer.owner = c;
-            c->timer.when_ms = lro_now_ms() + latency;
+            c->timer.node.key = lro_now_ms() + latency;
             taken = heap_push(s, &c->timer) == LRO_OK;
         }
         pthread_mutex_unlock(&s->mu);

@@ -206,7 +206,7 @@ static void do_wait(srv_call *c, const char *name)
     if (!e->done && hold > 0 && !atomic_load(&s->stopping)) {
         c->timer.kind = TIMER_WAIT;
         c->timer.owner = c;
-        c->timer.when_ms = lro_now_ms() + hold;
+        c->timer.node.key = lro_now_ms() + hold;
         if (heap_push(s, &c->timer) == LRO_OK) {
             waiter_add(e, c); /* answered by completion, timeout or stop */
             pthread_mutex_unlock(&s->mu);

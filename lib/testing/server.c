@@ -195,7 +195,7 @@ static void request_one(srv_thread *t, int method)
     c->s = s;
     c->t = t;
     c->method = method;
-    c->timer.idx = SIZE_MAX;
+    c->timer.node.index = SIZE_MAX;
     c->timer.owner = c;
     grpc_metadata_array_init(&c->md);
     grpc_call_error rc;
@@ -304,7 +304,7 @@ static void free_server(lro_test_server *s)
     faults_free(s);
     srv_unreachable_free(s);
     records_free(&s->rec);
-    lro_free(s->heap.v);
+    lro_heap_free(&s->heap);
     pthread_mutex_destroy(&s->mu);
     pthread_mutex_destroy(&s->rec_mu);
     pthread_mutex_destroy(&s->fault_mu);
@@ -440,8 +440,9 @@ const char *lro_test_server_target(const lro_test_server *s)
  * see CANCELLED from grpc_server_cancel_all_calls. s->mu held. */
 static void drop_held(lro_test_server *s)
 {
-    while (s->heap.n > 0) {
-        srv_timer *t = s->heap.v[0];
+    lro_heap_node *n;
+    while ((n = lro_heap_top(&s->heap)) != NULL) {
+        srv_timer *t = SRV_TIMER(n);
         heap_remove(s, t);
         if (t->kind == TIMER_COMPLETE) {
             srv_completion *sc = t->owner;

@@ -34,16 +34,12 @@ enum { TAG_REQUEST = 1, TAG_ANSWER = 2, TAG_SHUTDOWN = 3 };
 /* ---- timers.c ---- */
 enum { TIMER_WAIT = 1, TIMER_LATENCY = 2, TIMER_COMPLETE = 3 };
 typedef struct srv_timer {
-    int64_t when_ms; /* lro_now_ms() clock */
-    size_t idx;      /* position in the heap; SIZE_MAX when not armed */
+    lro_heap_node node; /* key: due time on the lro_now_ms() clock */
     int kind;
     void *owner; /* srv_call (WAIT, LATENCY) or srv_completion (COMPLETE) */
 } srv_timer;
-
-typedef struct srv_heap {
-    srv_timer **v;
-    size_t n, cap;
-} srv_heap;
+/* The timer whose heap node is n (the node is the first member). */
+#define SRV_TIMER(n) ((srv_timer *)(void *)(n))
 
 /* ---- one call ---- */
 typedef struct srv_thread srv_thread;
@@ -171,7 +167,7 @@ struct lro_test_server {
     pthread_mutex_t mu;
     pthread_cond_t cond; /* timer thread; shutdown tag arrival */
     srv_store store;
-    srv_heap heap;
+    lro_heap heap; /* srv_timer nodes (mu) */
     pthread_t timer_th;
     int timer_started;
     int timer_stop;

@@ -455,7 +455,7 @@ static int finish_later(lro_test_server *s, const char *name, int64_t delay_ms, 
             sc->op_result_len = len;
             sc->timer.kind = TIMER_COMPLETE;
             sc->timer.owner = sc;
-            sc->timer.when_ms = lro_now_ms() + delay_ms;
+            sc->timer.node.key = lro_now_ms() + delay_ms;
             rc = heap_push(s, &sc->timer);
             if (rc == LRO_OK) {
                 result = NULL; /* the timer owns it now */

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "client_int.h"
+#include "call_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
