@@ -673,44 +673,43 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
     if (rc != LRO_OK) {
         return rc;
     }
-    Google__Longrunning__GetOperationRequest get = GOOGLE__LONGRUNNING__GET_OPERATION_REQUEST__INIT;
-    Google__Longrunning__CancelOperationRequest can =
-        GOOGLE__LONGRUNNING__CANCEL_OPERATION_REQUEST__INIT;
-    Google__Longrunning__DeleteOperationRequest del =
-        GOOGLE__LONGRUNNING__DELETE_OPERATION_REQUEST__INIT;
-    Google__Longrunning__WaitOperationRequest wait =
-        GOOGLE__LONGRUNNING__WAIT_OPERATION_REQUEST__INIT;
+    /* Get, Cancel and Delete requests are one shape (the name alone); Wait
+     * adds a timeout. */
+    static const ProtobufCMessageDescriptor *const k_desc[LRO_K_COUNT] = {
+        [LRO_K_GET] = &google__longrunning__get_operation_request__descriptor,
+        [LRO_K_CANCEL] = &google__longrunning__cancel_operation_request__descriptor,
+        [LRO_K_DELETE] = &google__longrunning__delete_operation_request__descriptor,
+        [LRO_K_WAIT] = &google__longrunning__wait_operation_request__descriptor,
+    };
+    _Static_assert(offsetof(Google__Longrunning__GetOperationRequest, name) ==
+                           offsetof(Google__Longrunning__CancelOperationRequest, name) &&
+                       offsetof(Google__Longrunning__GetOperationRequest, name) ==
+                           offsetof(Google__Longrunning__DeleteOperationRequest, name),
+                   "Get/Cancel/Delete requests share one layout");
+    if ((unsigned)kind >= LRO_K_COUNT || k_desc[kind] == NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    union {
+        Google__Longrunning__GetOperationRequest named;
+        Google__Longrunning__WaitOperationRequest wait;
+    } req;
     Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
-    const ProtobufCMessage *req;
     int64_t extra = 0;
-    switch (kind) {
-    case LRO_K_GET:
-        get.name = (char *)name;
-        req = &get.base;
-        break;
-    case LRO_K_CANCEL:
-        can.name = (char *)name;
-        req = &can.base;
-        break;
-    case LRO_K_DELETE:
-        del.name = (char *)name;
-        req = &del.base;
-        break;
-    case LRO_K_WAIT:
-        wait.name = (char *)name;
+    protobuf_c_message_init(k_desc[kind], &req);
+    if (kind != LRO_K_WAIT) {
+        req.named.name = (char *)name;
+    } else {
+        req.wait.name = (char *)name;
         if (wait_timeout_ms > 0) {
             d.seconds = wait_timeout_ms / 1000;
             d.nanos = (int32_t)((wait_timeout_ms % 1000) * 1000000);
-            wait.timeout = &d;
+            req.wait.timeout = &d;
             /* The RPC deadline is the server-side timeout + the call's own. */
             extra = wait_timeout_ms;
         }
-        req = &wait.base;
-        break;
-    default:
-        return LRO_ERR_INVALID_ARG;
     }
-    return start_call(c, kind, name, req, extra, opts, cb, user_data, ud_free, out, owner);
+    return start_call(c, kind, name, &req.named.base, extra, opts, cb, user_data, ud_free, out,
+                      owner);
 }
 
 int lro_get(lro_client *c, const char *name, const lro_call_options *opts, lro_done_cb cb,

@@ -93,19 +93,19 @@ double lro_rand01_locked(lro_client *c)
     return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) / 9007199254740992.0;
 }
 
-/* Fires every due timer. Each is removed from the heap before its callback
- * runs, with the lock released (fire() may start RPCs or add timers). */
-static void run_due_timers(lro_client *c)
+/* Fires every timer due at `upto`. Each is removed from the heap before its
+ * callback runs, with the lock released (fire() may start RPCs or add
+ * timers). `cancelled`: the client is being destroyed. */
+static void fire_timers(lro_client *c, int64_t upto, int cancelled)
 {
-    int64_t now = lro_now_ns();
     for (;;) {
         pthread_mutex_lock(&c->mu);
-        lro_heap_node *n = lro_heap_pop_due(&c->timers, now);
+        lro_heap_node *n = lro_heap_pop_due(&c->timers, upto);
         pthread_mutex_unlock(&c->mu);
         if (n == NULL) {
             return;
         }
-        LRO_TIMER_OF(n)->fire(LRO_TIMER_OF(n), 0);
+        LRO_TIMER_OF(n)->fire(LRO_TIMER_OF(n), cancelled);
     }
 }
 
@@ -302,7 +302,7 @@ static void *io_main(void *arg)
             lro_cq_tag *t = ev.tag;
             t->done(t, ev.success);
         }
-        run_due_timers(c);
+        fire_timers(c, lro_now_ns(), 0);
         if (c->mode == LRO_MODE_THREAD) {
             lro_client_drain_ready(c, 0);
         }
@@ -492,15 +492,7 @@ static void cancel_all(lro_client *c)
         l->abort(l);
     }
     pthread_mutex_unlock(&c->mu);
-    for (;;) {
-        pthread_mutex_lock(&c->mu);
-        lro_heap_node *n = lro_heap_pop_due(&c->timers, INT64_MAX);
-        pthread_mutex_unlock(&c->mu);
-        if (n == NULL) {
-            break;
-        }
-        LRO_TIMER_OF(n)->fire(LRO_TIMER_OF(n), 1);
-    }
+    fire_timers(c, INT64_MAX, 1);
 }
 
 void lro_client_destroy(lro_client *c)

@@ -148,6 +148,15 @@ static size_t utf8_seq(const unsigned char *s, size_t n, size_t *skip)
     return 0;
 }
 
+/* The two-character escapes of RFC 8259 (a table, not a chain of ifs). */
+static const char *short_escape(unsigned c)
+{
+    static const char from[] = "\"\\\n\r\t\b\f";
+    static const char *const to[] = {"\\\"", "\\\\", "\\n", "\\r", "\\t", "\\b", "\\f"};
+    const char *p = c != 0 ? strchr(from, (int)c) : NULL;
+    return p != NULL ? to[p - from] : NULL;
+}
+
 void lro_jw_string(lro_jw *w, const char *str, size_t n)
 {
     const unsigned char *s = (const unsigned char *)str;
@@ -167,26 +176,12 @@ void lro_jw_string(lro_jw *w, const char *str, size_t n)
             }
             esc = "\xEF\xBF\xBD"; /* U+FFFD */
             adv = skip;
-        } else if (c == '"') {
-            esc = "\\\"";
-        } else if (c == '\\') {
-            esc = "\\\\";
-        } else if (c == '\n') {
-            esc = "\\n";
-        } else if (c == '\r') {
-            esc = "\\r";
-        } else if (c == '\t') {
-            esc = "\\t";
-        } else if (c == '\b') {
-            esc = "\\b";
-        } else if (c == '\f') {
-            esc = "\\f";
-        } else if (c < 0x20) {
+        } else if (c >= 0x20 && c != '"' && c != '\\') {
+            i++; /* the common case: copied as it is */
+            continue;
+        } else if ((esc = short_escape(c)) == NULL) {
             snprintf(ubuf, sizeof ubuf, "\\u%04x", c);
             esc = ubuf;
-        } else {
-            i++;
-            continue;
         }
         lro_jw_put(w, str + run, i - run);
         lro_jw_puts(w, esc);
@@ -293,6 +288,21 @@ void lro_jw_number(lro_jw *w, double v, int is_float)
 
 /* ---- Reflection ------------------------------------------------------- */
 
+/* 64-bit integers (and map keys of any integer type) are JSON strings. */
+static void put_quoted_i64(lro_jw *w, int64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "\"%" PRId64 "\"", v);
+    lro_jw_puts(w, buf);
+}
+
+static void put_quoted_u64(lro_jw *w, uint64_t v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "\"%" PRIu64 "\"", v);
+    lro_jw_puts(w, buf);
+}
+
 static const void *at(const ProtobufCMessage *m, unsigned off)
 {
     return (const char *)m + off;
@@ -381,13 +391,11 @@ void lro_jw_value(lro_jw *w, const ProtobufCFieldDescriptor *f, const void *p)
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
     case PROTOBUF_C_TYPE_SFIXED64:
-        snprintf(buf, sizeof buf, "\"%" PRId64 "\"", *(const int64_t *)p);
-        lro_jw_puts(w, buf);
+        put_quoted_i64(w, *(const int64_t *)p);
         return;
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64:
-        snprintf(buf, sizeof buf, "\"%" PRIu64 "\"", *(const uint64_t *)p);
-        lro_jw_puts(w, buf);
+        put_quoted_u64(w, *(const uint64_t *)p);
         return;
     case PROTOBUF_C_TYPE_FLOAT:
         lro_jw_number(w, *(const float *)p, 1);
@@ -478,7 +486,9 @@ static int key_cmp(const void *a, const void *b, void *ctx)
     const ProtobufCFieldDescriptor *k = ctx;
     const map_ent *x = a, *y = b;
     const void *px = at(x->e, k->offset), *py = at(y->e, k->offset);
-    int c = 0;
+/* -1, 0 or 1 as the two values of type T at px and py compare. */
+#define CMP_AS(T) ((*(const T *)px > *(const T *)py) - (*(const T *)px < *(const T *)py))
+    int c;
     switch (k->type) {
     case PROTOBUF_C_TYPE_STRING: {
         const char *sx = *(const char *const *)px, *sy = *(const char *const *)py;
@@ -486,30 +496,23 @@ static int key_cmp(const void *a, const void *b, void *ctx)
         break;
     }
     case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64: {
-        uint64_t vx = *(const uint64_t *)px, vy = *(const uint64_t *)py;
-        c = (vx > vy) - (vx < vy);
+    case PROTOBUF_C_TYPE_FIXED64:
+        c = CMP_AS(uint64_t);
         break;
-    }
     case PROTOBUF_C_TYPE_INT64:
     case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64: {
-        int64_t vx = *(const int64_t *)px, vy = *(const int64_t *)py;
-        c = (vx > vy) - (vx < vy);
+    case PROTOBUF_C_TYPE_SFIXED64:
+        c = CMP_AS(int64_t);
         break;
-    }
     case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32: {
-        uint32_t vx = *(const uint32_t *)px, vy = *(const uint32_t *)py;
-        c = (vx > vy) - (vx < vy);
+    case PROTOBUF_C_TYPE_FIXED32:
+        c = CMP_AS(uint32_t);
+        break;
+    default: /* int32 family, bool */
+        c = CMP_AS(int32_t);
         break;
     }
-    default: { /* int32 family, bool */
-        int32_t vx = *(const int32_t *)px, vy = *(const int32_t *)py;
-        c = (vx > vy) - (vx < vy);
-        break;
-    }
-    }
+#undef CMP_AS
     if (c == 0) {
         c = (x->idx > y->idx) - (x->idx < y->idx);
     }
@@ -558,7 +561,6 @@ void lro_jw_map(lro_jw *w, const ProtobufCFieldDescriptor *f, const ProtobufCMes
             continue;
         }
         const void *kp = at(v[i].e, kf->offset);
-        char buf[32];
         lro_jw_sep(w, &first);
         switch (kf->type) {
         case PROTOBUF_C_TYPE_STRING:
@@ -574,12 +576,10 @@ void lro_jw_map(lro_jw *w, const ProtobufCFieldDescriptor *f, const ProtobufCMes
             break;
         case PROTOBUF_C_TYPE_UINT32:
         case PROTOBUF_C_TYPE_FIXED32:
-            snprintf(buf, sizeof buf, "\"%" PRIu32 "\"", *(const uint32_t *)kp);
-            lro_jw_puts(w, buf);
+            put_quoted_u64(w, *(const uint32_t *)kp);
             break;
         default:
-            snprintf(buf, sizeof buf, "\"%" PRId32 "\"", *(const int32_t *)kp);
-            lro_jw_puts(w, buf);
+            put_quoted_i64(w, *(const int32_t *)kp);
             break;
         }
         lro_jw_put(w, ": ", w->pretty ? 2 : 1);

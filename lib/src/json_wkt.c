@@ -44,23 +44,17 @@ static enum wkt wkt_kind(const ProtobufCMessageDescriptor *d)
         return WKT_NONE;
     }
     const char *n = d->name + 16;
-    if (strcmp(n, "Any") == 0) {
-        return WKT_ANY;
-    }
-    if (strcmp(n, "Duration") == 0) {
-        return WKT_DURATION;
-    }
-    if (strcmp(n, "Timestamp") == 0) {
-        return WKT_TIMESTAMP;
-    }
-    if (strcmp(n, "Struct") == 0) {
-        return WKT_STRUCT;
-    }
-    if (strcmp(n, "Value") == 0) {
-        return WKT_VALUE;
-    }
-    if (strcmp(n, "ListValue") == 0) {
-        return WKT_LIST;
+    static const struct {
+        const char *name;
+        int kind;
+    } special[] = {
+        {"Any", WKT_ANY},       {"Duration", WKT_DURATION}, {"Timestamp", WKT_TIMESTAMP},
+        {"Struct", WKT_STRUCT}, {"Value", WKT_VALUE},       {"ListValue", WKT_LIST},
+    };
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+        if (strcmp(n, special[i].name) == 0) {
+            return (enum wkt)special[i].kind;
+        }
     }
     for (size_t i = 0; i < sizeof wrappers / sizeof wrappers[0]; i++) {
         if (strcmp(n, wrappers[i]) == 0) {
@@ -223,6 +217,25 @@ static void list(lro_jw *w, const ProtobufCMessage *m)
     lro_jw_close(w, ']', first);
 }
 
+/* A wrapper's single field is printed even when zero. */
+static void wrapper(lro_jw *w, const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+    lro_jw_value(w, f, at(m, f));
+}
+
+static void struct_(lro_jw *w, const ProtobufCMessage *m)
+{
+    lro_jw_map(w, protobuf_c_message_descriptor_get_field(m->descriptor, 1), m);
+}
+
+/* The writer of each well-known type, by wkt_kind(). */
+static void (*const k_writers[])(lro_jw *, const ProtobufCMessage *) = {
+    [WKT_ANY] = lro_jw_any,     [WKT_DURATION] = duration, [WKT_TIMESTAMP] = timestamp,
+    [WKT_WRAPPER] = wrapper,    [WKT_STRUCT] = struct_,    [WKT_VALUE] = value,
+    [WKT_LIST] = list,
+};
+
 int lro_jw_wkt(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m)
 {
     enum wkt k = wkt_kind(d);
@@ -241,35 +254,7 @@ int lro_jw_wkt(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMe
         lro_free(tmp);
         return 1;
     }
-    switch (k) {
-    case WKT_ANY:
-        lro_jw_any(w, m);
-        break;
-    case WKT_DURATION:
-        duration(w, m);
-        break;
-    case WKT_TIMESTAMP:
-        timestamp(w, m);
-        break;
-    case WKT_WRAPPER: {
-        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, 1);
-        lro_jw_value(w, f, at(m, f)); /* printed even when zero */
-        break;
-    }
-    case WKT_STRUCT: {
-        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(d, 1);
-        lro_jw_map(w, f, m);
-        break;
-    }
-    case WKT_VALUE:
-        value(w, m);
-        break;
-    case WKT_LIST:
-        list(w, m);
-        break;
-    case WKT_NONE:
-        break;
-    }
+    k_writers[k](w, m);
     return 1;
 }
 

@@ -26,11 +26,9 @@ const srv_unreachable *srv_unreachable_find(lro_test_server *s, const char *pare
 
 void srv_unreachable_free(lro_test_server *s)
 {
-    srv_unreachable *u = s->unreachable;
-    while (u != NULL) {
-        srv_unreachable *next = u->next;
+    for (srv_unreachable *u = s->unreachable, *next; u != NULL; u = next) {
+        next = u->next;
         entry_free(u);
-        u = next;
     }
     s->unreachable = NULL;
 }
