@@ -31,6 +31,17 @@ typedef struct lro_awaiter {
     int budget_held;   /* a poll-budget token is reserved for the next poll */
     double delay_ms;   /* next Get poll delay */
     int64_t deadline_ns;
+    int64_t turn_start_ns; /* when the poll in flight was sent */
+    uint32_t transient_codes;    /* bit (1u << LRO_CODE_x) per transient code */
+    int64_t transient_budget_ms; /* 0 = until the total timeout */
+    /* A run of transient poll failures (UNAVAILABLE, a turn's own
+     * DEADLINE_EXCEEDED, RetryInfo): retried with backoff until the
+     * transient budget or the total timeout runs out. since_ns 0: none. */
+    int64_t streak_since_ns;
+    int streak_attempts;
+    double streak_delay_ms;
+    int streak_code;
+    char *streak_msg; /* the last failure's message */
     lro_future *child; /* in flight (c->mu) */
     lro_future *last;  /* the child that returned the final (done) state, or a
                           not-done one whose packing ran out of memory */
@@ -69,6 +80,7 @@ static void await_release(lro_future *f)
     lro_free(aw->last_bytes);
     lro_free(aw->meta_type);
     lro_free(aw->meta);
+    lro_free(aw->streak_msg);
 }
 
 /* ---- Poll budget (c->mu) --------------------------------------------------------- */
@@ -340,6 +352,90 @@ static int64_t next_get_delay_ns(lro_future *f)
     return (int64_t)(d * 1e6);
 }
 
+/* ---- Transient failures ---------------------------------------------------------- */
+
+/* A poll cut after this long by UNAVAILABLE is taken for a recycled
+ * connection (GOAWAY at a max connection age, a proxy's idle timeout) rather
+ * than a failing server: a server that is down fails a call in
+ * milliseconds, while a cut stream had been open (a held WaitOperation).
+ * The first such failure of a streak is re-sent at once. */
+#define CUT_AFTER_NS (1000LL * 1000000)
+
+static void streak_end(lro_awaiter *aw)
+{
+    aw->streak_since_ns = 0;
+    aw->streak_attempts = 0;
+    lro_free(aw->streak_msg);
+    aw->streak_msg = NULL;
+}
+
+/* Ends the await with the streak's last status, saying how long and how
+ * often it tried. */
+static void finish_streak(lro_future *f)
+{
+    lro_awaiter *aw = await_of(f);
+    char msg[640];
+    snprintf(msg, sizeof msg, "%s (retried for %.1f s, %d attempts)",
+             aw->streak_msg ? aw->streak_msg : "", (double)(lro_now_ns() - aw->streak_since_ns) / 1e9,
+             aw->streak_attempts);
+    finish_await(f, LRO_ERR_RPC, lro_status_local(f, aw->streak_code, msg));
+}
+
+/* The poll failed with `child`'s status. When that is transient, schedules
+ * the next poll (or ends the await when the budget is spent) and returns 1;
+ * returns 0 for a permanent failure. */
+static int transient_failure(lro_future *f, lro_future *child)
+{
+    lro_awaiter *aw = await_of(f);
+    const lro_status *s = child->status;
+    int code = lro_status_code(s);
+    int64_t ri_ms = 0;
+    int from_server = lro_status_retry_delay_ms(s, &ri_ms);
+    if (!from_server && !(code >= 0 && code <= 16 && (aw->transient_codes & (1u << code)))) {
+        return 0;
+    }
+    int64_t now = lro_now_ns();
+    int first = aw->streak_since_ns == 0;
+    if (first) {
+        aw->streak_since_ns = aw->turn_start_ns;
+        aw->streak_delay_ms = (double)(aw->pp.initial_delay_ms > 0 ? aw->pp.initial_delay_ms : 100);
+    }
+    aw->streak_attempts += child->attempts;
+    aw->streak_code = code;
+    char *m = lro_strdup(lro_status_message(s));
+    if (m != NULL) {
+        lro_free(aw->streak_msg);
+        aw->streak_msg = m;
+    }
+    double delay_ms;
+    if (from_server) {
+        delay_ms = (double)ri_ms; /* the server knows best; no jitter */
+    } else if (first && code == LRO_CODE_UNAVAILABLE && now - aw->turn_start_ns >= CUT_AFTER_NS) {
+        delay_ms = 0; /* a recycled connection: ask again at once */
+    } else {
+        lro_client *c = f->client;
+        pthread_mutex_lock(&c->mu);
+        double r = lro_rand01_locked(c);
+        pthread_mutex_unlock(&c->mu);
+        delay_ms = aw->streak_delay_ms * (1.0 - aw->pp.jitter * r);
+        aw->streak_delay_ms *= aw->pp.multiplier;
+        if (aw->streak_delay_ms > (double)aw->pp.max_delay_ms) {
+            aw->streak_delay_ms = (double)aw->pp.max_delay_ms;
+        }
+    }
+    int64_t due = now + (int64_t)(delay_ms * 1e6);
+    int64_t budget_end = aw->transient_budget_ms > 0
+                             ? aw->streak_since_ns + aw->transient_budget_ms * 1000000
+                             : 0;
+    if ((budget_end != 0 && due >= budget_end) ||
+        (aw->deadline_ns != 0 && due >= aw->deadline_ns)) {
+        finish_streak(f); /* the next try would come after the budget */
+        return 1;
+    }
+    schedule(f, due - now);
+    return 1;
+}
+
 /* Completion hook of every child, on the thread that finished it. */
 static void child_done(lro_future *child)
 {
@@ -375,6 +471,7 @@ static void child_done(lro_future *child)
     }
     aw->polls++;
     if (r == LRO_OK) {
+        streak_end(aw);
         /* Hooks run before the child is marked done: use the raw result. */
         const lro_operation *op = (const lro_operation *)child->msg;
         if (lro_operation_done(op)) {
@@ -414,12 +511,8 @@ static void child_done(lro_future *child)
         schedule(f, 0);
         return;
     }
-    int64_t ri_ms;
-    if (r == LRO_ERR_RPC && lro_status_retry_delay_ms(s, &ri_ms)) {
-        /* The server asked us to come back later: that is not a failure of
-         * the operation. */
-        schedule(f, ri_ms * 1000000);
-        return;
+    if (r == LRO_ERR_RPC && transient_failure(f, child)) {
+        return; /* retried later, or ended with the streak's status */
     }
     aw->err = lro_future_ref(child);
     finish_await(f, r, s);
@@ -442,6 +535,10 @@ static void timer_fire(lro_timer *t, int cancelled)
     }
     if (atomic_load(&f->cancel_requested)) {
         finish_local(f, LRO_ERR_CANCELLED, k_cancelled_why);
+        return;
+    }
+    if (aw->deadline_ns != 0 && lro_now_ns() >= aw->deadline_ns && aw->streak_since_ns != 0) {
+        finish_streak(f); /* still failing when the time ran out */
         return;
     }
     if (aw->deadline_ns != 0 && lro_now_ns() >= aw->deadline_ns) {
@@ -523,6 +620,7 @@ static int send_poll(lro_future *f)
         }
     }
     lro_call_owner owner = {child_done, f, &aw->child};
+    aw->turn_start_ns = lro_now_ns();
     int rc = lro_call_start_named(c, kind, aw->name, wt, &aw->opts, &owner);
     if (rc == LRO_OK) {
         if (atomic_load(&f->cancel_requested)) {
@@ -603,6 +701,8 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
     aw->deadline_ns = pp.total_timeout_ms > 0 ? lro_now_ns() + pp.total_timeout_ms * 1000000 : 0;
     aw->timer.node.index = SIZE_MAX;
     aw->timer.fire = timer_fire;
+    aw->transient_codes = (1u << LRO_CODE_UNAVAILABLE) | (1u << LRO_CODE_DEADLINE_EXCEEDED);
+    aw->transient_budget_ms = 0;
 
     f->cb = cb;
     f->ud = user_data;
