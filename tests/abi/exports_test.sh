@@ -6,6 +6,8 @@
 #                        liblro.so.0, and no copy of the client.
 # Every LRO_API function of the public headers is exported by the library it
 # belongs to (testing.h: liblro_testing; the others: liblro).
+# (Pipelines end in `grep -c ... >/dev/null`, not `grep -q`: under pipefail
+# an early-exiting grep can kill the writer with SIGPIPE and flip the result.)
 set -euo pipefail
 lib=lib/liblro.so.0
 tlib=lib/testing/liblro_testing.so.0
@@ -40,7 +42,7 @@ done
 
 # ---- liblro_testing.so.0 ---------------------------------------------------------
 [ "$(soname "$tlib")" = liblro_testing.so.0 ] || fail "SONAME of liblro_testing is '$(soname "$tlib")'"
-objdump -p "$tlib" | grep -Eq 'NEEDED +liblro\.so\.0$' || fail "liblro_testing does not NEED liblro.so.0"
+objdump -p "$tlib" | grep -cE 'NEEDED +liblro\.so\.0$' >/dev/null || fail "liblro_testing does not NEED liblro.so.0"
 tsyms="$(exports "$tlib")"
 bad="$(printf '%s\n' "$tsyms" | grep -v -e '^lro_test_' -e '^lro_testing_' -e '^LRO_TESTING_0$' || true)"
 [ -z "$bad" ] || fail "liblro_testing exports more than lro_test_*: $(echo $bad | head -c 300)"
@@ -52,7 +54,7 @@ done
 [ "$missing" -eq 0 ] || fail "declared in testing.h but not exported by liblro_testing"
 # Not a second client: no client code in it, even as local symbols (the
 # symbol table is kept; -Wl,-S strips debug info only).
-if nm "$tlib" | awk '{print $NF}' | grep -qE '^lro_(client_create|get|future_unref|pager_create)$'; then
+if nm "$tlib" | awk '{print $NF}' | grep -cE '^lro_(client_create|get|future_unref|pager_create)$' >/dev/null; then
   fail "liblro_testing contains client code"
 fi
 echo "OK: liblro.so.0 exports $n lro_ symbols and no lro_test_; liblro_testing.so.0 exports $nt lro_test_ symbols only"

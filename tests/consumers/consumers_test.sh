@@ -130,8 +130,11 @@ mkdir -p "$src"
 cp "$top/tests/consumers/consumer.c" "$top/tests/consumers/consumer_testing.c" \
   "$top/tests/consumers/CMakeLists.txt" "$src/"
 
-needs_liblro() { objdump -p "$1" | grep -q 'NEEDED *liblro\.so\.0$'; }
-needs_testing() { objdump -p "$1" | grep -q 'NEEDED *liblro_testing\.so\.0$'; }
+# (awk reads all of objdump's output: `grep -q` would stop early, objdump
+# would die of SIGPIPE, and pipefail would turn a match into a failure.)
+needs() { objdump -p "$1" | awk -v l="$2" '$1 == "NEEDED" && $2 == l {f = 1} END {exit !f}'; }
+needs_liblro() { needs "$1" liblro.so.0; }
+needs_testing() { needs "$1" liblro_testing.so.0; }
 
 # ---- 1. plain cc + pkg-config (shared) ----------------------------------------------
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/consumer_cc" "$src/consumer.c" \

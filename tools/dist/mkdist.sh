@@ -125,7 +125,7 @@ tsoname="$(objdump -p "$tso" | awk '$1 == "SONAME" {print $2}')"
   echo "mkdist: SONAME of $tso is '$tsoname', expected liblro_testing.so.$major" >&2
   exit 1
 }
-objdump -p "$tso" | grep -Eq "NEEDED +liblro\.so\.$major\$" ||
+objdump -p "$tso" | grep -cE "NEEDED +liblro\.so\.$major\$" >/dev/null ||
   { echo "mkdist: $tso does not need liblro.so.$major" >&2; exit 1; }
 cp "$tso" "$root/lib/liblro_testing.so.$version"
 chmod 755 "$root/lib/liblro_testing.so.$version"
@@ -146,7 +146,7 @@ if [ -n "$bad" ]; then
   printf '%s\n' "$bad" | head -20 >&2
   exit 1
 fi
-if nm -g --defined-only "$tmp/lro.o" | awk '{print $3}' | grep -q '^lro_test_'; then
+if nm -g --defined-only "$tmp/lro.o" | awk '{print $3}' | grep -c '^lro_test_' >/dev/null; then
   echo "mkdist: liblro.a would define lro_test_* (the server belongs to liblro_testing)" >&2
   exit 1
 fi
