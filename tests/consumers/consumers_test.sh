@@ -106,7 +106,7 @@ pkg-config --libs lro-testing | tr ' ' '\n' | grep -qx -- -llro || fail "pkg-con
 # A sanitizer build of lro-c (--config=asan) needs the program instrumented
 # too (the runtime must come first); otherwise the builds are plain.
 san=()
-if objdump -p "$lib/liblro.so.0.1.0" | grep -q 'NEEDED.*libasan'; then
+if objdump -p "$lib/liblro.so.0.1.0" | grep -c 'NEEDED.*libasan' >/dev/null; then
   san=(-fsanitize=address,undefined)
 fi
 

@@ -455,6 +455,21 @@ class LibrariesTest(unittest.TestCase):
         self.assertEqual(out[1], "liblro.so.0 liblro_testing.so.0")
         self.assertEqual(out[2], "3")
 
+    def test_testing_library_found_beside_liblro(self):
+        # The install layout: both in one directory, only liblro named.
+        import shutil
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            for var in ("LRO_LIBRARY", "LRO_TESTING_LIBRARY"):
+                shutil.copy(os.environ[var], d)
+            env = dict(os.environ, LRO_LIBRARY=os.path.join(d, "liblro.so.0"))
+            del env["LRO_TESTING_LIBRARY"]
+            probe = self.PROBE.replace("l.split()[-1].rsplit('/', 1)[-1]", "l.split()[-1]")
+            out = subprocess.run(["/usr/bin/python3", "-c", probe], env=env, check=True,
+                                 stdout=subprocess.PIPE, timeout=60).stdout.decode().split("\n")
+            self.assertEqual(out[1], "%s/liblro.so.0 %s/liblro_testing.so.0" % (d, d))
+            self.assertEqual(out[2], "3")
+
     def test_testing_library_must_exist(self):
         env = dict(os.environ, LRO_TESTING_LIBRARY="/nonexistent/liblro_testing.so.0")
         p = subprocess.run(["/usr/bin/python3", "-c", "import lro\nimport lro.testing"],

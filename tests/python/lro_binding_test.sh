@@ -9,9 +9,9 @@ export LRO_TESTING_LIBRARY="$PWD/lib/testing/liblro_testing.so.0"
 export LROCTL="$PWD/tools/lroctl/lroctl"
 export PYTHONPATH="$PWD/bindings/python"
 export PYTHONDONTWRITEBYTECODE=1
-if objdump -p "$LRO_LIBRARY" | grep -q 'NEEDED.*libasan'; then
+if objdump -p "$LRO_LIBRARY" | grep -c 'NEEDED.*libasan' >/dev/null; then
   pre="$(gcc -print-file-name=libasan.so)"
-  if objdump -p "$LRO_LIBRARY" | grep -q 'NEEDED.*libubsan'; then
+  if objdump -p "$LRO_LIBRARY" | grep -c 'NEEDED.*libubsan' >/dev/null; then
     pre="$pre $(gcc -print-file-name=libubsan.so)"
   fi
   export LD_PRELOAD="$pre"

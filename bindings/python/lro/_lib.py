@@ -17,7 +17,6 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_
                     c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
 SONAME = "liblro.so.0"
-TESTING_SONAME = "liblro_testing.so.0"
 ABI_MAJOR = 0
 
 
@@ -181,6 +180,8 @@ _fn("lro_pager_page_token", c_char_p, P)
 _fn("lro_pager_done", c_int, P)
 
 # ---- the embedded server (lro/testing.h): liblro_testing, used by lro.testing --
+# Its major version is liblro's (tools/dist/mkdist.sh checks the pair).
+TESTING_SONAME = "liblro_testing.so.%d" % ABI_MAJOR
 testing = None
 
 
