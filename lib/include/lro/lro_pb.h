@@ -14,7 +14,9 @@
  * needs are gen/google/... in the source tree; tools/install.sh installs
  * them under include/lro/pb/google/... and rewrites this header's (and
  * their) includes to "lro/pb/google/...", so `pkg-config --cflags lro` is
- * all a program needs and no google/... header of its own is shadowed.
+ * all a program needs and no google/... header of its own is shadowed
+ * (protoc-c's include guards still make one translation unit use whichever
+ * copy of a message header it includes first).
  * Types, field names and enum constants are what you get: liblro does not
  * export the generated functions and descriptors (google__..._unpack,
  * ..._descriptor, the ..._INIT macros that name a descriptor), so do not
