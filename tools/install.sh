@@ -2,8 +2,11 @@
 # Installs lro-c for programs built outside this repository:
 #   PREFIX/lib/liblro.so.X.Y.Z, liblro.so.X (the SONAME), liblro.so
 #   PREFIX/lib/liblro.a                 (static; defines lro_* only)
+#   PREFIX/lib/liblro_testing.so.X.Y.Z, .so.X, .so   (the embedded server)
+#   PREFIX/lib/liblro_testing.a         (static; defines lro_test_* only)
 #   PREFIX/include/lro/*.h              (public headers; adapters/ if any)
-#   PREFIX/lib/pkgconfig/lro.pc
+#   PREFIX/include/lro/pb/google/...    (generated headers lro_pb.h needs)
+#   PREFIX/lib/pkgconfig/lro.pc, lro-testing.pc
 #   PREFIX/share/lro/install_manifest.txt  (what --uninstall removes)
 #
 # Usage: tools/install.sh [--prefix DIR] [--uninstall] [--dist TARBALL]
@@ -18,7 +21,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 prefix=/usr/local
 uninstall=0
 dist=""
-usage() { sed -n '2,15s/^# \{0,1\}//p' "$0"; }
+usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) [ $# -ge 2 ] || { usage >&2; exit 2; }; prefix="$2"; shift 2 ;;
@@ -70,10 +73,12 @@ if [ -z "$dist" ]; then
 fi
 [ -f "$dist" ] || { echo "install.sh: no such tarball: $dist" >&2; exit 1; }
 tar -C "$tmp" -xf "$dist"
-[ -f "$tmp/lib/pkgconfig/lro.pc" ] || { echo "install.sh: $dist is not an lro-c dist" >&2; exit 1; }
-# lro.pc's prefix: sed-safe.
+for pc in lro.pc lro-testing.pc; do
+  [ -f "$tmp/lib/pkgconfig/$pc" ] || { echo "install.sh: $dist is not an lro-c dist (no $pc)" >&2; exit 1; }
+done
+# The .pc files' prefix: sed-safe.
 esc="$(printf '%s' "$prefix" | sed -e 's/[\\&|]/\\&/g')"
-sed -i -e "s|@PREFIX@|$esc|" "$tmp/lib/pkgconfig/lro.pc"
+sed -i -e "s|@PREFIX@|$esc|" "$tmp/lib/pkgconfig/lro.pc" "$tmp/lib/pkgconfig/lro-testing.pc"
 
 if [ -f "$manifest" ]; then
   do_uninstall >/dev/null

@@ -629,6 +629,12 @@ int lro_test_server_get(lro_test_server *s, const char *name, uint8_t **out, siz
     return rc;
 }
 
+void lro_test_free(void *p)
+{
+    /* The server's allocator, whichever copy of it this library links. */
+    lro_free(p);
+}
+
 size_t lro_test_server_count(lro_test_server *s)
 {
     if (s == NULL) {

@@ -29,7 +29,7 @@ static void test_local_cancel(void)
     uint8_t *bytes = NULL;
     size_t len = 0;
     CHECK_EQ_INT(lro_test_server_get(srv, PARENT "/held", &bytes, &len), LRO_OK);
-    lro_free(bytes);
+    lro_test_free(bytes);
     lro_future *g = NULL;
     CHECK_EQ_INT(lro_get(c, PARENT "/held", NULL, NULL, NULL, NULL, &g), LRO_OK);
     CHECK_EQ_INT(lro_future_wait(g, -1), LRO_OK);

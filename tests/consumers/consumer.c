@@ -1,8 +1,11 @@
 /* A program that is not part of lro-c's build: tests/consumers copies it to a
  * temporary directory and builds it against an installed lro-c, with plain
- * cc + pkg-config and with CMake. Usage: consumer TARGET (an `lroctl serve`
- * seeded with 20 operations). Exits 0 when every answer is the expected one. */
+ * cc + pkg-config, with CMake and statically. It uses lro only (not the
+ * test server: that is consumer_testing.c). Usage: consumer TARGET (an
+ * `lroctl serve` seeded with 20 operations). Exits 0 when every answer is
+ * the expected one. */
 #include <lro/lro.h>
+#include <lro/lro_pb.h>  /* installed with the generated headers it needs */
 #include <lro/testing.h> /* installed too; only compiled against here */
 
 #include <stdio.h>
@@ -98,6 +101,21 @@ int main(int argc, char **argv)
     EXPECT(rc == LRO_ERR_END);
     EXPECT(rows == 20);
     lro_pager_destroy(p);
+
+    /* The same answer as protobuf-c structs (lro_pb.h): op-00003 succeeded
+     * with a google.protobuf.Struct response. */
+    f = NULL;
+    EXPECT(lro_get(c, PARENT "/op-00003", NULL, NULL, NULL, NULL, &f) == LRO_OK);
+    EXPECT(lro_future_wait(f, 30000) == LRO_OK);
+    EXPECT(lro_future_result(f) == LRO_OK);
+    if (lro_future_operation(f) != NULL) {
+        const Google__Longrunning__Operation *pb = lro_operation_pb(lro_future_operation(f));
+        EXPECT(strcmp(pb->name, PARENT "/op-00003") == 0);
+        EXPECT(pb->done);
+        EXPECT(pb->result_case == GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE);
+        EXPECT(strcmp(pb->response->type_url, "type.googleapis.com/google.protobuf.Struct") == 0);
+    }
+    lro_future_unref(f);
 
     lro_client_destroy(c);
     if (failures == 0) {

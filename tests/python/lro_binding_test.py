@@ -1,9 +1,10 @@
 #!/usr/bin/python3
 """Tests of the asyncio binding (bindings/python/lro) against the embedded
-server: in-process (lro.testing, over liblro.so.0's lro_test_* API) and
-`lroctl serve` in another process.
+server: in-process (lro.testing, over liblro_testing.so.0's lro_test_* API)
+and `lroctl serve` in another process.
 
-Run by tests/python/lro_binding_test.sh with LRO_LIBRARY and PYTHONPATH set.
+Run by tests/python/lro_binding_test.sh with LRO_LIBRARY, LRO_TESTING_LIBRARY
+and PYTHONPATH set.
 """
 import asyncio
 import gc
@@ -428,6 +429,53 @@ class LoopEndsFirstTest(unittest.TestCase):
             holder.clear()  # the client goes now, on a closed loop
             gc.collect()
             self.assertEqual(lro._calls, {})
+
+
+class LibrariesTest(unittest.TestCase):
+    """`import lro` loads liblro only; lro.testing adds liblro_testing."""
+
+    PROBE = (
+        "import sys\n"
+        "def libs():\n"
+        "    with open('/proc/self/maps') as f:\n"
+        "        return sorted({l.split()[-1].rsplit('/', 1)[-1] for l in f\n"
+        "                       if 'liblro' in l})\n"
+        "import lro\n"
+        "print(' '.join(libs()))\n"
+        "import lro.testing\n"
+        "print(' '.join(libs()))\n"
+        "with lro.testing.Server() as s:\n"
+        "    s.seed('p/q', 3)\n"
+        "    print(s.count())\n")
+
+    def test_testing_library_loaded_only_by_lro_testing(self):
+        out = subprocess.run(["/usr/bin/python3", "-c", self.PROBE], check=True,
+                             stdout=subprocess.PIPE, timeout=60).stdout.decode().split("\n")
+        self.assertEqual(out[0], "liblro.so.0")
+        self.assertEqual(out[1], "liblro.so.0 liblro_testing.so.0")
+        self.assertEqual(out[2], "3")
+
+    def test_testing_library_found_beside_liblro(self):
+        # The install layout: both in one directory, only liblro named.
+        import shutil
+        import tempfile
+        with tempfile.TemporaryDirectory() as d:
+            for var in ("LRO_LIBRARY", "LRO_TESTING_LIBRARY"):
+                shutil.copy(os.environ[var], d)
+            env = dict(os.environ, LRO_LIBRARY=os.path.join(d, "liblro.so.0"))
+            del env["LRO_TESTING_LIBRARY"]
+            probe = self.PROBE.replace("l.split()[-1].rsplit('/', 1)[-1]", "l.split()[-1]")
+            out = subprocess.run(["/usr/bin/python3", "-c", probe], env=env, check=True,
+                                 stdout=subprocess.PIPE, timeout=60).stdout.decode().split("\n")
+            self.assertEqual(out[1], "%s/liblro.so.0 %s/liblro_testing.so.0" % (d, d))
+            self.assertEqual(out[2], "3")
+
+    def test_testing_library_must_exist(self):
+        env = dict(os.environ, LRO_TESTING_LIBRARY="/nonexistent/liblro_testing.so.0")
+        p = subprocess.run(["/usr/bin/python3", "-c", "import lro\nimport lro.testing"],
+                           env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+        self.assertNotEqual(p.returncode, 0)
+        self.assertIn(b"liblro_testing.so.0", p.stderr)
 
 
 class LroctlServeTest(unittest.IsolatedAsyncioTestCase):

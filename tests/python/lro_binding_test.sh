@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
-# Runs the binding's tests with Debian's python3 over the liblro.so.0 just
-# built. Under --config=asan the library carries the ASan/UBSan runtimes,
+# Runs the binding's tests with Debian's python3 over the liblro.so.0 and
+# liblro_testing.so.0 (lro.testing) just built. Under --config=asan the library carries the ASan/UBSan runtimes,
 # which must be loaded first: preload them into the (uninstrumented) python,
 # leak checking off (python's own allocations at exit are not ours).
 set -euo pipefail
 export LRO_LIBRARY="$PWD/lib/liblro.so.0"
+export LRO_TESTING_LIBRARY="$PWD/lib/testing/liblro_testing.so.0"
 export LROCTL="$PWD/tools/lroctl/lroctl"
 export PYTHONPATH="$PWD/bindings/python"
 export PYTHONDONTWRITEBYTECODE=1
-if objdump -p "$LRO_LIBRARY" | grep -q 'NEEDED.*libasan'; then
+if objdump -p "$LRO_LIBRARY" | grep -c 'NEEDED.*libasan' >/dev/null; then
   pre="$(gcc -print-file-name=libasan.so)"
-  if objdump -p "$LRO_LIBRARY" | grep -q 'NEEDED.*libubsan'; then
+  if objdump -p "$LRO_LIBRARY" | grep -c 'NEEDED.*libubsan' >/dev/null; then
     pre="$pre $(gcc -print-file-name=libubsan.so)"
   fi
   export LD_PRELOAD="$pre"

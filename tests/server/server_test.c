@@ -317,8 +317,8 @@ static void test_cancel_delete(grpc_channel *ch, lro_test_server *s)
     CHECK_EQ_INT(code_of(ch, TC_CANCEL, PARENT "/op-00000"), 0);
     CHECK_EQ_INT(lro_test_server_get(s, PARENT "/op-00000", &after, &na), LRO_OK);
     CHECK(nb == na && memcmp(before, after, nb) == 0);
-    lro_free(before);
-    lro_free(after);
+    lro_test_free(before);
+    lro_test_free(after);
     CHECK_EQ_INT(code_of(ch, TC_CANCEL, PARENT "/op-77777"), LRO_CODE_NOT_FOUND);
     CHECK_EQ_INT(code_of(ch, TC_CANCEL, ""), LRO_CODE_INVALID_ARGUMENT);
 
@@ -563,7 +563,7 @@ static void *churn(void *arg)
             uint8_t *b;
             size_t n;
             if (lro_test_server_get(s, name, &b, &n) == LRO_OK) {
-                lro_free(b);
+                lro_test_free(b);
             }
         }
     }

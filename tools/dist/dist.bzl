@@ -6,6 +6,9 @@ def _lro_archives_impl(ctx):
     archives = []
     for dep in ctx.attr.deps:
         for li in dep[CcInfo].linking_context.linker_inputs.to_list():
+            own = li.owner == dep.label
+            if (ctx.attr.part == "own" and not own) or (ctx.attr.part == "deps" and own):
+                continue
             for lib in li.libraries:
                 # PIC objects when the toolchain made them: liblro.a may then
                 # be linked into a user's own shared library too.
@@ -17,7 +20,14 @@ def _lro_archives_impl(ctx):
 
 lro_archives = rule(
     implementation = _lro_archives_impl,
-    attrs = {"deps": attr.label_list(providers = [CcInfo])},
+    attrs = {
+        "deps": attr.label_list(providers = [CcInfo]),
+        "part": attr.string(
+            default = "all",
+            values = ["all", "own", "deps"],
+            doc = "all: every archive; own: only the deps' own; deps: only their dependencies'",
+        ),
+    },
     doc = "The static archives (one per cc_library) in the closure of deps.",
 )
 

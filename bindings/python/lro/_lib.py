@@ -5,6 +5,11 @@ $LRO_LIBRARY (a path; an error if it cannot be loaded), through the dynamic
 loader's own search ("liblro.so.0": LD_LIBRARY_PATH, ld.so.cache), next to
 this package when it sits inside an install prefix (PREFIX/lib/...), and in
 /usr/local/lib and /usr/lib.
+
+The embedded server (lro/testing.h) is a library of its own,
+liblro_testing.so.0; only lro.testing loads it (load_testing()), found the
+same way: $LRO_TESTING_LIBRARY, then the directory liblro was loaded from,
+then the loader's search and the places above.
 """
 import ctypes
 import os
@@ -15,14 +20,14 @@ SONAME = "liblro.so.0"
 ABI_MAJOR = 0
 
 
-def _candidates():
+def _candidates(soname=SONAME):
     here = os.path.dirname(os.path.abspath(__file__))
     d = here
     for _ in range(6):
         d = os.path.dirname(d)
-        yield os.path.join(d, "lib", SONAME)
-    yield os.path.join("/usr/local/lib", SONAME)
-    yield os.path.join("/usr/lib", SONAME)
+        yield os.path.join(d, "lib", soname)
+    yield os.path.join("/usr/local/lib", soname)
+    yield os.path.join("/usr/lib", soname)
 
 
 def _load():
@@ -99,8 +104,8 @@ class TestFault(Structure):
                 ("garbage_len", c_size_t), ("big_size", c_size_t)]
 
 
-def _fn(name, restype, *argtypes):
-    f = getattr(lib, name)
+def _fn(name, restype, *argtypes, dll=None):
+    f = getattr(dll or lib, name)
     f.restype = restype
     f.argtypes = list(argtypes)
     globals()[name] = f
@@ -174,19 +179,55 @@ _fn("lro_pager_next_page", c_int, P, DONE_CB, P, P, PP)
 _fn("lro_pager_page_token", c_char_p, P)
 _fn("lro_pager_done", c_int, P)
 
-# The embedded server (lro/testing.h), used by lro.testing.
-_fn("lro_test_server_start", c_int, POINTER(TestServerOptions), PP)
-_fn("lro_test_server_target", c_char_p, P)
-_fn("lro_test_server_stop", None, P)
-_fn("lro_test_server_put_pending", c_int, P, c_char_p, c_char_p, c_char_p, c_size_t)
-_fn("lro_test_server_set_metadata", c_int, P, c_char_p, c_char_p, c_char_p, c_size_t)
-_fn("lro_test_server_complete", c_int, P, c_char_p, c_int64, c_char_p, c_char_p, c_size_t)
-_fn("lro_test_server_fail", c_int, P, c_char_p, c_int64, c_int, c_char_p, c_char_p, c_size_t)
-_fn("lro_test_server_seed", c_int, P, c_char_p, c_int)
-_fn("lro_test_server_count", c_size_t, P)
-_fn("lro_test_server_add_fault", c_int, P, POINTER(TestFault))
-_fn("lro_test_server_clear_faults", None, P)
-_fn("lro_test_server_call_count", c_uint64, P, c_uint, c_char_p)
+# ---- the embedded server (lro/testing.h): liblro_testing, used by lro.testing --
+# Its major version is liblro's (tools/dist/mkdist.sh checks the pair).
+TESTING_SONAME = "liblro_testing.so.%d" % ABI_MAJOR
+testing = None
+
+
+def _load_testing():
+    path = os.environ.get("LRO_TESTING_LIBRARY")
+    if path:
+        return ctypes.CDLL(path)
+    # Beside the liblro this process uses: the pair installed together.
+    if os.path.dirname(lib._name):
+        p = os.path.join(os.path.dirname(lib._name), TESTING_SONAME)
+        if os.path.exists(p):
+            return ctypes.CDLL(p)
+    try:
+        return ctypes.CDLL(TESTING_SONAME)
+    except OSError:
+        pass
+    for p in _candidates(TESTING_SONAME):
+        if os.path.exists(p):
+            return ctypes.CDLL(p)
+    raise OSError("lro.testing: cannot find %s; set LRO_TESTING_LIBRARY to its path or install "
+                  "lro-c (tools/install.sh)" % TESTING_SONAME)
+
+
+def load_testing():
+    """Loads liblro_testing once and declares its lro_test_* functions in
+    this module. Programs that never import lro.testing never load it."""
+    global testing
+    if testing is not None:
+        return testing
+    t = _load_testing()
+    _fn("lro_test_server_start", c_int, POINTER(TestServerOptions), PP, dll=t)
+    _fn("lro_test_server_target", c_char_p, P, dll=t)
+    _fn("lro_test_server_stop", None, P, dll=t)
+    _fn("lro_test_server_put_pending", c_int, P, c_char_p, c_char_p, c_char_p, c_size_t, dll=t)
+    _fn("lro_test_server_set_metadata", c_int, P, c_char_p, c_char_p, c_char_p, c_size_t, dll=t)
+    _fn("lro_test_server_complete", c_int, P, c_char_p, c_int64, c_char_p, c_char_p, c_size_t,
+        dll=t)
+    _fn("lro_test_server_fail", c_int, P, c_char_p, c_int64, c_int, c_char_p, c_char_p, c_size_t,
+        dll=t)
+    _fn("lro_test_server_seed", c_int, P, c_char_p, c_int, dll=t)
+    _fn("lro_test_server_count", c_size_t, P, dll=t)
+    _fn("lro_test_server_add_fault", c_int, P, POINTER(TestFault), dll=t)
+    _fn("lro_test_server_clear_faults", None, P, dll=t)
+    _fn("lro_test_server_call_count", c_uint64, P, c_uint, c_char_p, dll=t)
+    testing = t
+    return t
 
 if lib.lro_version() // 10000 != ABI_MAJOR:
     raise ImportError("lro: %s is version %s; this binding needs major version %d" %

@@ -15,6 +15,9 @@ import weakref
 from . import _lib as _c
 from . import LroError, _b
 
+# The server is liblro_testing, not liblro: loaded here, on first import.
+_c.load_testing()
+
 LIST, GET, DELETE, CANCEL, WAIT, ALL = 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F
 
 

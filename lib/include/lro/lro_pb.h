@@ -9,10 +9,21 @@
  *   lro_status     == Google__Rpc__Status
  * The structs are read-only: never modify or free them.
  *
- * Requires C11 (protoc-c writes oneofs as anonymous unions). Needs lro-c's
- * generated headers (gen/ in the source tree, installed under
- * include/lro/pb/) and <protobuf-c/protobuf-c.h>. Including this header ties
- * your code to protobuf-c's struct layout; the rest of lro-c's API does not.
+ * Requires C11 (protoc-c writes oneofs as anonymous unions) and
+ * <protobuf-c/protobuf-c.h> (libprotobuf-c-dev). The generated headers it
+ * needs are gen/google/... in the source tree; tools/install.sh installs
+ * them under include/lro/pb/google/... and rewrites this header's (and
+ * their) includes to "lro/pb/google/...", so `pkg-config --cflags lro` is
+ * all a program needs and no google/... header of its own is shadowed
+ * (protoc-c's include guards still make one translation unit use whichever
+ * copy of a message header it includes first).
+ * Types, field names and enum constants are what you get: liblro does not
+ * export the generated functions and descriptors (google__..._unpack,
+ * ..._descriptor, the ..._INIT macros that name a descriptor), so do not
+ * call them; protobuf-c's generic functions (protobuf_c_message_pack, ...)
+ * work on these structs through their own descriptor pointer. Including
+ * this header ties your code to protobuf-c's struct layout; the rest of
+ * lro-c's API does not.
  */
 #ifndef LRO_LRO_PB_H
 #define LRO_LRO_PB_H

@@ -19,8 +19,14 @@
  *     assert(lro_test_server_call_count(srv, LRO_TEST_GET, "ops/build-1") == 3);
  *     lro_test_server_stop(srv);
  *
- * Build: //lib/testing (links grpc core). It serves on its own threads: the
- * embedding program needs no event loop. Several servers may run at once.
+ * Build: //lib/testing in Bazel; installed, liblro_testing (pkg-config
+ * lro-testing, which requires lro): a library of its own, not part of liblro.
+ * It serves on its own threads: the embedding program needs no event loop.
+ * Several servers may run at once.
+ * Allocator: the installed liblro_testing carries a private copy of lro-c's
+ * allocator hook, so lro_set_allocator() does not apply to the server (it
+ * allocates with malloc); free what it returns with lro_test_free. (Inside
+ * lro-c's own Bazel build the server and the client share one hook.)
  *
  * Thread safety: every function is thread-safe and may be called while RPCs
  * are being served, except lro_test_server_stop() which must be called once,
@@ -134,9 +140,14 @@ LRO_API int lro_test_server_fail(lro_test_server *s, const char *name, int64_t d
  *   {"index": <i>, "result": "result-<i>"}.
  * Type URLs are "type.googleapis.com/<full message name>". n <= 100000. */
 LRO_API int lro_test_server_seed(lro_test_server *s, const char *parent, int n);
-/* Copies the serialized operation into *out (free with lro_free). Returns
- * LRO_OK, or LRO_ERR_INVALID_ARG when there is no such name. */
+/* Copies the serialized operation into *out (free with lro_test_free).
+ * Returns LRO_OK, or LRO_ERR_INVALID_ARG when there is no such name. */
 LRO_API int lro_test_server_get(lro_test_server *s, const char *name, uint8_t **out, size_t *len);
+/* Frees what lro_test_server_get returned. NULL is fine. Thread-safe. Use it
+ * rather than lro_free: liblro_testing has its own allocator (see "Build"
+ * above), so after lro_set_allocator() lro_free would hand the server's
+ * memory to the application's free_fn. */
+LRO_API void lro_test_free(void *p);
 /* Number of operations in the store. */
 LRO_API size_t lro_test_server_count(lro_test_server *s);
 /* Removes every operation (answers pending Waits with NOT_FOUND). */
