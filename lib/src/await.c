@@ -32,8 +32,6 @@ typedef struct lro_awaiter {
     double delay_ms;   /* next Get poll delay */
     int64_t deadline_ns;
     int64_t turn_start_ns; /* when the poll in flight was sent */
-    uint32_t transient_codes;    /* bit (1u << LRO_CODE_x) per transient code */
-    int64_t transient_budget_ms; /* 0 = until the total timeout */
     /* A run of transient poll failures (UNAVAILABLE, a turn's own
      * DEADLINE_EXCEEDED, RetryInfo): retried with backoff until the
      * transient budget or the total timeout runs out. since_ns 0: none. */
@@ -391,7 +389,7 @@ static int transient_failure(lro_future *f, lro_future *child)
     int code = lro_status_code(s);
     int64_t ri_ms = 0;
     int from_server = lro_status_retry_delay_ms(s, &ri_ms);
-    if (!from_server && !(code >= 0 && code <= 16 && (aw->transient_codes & (1u << code)))) {
+    if (!from_server && !(code >= 0 && code <= 16 && (aw->pp.transient_codes & (1u << code)))) {
         return 0;
     }
     int64_t now = lro_now_ns();
@@ -424,8 +422,8 @@ static int transient_failure(lro_future *f, lro_future *child)
         }
     }
     int64_t due = now + (int64_t)(delay_ms * 1e6);
-    int64_t budget_end = aw->transient_budget_ms > 0
-                             ? aw->streak_since_ns + aw->transient_budget_ms * 1000000
+    int64_t budget_end = aw->pp.transient_budget_ms > 0
+                             ? aw->streak_since_ns + aw->pp.transient_budget_ms * 1000000
                              : 0;
     if ((budget_end != 0 && due >= budget_end) ||
         (aw->deadline_ns != 0 && due >= aw->deadline_ns)) {
@@ -670,7 +668,7 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
     }
     if (pp.initial_delay_ms < 0 || !(pp.multiplier >= 1.0 && pp.multiplier <= 100.0) ||
         pp.max_delay_ms < 0 || !(pp.jitter >= 0.0 && pp.jitter <= 1.0) ||
-        pp.total_timeout_ms < 0 || pp.wait_timeout_ms < 0 ||
+        pp.total_timeout_ms < 0 || pp.wait_timeout_ms < 0 || pp.transient_budget_ms < 0 ||
         (pp.method != LRO_AWAIT_AUTO && pp.method != LRO_AWAIT_POLL_ONLY &&
          pp.method != LRO_AWAIT_WAIT_ONLY)) {
         return LRO_ERR_INVALID_ARG;
@@ -693,6 +691,9 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
         lro_future_discard(f);
         return rc;
     }
+    if (pp.transient_codes == 0) {
+        pp.transient_codes = (1u << LRO_CODE_UNAVAILABLE) | (1u << LRO_CODE_DEADLINE_EXCEEDED);
+    }
     aw->pp = pp;
     aw->progress = progress;
     aw->cancel_first = cancel_first;
@@ -701,8 +702,6 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
     aw->deadline_ns = pp.total_timeout_ms > 0 ? lro_now_ns() + pp.total_timeout_ms * 1000000 : 0;
     aw->timer.node.index = SIZE_MAX;
     aw->timer.fire = timer_fire;
-    aw->transient_codes = (1u << LRO_CODE_UNAVAILABLE) | (1u << LRO_CODE_DEADLINE_EXCEEDED);
-    aw->transient_budget_ms = 0;
 
     f->cb = cb;
     f->ud = user_data;

@@ -32,6 +32,14 @@
  * us retry (documented with lro_retry_policy). */
 #define LRO_MIN_RETRY_ATTEMPT_MS 10
 
+/* An attempt that ends UNAVAILABLE after being open this long lost its
+ * connection (GOAWAY, a recycled proxy connection) rather than met a failing
+ * server, which refuses a call in milliseconds: it is re-sent at once and
+ * not counted against max_attempts, at most LRO_MAX_FREE_RETRIES times per
+ * call (a bound, should a server cut every call after a second). */
+#define LRO_CUT_AFTER_MS 1000
+#define LRO_MAX_FREE_RETRIES 100
+
 /* A call: a future plus the state of its current gRPC attempt. */
 typedef struct lro_call {
     lro_future base; /* first: a call is a future */
@@ -50,7 +58,9 @@ typedef struct lro_call {
     int64_t timeout_ms; /* per attempt; <= 0 none */
     lro_retry_policy retry;
     int64_t first_start_ns;
-    lro_timer timer; /* retry backoff */
+    int64_t attempt_start_ns;
+    int free_retries; /* re-sends after a cut connection: not counted as attempts */
+    lro_timer timer;  /* retry backoff */
 } lro_call;
 
 static inline lro_call *call_of(lro_future *f)
@@ -142,6 +152,7 @@ static int start_attempt(lro_call *k)
     lro_future *f = &k->base;
     lro_client *c = f->client;
     f->attempts++;
+    k->attempt_start_ns = lro_now_ns();
     k->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
                                                   c->methods[f->kind], attempt_deadline(k), NULL);
     if (k->call == NULL) {
@@ -470,6 +481,26 @@ static int budget_leaves_room(const lro_call *k, int64_t start_ns)
                k->first_start_ns + k->retry.total_timeout_ms * 1000000;
 }
 
+/* Schedules the next attempt at `due` (1), unless the overall budget would
+ * leave it no useful slice (0); LRO_ERR_NOMEM when the timer could not be
+ * queued. */
+static int retry_at(lro_call *k, int64_t due)
+{
+    lro_client *c = k->base.client;
+    if (!budget_leaves_room(k, due)) {
+        return 0; /* the next attempt would not get a useful slice of the budget */
+    }
+    pthread_mutex_lock(&c->mu);
+    int rc = c->closing ? LRO_ERR_SHUTDOWN : LRO_OK;
+    if (rc == LRO_OK) {
+        k->timer.node.key = due;
+        k->timer.fire = retry_fire;
+        rc = lro_timer_add_locked(c, &k->timer);
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc == LRO_OK ? 1 : rc == LRO_ERR_NOMEM ? rc : 0;
+}
+
 /* Decides whether the failed attempt (status already built) should be tried
  * again; if so schedules it and returns 1. Returns LRO_ERR_NOMEM when a
  * retry was due but its timer could not be queued. */
@@ -482,11 +513,25 @@ static int schedule_retry(lro_call *k)
     if (s->code < 0 || s->code > 16 || !(p->retry_codes & (1u << s->code))) {
         return 0;
     }
-    if (f->attempts >= p->max_attempts || atomic_load(&f->cancel_requested)) {
+    if (atomic_load(&f->cancel_requested)) {
+        return 0;
+    }
+    int64_t now = lro_now_ns();
+    if (s->code == LRO_CODE_UNAVAILABLE && now - k->attempt_start_ns >= LRO_CUT_AFTER_MS * 1000000 &&
+        k->free_retries < LRO_MAX_FREE_RETRIES) {
+        /* The attempt had been open a while before UNAVAILABLE: its
+         * connection was closed under it (GOAWAY at a server's max
+         * connection age, a proxy recycling connections). Not the server
+         * failing, so not an attempt against the policy, and no backoff. */
+        k->free_retries++;
+        return retry_at(k, now);
+    }
+    int counted = f->attempts - k->free_retries;
+    if (counted >= p->max_attempts) {
         return 0;
     }
     double backoff = (double)p->initial_backoff_ms;
-    for (int i = 1; i < f->attempts; i++) {
+    for (int i = 1; i < counted; i++) {
         backoff *= p->multiplier;
         if (backoff > (double)p->max_backoff_ms) {
             break;
@@ -509,16 +554,8 @@ static int schedule_retry(lro_call *k)
         double r = lro_rand01_locked(c);
         delay = backoff * (1.0 - p->jitter * r);
     }
-    int64_t due = lro_now_ns() + (int64_t)(delay * 1e6);
-    if (!budget_leaves_room(k, due)) {
-        pthread_mutex_unlock(&c->mu);
-        return 0; /* the next attempt would not get a useful slice of the budget */
-    }
-    k->timer.node.key = due;
-    k->timer.fire = retry_fire;
-    int rc = lro_timer_add_locked(c, &k->timer);
     pthread_mutex_unlock(&c->mu);
-    return rc == LRO_OK ? 1 : rc;
+    return retry_at(k, now + (int64_t)(delay * 1e6));
 }
 
 static void retry_fire(lro_timer *t, int cancelled)

@@ -80,12 +80,27 @@ typedef struct lro_poll_policy {
     int64_t total_timeout_ms; /* whole await; 0 = no limit */
     lro_await_method method;
     int64_t wait_timeout_ms;  /* server-side timeout asked of each WaitOperation */
+    /* Appended in 0.2. Transient failures of a poll (after the poll's own
+     * retries): codes in transient_codes (bit 1u << LRO_CODE_x; 0 = the
+     * default UNAVAILABLE and DEADLINE_EXCEEDED) and any answer carrying a
+     * google.rpc.RetryInfo are retried with the delays above (RetryInfo's
+     * delay instead when given) until total_timeout_ms, or until a run of
+     * such failures has lasted transient_budget_ms (0 = no limit of its
+     * own). Then the await ends LRO_ERR_RPC with the last status, its
+     * message followed by "(retried for S s, N attempts)". A poll cut by
+     * UNAVAILABLE after it had been open for 1 s or more (a connection
+     * recycled by the server or a proxy) is sent again at once. Any other
+     * code ends the await at once. */
+    int64_t transient_budget_ms;
+    uint32_t transient_codes;
+    uint32_t reserved_; /* keeps the struct free of tail padding; set 0 */
 } lro_poll_policy;
 /* Defaults: first delay 500 ms, x1.5, max 30 s, jitter 0.2, total 1 hour,
- * AUTO, WaitOperation timeout 30 s. A poll answered with a google.rpc.RetryInfo
- * waits that long instead. */
+ * AUTO, WaitOperation timeout 30 s, transient failures retried for the whole
+ * total timeout. A poll answered with a google.rpc.RetryInfo waits that long
+ * instead. */
 #define LRO_POLL_POLICY_INIT                                                                       \
-    { sizeof(lro_poll_policy), 500, 1.5, 30000, 0.2, 3600000, LRO_AWAIT_AUTO, 30000 }
+    { sizeof(lro_poll_policy), 500, 1.5, 30000, 0.2, 3600000, LRO_AWAIT_AUTO, 30000, 0, 0, 0 }
 
 /* Called (on the dispatch context, like any callback) each time a poll shows
  * metadata different from the previous poll's — never twice for the same
