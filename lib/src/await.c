@@ -50,6 +50,7 @@ typedef struct lro_awaiter {
     uint8_t *meta;
     size_t meta_len;
     int have_meta;
+    int reported; /* progress was called at least once */
     lro_timer timer;   /* next poll, the time-out, or a place in the slot queue (c->mu) */
     /* Waiting for an RPC slot (c->mu): links in c->aw.qhead..qtail. */
     struct lro_awaiter *qprev, *qnext;
@@ -343,6 +344,10 @@ static int64_t next_get_delay_ns(lro_future *f)
     if (d > (double)aw->pp.max_delay_ms) {
         d = (double)aw->pp.max_delay_ms;
     }
+    if (aw->progress != NULL && aw->pp.progress_interval_ms > 0 &&
+        d > (double)aw->pp.progress_interval_ms) {
+        d = (double)aw->pp.progress_interval_ms; /* a change must show within the interval */
+    }
     pthread_mutex_lock(&c->mu);
     double r = lro_rand01_locked(c);
     pthread_mutex_unlock(&c->mu);
@@ -487,7 +492,9 @@ static void child_done(lro_future *child)
             return;
         }
         keep_last_state(aw, child);
-        if (aw->progress != NULL && metadata_changed(aw, op)) {
+        int changed = aw->progress != NULL && metadata_changed(aw, op);
+        if (aw->progress != NULL && (changed || !aw->reported)) {
+            aw->reported = 1;
             /* Delivered through the ready queue like any callback, in order
              * with the await's own completion. */
             child->cb = progress_trampoline;
@@ -607,9 +614,16 @@ static int send_poll(lro_future *f)
         aw->use_wait = 0;
         kind = LRO_K_GET;
     }
+    if (kind == LRO_K_WAIT && aw->progress != NULL && aw->polls == 0) {
+        kind = LRO_K_GET; /* the first state, reported at once */
+    }
     int64_t wt = 0;
     if (kind == LRO_K_WAIT) {
         wt = aw->pp.wait_timeout_ms;
+        if (aw->progress != NULL && aw->pp.progress_interval_ms > 0 &&
+            (wt == 0 || aw->pp.progress_interval_ms < wt)) {
+            wt = aw->pp.progress_interval_ms; /* each turn ends with the state as it is */
+        }
         if (aw->deadline_ns != 0) {
             int64_t left = (aw->deadline_ns - lro_now_ns()) / 1000000;
             if (left < wt) {
@@ -669,6 +683,7 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
     if (pp.initial_delay_ms < 0 || !(pp.multiplier >= 1.0 && pp.multiplier <= 100.0) ||
         pp.max_delay_ms < 0 || !(pp.jitter >= 0.0 && pp.jitter <= 1.0) ||
         pp.total_timeout_ms < 0 || pp.wait_timeout_ms < 0 || pp.transient_budget_ms < 0 ||
+        pp.progress_interval_ms < 0 ||
         (pp.method != LRO_AWAIT_AUTO && pp.method != LRO_AWAIT_POLL_ONLY &&
          pp.method != LRO_AWAIT_WAIT_ONLY)) {
         return LRO_ERR_INVALID_ARG;

@@ -311,6 +311,45 @@ static void test_progress_dedup(void)
     lro_client_destroy(c);
 }
 
+/* Progress under the default method against a server that implements
+ * WaitOperation: the first state at once, then each change within the
+ * progress interval, although the server would hold a Wait for 10 s. */
+static void test_progress_with_wait(void)
+{
+    lro_client *c = make_client(srv);
+    const char *name = PARENT "/prog-wait";
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, name, NULL, NULL, 0), LRO_OK);
+    set_progress(name, "0%");
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT; /* AUTO */
+    pp.wait_timeout_ms = 10000;
+    pp.progress_interval_ms = 200;
+    progress_log pl;
+    memset(&pl, 0, sizeof pl);
+    uint64_t waits0 = lro_test_server_call_count(srv, LRO_TEST_WAIT, name);
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_await(c, name, &pp, NULL, on_progress, NULL, &pl, NULL, &f), LRO_OK);
+    WAIT_UNTIL(atomic_load(&pl.n) == 1); /* the first state, from a Get */
+    set_progress(name, "50%");
+    WAIT_UNTIL(atomic_load(&pl.n) == 2);
+    set_progress(name, "90%");
+    WAIT_UNTIL(atomic_load(&pl.n) == 3);
+    CHECK_EQ_INT(lro_test_server_complete(srv, name, 0, NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK_EQ_INT(atomic_load(&pl.n), 3);
+    CHECK_EQ_STR(pl.seen[0], "0%");
+    CHECK_EQ_STR(pl.seen[1], "50%");
+    CHECK_EQ_STR(pl.seen[2], "90%");
+    /* It waited with WaitOperation (turns cut to the interval), not Gets. */
+    CHECK(lro_test_server_call_count(srv, LRO_TEST_WAIT, name) > waits0);
+    lro_test_record *r = lro_test_server_last_record(srv, LRO_TEST_WAIT, name);
+    CHECK(r != NULL);
+    CHECK(lro_test_record_wait_timeout_ms(r) <= 200);
+    lro_test_record_free(r);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+}
+
 static void test_local_cancel_stops_polling(void)
 {
     lro_client *c = make_client(srv);
@@ -563,6 +602,7 @@ int main(void)
     RUN(test_retry_info_on_poll);
     RUN(test_poll_budget);
     RUN(test_progress_dedup);
+    RUN(test_progress_with_wait);
     RUN(test_local_cancel_stops_polling);
     RUN(test_cap_wait_turns);
     RUN(test_cap_poll);

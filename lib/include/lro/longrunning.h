@@ -94,17 +94,28 @@ typedef struct lro_poll_policy {
     int64_t transient_budget_ms;
     uint32_t transient_codes;
     uint32_t reserved_; /* keeps the struct free of tail padding; set 0 */
+    /* Appended in 0.2. With a progress callback, the longest a change of
+     * metadata may go unreported: WaitOperation turns are cut to this (each
+     * turn answers with the state as it is then), and Get polls are never
+     * spaced further apart. Costs at most one poll RPC per interval per
+     * await, and only for awaits that have a progress callback. 0 = no
+     * limit (Wait turns of wait_timeout_ms; progress shows only when a
+     * turn ends). */
+    int64_t progress_interval_ms;
 } lro_poll_policy;
 /* Defaults: first delay 500 ms, x1.5, max 30 s, jitter 0.2, total 1 hour,
  * AUTO, WaitOperation timeout 30 s, transient failures retried for the whole
- * total timeout. A poll answered with a google.rpc.RetryInfo waits that long
- * instead. */
+ * total timeout, progress reported within 5 s. A poll answered with a
+ * google.rpc.RetryInfo waits that long instead. */
 #define LRO_POLL_POLICY_INIT                                                                       \
-    { sizeof(lro_poll_policy), 500, 1.5, 30000, 0.2, 3600000, LRO_AWAIT_AUTO, 30000, 0, 0, 0 }
+    { sizeof(lro_poll_policy), 500, 1.5, 30000, 0.2, 3600000, LRO_AWAIT_AUTO, 30000, 0, 0, 0, 5000 }
 
-/* Called (on the dispatch context, like any callback) each time a poll shows
- * metadata different from the previous poll's — never twice for the same
- * bytes. `op` is borrowed for the duration of the call. */
+/* Called (on the dispatch context, like any callback) with the first state
+ * the await sees (right away: its first poll is a GetOperation, also when
+ * it then waits with WaitOperation), then each time a poll shows metadata
+ * different from the last reported — never twice for the same bytes, and
+ * within progress_interval_ms of a change. The final state goes to the done
+ * callback, not here. `op` is borrowed for the duration of the call. */
 typedef void (*lro_progress_cb)(const lro_operation *op, void *user_data);
 
 /* Awaits the operation `name` until it is done. Needs nothing but the name,
