@@ -114,11 +114,18 @@ static int parse_fault(const char *v, fault_spec *out)
     const char *rest = eq + 1;
     const char *at = strchr(rest, '@');
     const char *code_end = at != NULL ? at : rest + strlen(rest);
-    /* xK: the last 'x' followed only by digits. */
+    /* xK: a last 'x' followed only by digits (code names such as
+     * RESOURCE_EXHAUSTED contain an X too). */
     const char *x = NULL;
     for (const char *p = rest; p < code_end; p++) {
         if (*p == 'x' || *p == 'X') {
             x = p;
+        }
+    }
+    for (const char *p = x != NULL ? x + 1 : code_end; p < code_end; p++) {
+        if (*p < '0' || *p > '9') {
+            x = NULL;
+            break;
         }
     }
     if (x != NULL) {
