@@ -427,6 +427,16 @@ class FaultFlagsTest(ServeBase):
         self.assertIn("[attempt 3] GetOperation " + op(3) + ": OK", attempts[2])
         self.assertIn("> x-goog-request-params: name=" + op(3), err)
 
+    def test_latency_flag(self):
+        # --latency 20ms: every attempt lroctl reports took at least that
+        # long (a lower bound the server guarantees, not a timing guess).
+        import re
+        code, out, err = self.run_ctl("-v", "get", op(0))
+        self.assertEqual(code, 0, err)
+        ms = re.search(r"\[attempt 1\] GetOperation \S+: OK \(([0-9.]+) ms\)", err)
+        self.assertIsNotNone(ms, err)
+        self.assertGreaterEqual(float(ms.group(1)), 19.5)
+
     def test_error_details_text_and_json(self):
         # RetryInfo on a code that is not retried: shown, not acted upon.
         code, out, err = self.run_ctl("get", op(5), "--format", "text")

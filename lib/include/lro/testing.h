@@ -206,9 +206,11 @@ typedef struct lro_test_lifecycle {
     }
 
 /* Sets (or with lc == NULL turns off) the lifecycle. Setting it again
- * replaces the parameters for operations adopted from then on and restarts
- * nothing; turning it off stops the schedule of every adopted operation
- * (they stay pending as they are). Returns LRO_OK, or LRO_ERR_INVALID_ARG
+ * while it is on: operations already adopted keep their finish time and
+ * outcome (progress_every_ms applies to all at their next tick), the new
+ * parameters apply to those adopted from then on. Turning it off stops the
+ * schedule of every adopted operation (they stay pending as they are); on
+ * again, the pending ones are adopted anew (their clocks restart). Returns LRO_OK, or LRO_ERR_INVALID_ARG
  * (s NULL, struct_size too small, complete_after_ms <= 0, progress_every_ms
  * < 0, fail_every < 0, fail_code outside 1..16 while fail_every > 0). An
  * operation that cannot be scheduled for lack of memory stays pending.
