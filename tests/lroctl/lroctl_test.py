@@ -407,6 +407,21 @@ class LiveProgressTest(ServeBase):
         self.assertIs(json.loads(out)["done"], True)
 
 
+class VerboseWaitTest(ServeBase):
+    SERVE_ARGS = ("--complete-after", "2s", "--progress-every", "200ms")
+
+    def test_verbose_wait_lines(self):
+        code, out, err = self.run_ctl("-v", "wait", op(2), "--poll-only", "--poll-interval",
+                                      "100ms", timeout=2 + 40)
+        self.assertEqual(code, 0, err)  # the first adopted one succeeds
+        self.assertIn("> 127.0.0.1:", err)
+        self.assertIn("/google.longrunning.Operations/GetOperation", err)
+        # Sampled every 100 ms: a line per new poll count, not necessarily 1.
+        self.assertRegex(err, r"\[await\] " + op(2) + r": poll [0-9]+ made by [0-9.]+s")
+        self.assertIn("still running, progress ", err)
+        self.assertIn("[await] " + op(2) + ": succeeded, OK after ", err)
+
+
 class FaultFlagsTest(ServeBase):
     SERVE_ARGS = ("--complete-after", "0",
                   "--fault", "get:op-00003=UNAVAILABLEx2@retry=100ms",

@@ -339,7 +339,7 @@ typedef struct wait_item {
     atomic_long progress_x100; /* hundredths of a percent, -1 while unknown */
     atomic_int changes;
     double t_done;
-    int rc; /* exit code of this one */
+    int polls_seen; /* -v: polls already reported */
 } wait_item;
 
 static void on_progress(const lro_operation *op, void *ud)
@@ -349,14 +349,7 @@ static void on_progress(const lro_operation *op, void *ud)
     if (p >= 0) {
         atomic_store(&w->progress_x100, (long)(p * 100 + 0.5));
     }
-    int n = atomic_fetch_add(&w->changes, 1) + 1;
-    if (g_verbose) {
-        if (p >= 0) {
-            fprintf(stderr, "lroctl: [await] %s: state %d seen, progress %g%%\n", w->name, n, p);
-        } else {
-            fprintf(stderr, "lroctl: [await] %s: state %d seen\n", w->name, n);
-        }
-    }
+    atomic_fetch_add(&w->changes, 1);
 }
 
 /* Larger is worse: every failure beats success, an RPC failure beats an
@@ -497,7 +490,8 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
         return rc;
     }
     int multi = n > 1;
-    int live = isatty(STDERR_FILENO);
+    /* -v writes a log of lines; redrawing over it would garble both. */
+    int live = isatty(STDERR_FILENO) && !g_verbose;
     wait_item *items = calloc(n, sizeof *items);
     if (items == NULL) {
         lro_client_destroy(c);
@@ -511,7 +505,8 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
         w->name = names[started];
         atomic_init(&w->progress_x100, -1);
         atomic_init(&w->changes, 0);
-        verbose_request_headers(co, "WaitOperation", w->name);
+        verbose_request_headers(
+            co, pp.method == LRO_AWAIT_POLL_ONLY ? "GetOperation" : "WaitOperation", w->name);
         int e = lro_await(c, w->name, &pp, NULL, live || g_verbose ? on_progress : NULL, NULL, w,
                           NULL, &w->f);
         if (e != LRO_OK) {
@@ -545,6 +540,21 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
                             lro_future_polls(items[i].f));
                 }
             }
+            if (g_verbose && items[i].t_done == 0) {
+                /* Each poll or Wait turn lro-c has made since the last look
+                 * (sampled every 100 ms: lro-c reports no single attempt). */
+                int p = lro_future_polls(items[i].f);
+                if (p > items[i].polls_seen) {
+                    long px = atomic_load(&items[i].progress_x100);
+                    fprintf(stderr, "lroctl: [await] %s: poll %d made by %.1fs, still running",
+                            items[i].name, p, now_s() - t0);
+                    if (px >= 0) {
+                        fprintf(stderr, ", progress %g%%", px / 100.0);
+                    }
+                    fputc('\n', stderr);
+                    items[i].polls_seen = p;
+                }
+            }
             pending += items[i].t_done == 0;
         }
         if (live && (multi || pending > 0)) {
@@ -562,7 +572,7 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
         }
         for (size_t i = 0; i < n; i++) {
             if (items[i].t_done == 0) {
-                lro_future_wait(items[i].f, live ? 200 : -1);
+                lro_future_wait(items[i].f, g_verbose ? 100 : live ? 200 : -1);
                 break;
             }
         }
