@@ -522,6 +522,14 @@ class ServeLimitsTest(ServeBase):
     SERVE_ARGS = ("--complete-after", "2s", "--progress-every", "500ms", "--max-streams", "1",
                   "--max-conn-age", "1s", "--max-conn-age-grace", "200ms")
 
+    def test_wait_held_through_recycling(self):
+        # The default await holds WaitOperation; the server cuts it when the
+        # connection is recycled (GOAWAY, 200 ms grace) and lroctl still ends
+        # with the operation's real outcome (op-00014: adopted 4th, succeeds).
+        code, out, err = self.run_ctl("wait", op(14), timeout=2 + 40)
+        self.assertEqual(code, 0, err)
+        self.assertIs(json.loads(out)["done"], True)
+
     def test_wait_with_one_stream_and_recycling(self):
         # Both awaits share one connection that allows one stream and is
         # recycled every second; polling (short calls) rides through.
