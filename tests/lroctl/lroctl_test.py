@@ -426,6 +426,7 @@ class FaultFlagsTest(ServeBase):
     SERVE_ARGS = ("--complete-after", "0",
                   "--fault", "get:op-00003=UNAVAILABLEx2@retry=100ms",
                   "--fault", "get:op-00005=RESOURCE_EXHAUSTED@retry=1500ms",
+                  "--fault", "list:nowhere=FAILED_PRECONDITIONx1@reason=NOT_READY@retry=1s",
                   "--fault", "delete=PERMISSION_DENIED",
                   "--unimplemented", "wait,cancel",
                   "--latency", "20ms",
@@ -478,6 +479,15 @@ class FaultFlagsTest(ServeBase):
         code, out, err = self.run_ctl("list", PARENT, "--page-token", "junk")
         st = json.loads(err.rstrip("\n").split("\n")[-1])
         self.assertEqual(st["details"][1]["fieldViolations"][0]["field"], "page_token")
+
+    def test_fault_reason_and_suffix_on_list(self):
+        code, out, err = self.run_ctl("list", "projects/p/locations/nowhere", "--format", "text")
+        self.assertEqual(code, 19, err)  # 10 + FAILED_PRECONDITION
+        self.assertIn("  ErrorInfo: reason NOT_READY, domain lro-c.testing", err)
+        self.assertIn("  RetryInfo: retry after 1s", err)
+        # x1: the next call goes through (an empty collection).
+        code, out, err = self.run_ctl("list", "projects/p/locations/nowhere")
+        self.assertEqual(code, 0, err)
 
     def test_unimplemented_and_permission_denied(self):
         code, out, err = self.run_ctl("cancel", op(2))
@@ -555,6 +565,8 @@ class ServeUsageTest(unittest.TestCase):
             (["--fault", "get=UNAVAILABLE@retry=soon"], "METHOD[:NAME_SUFFIX]=CODE"),
             (["--fault", "get:=UNAVAILABLE"], "METHOD[:NAME_SUFFIX]=CODE"),
             (["--fault", "get=17"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get=5@reason=lower"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get=5@color=red"], "METHOD[:NAME_SUFFIX]=CODE"),
             (["--unimplemented", "wait,"], "list,get,wait"),
             (["--max-streams", "0"], "1..2147483647"),
             (["--complete-after", "later"], "duration"),

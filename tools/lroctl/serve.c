@@ -85,9 +85,10 @@ static unsigned parse_methods(const char *v, size_t len)
 typedef struct fault_spec {
     lro_test_fault f;
     char suffix[LRO_MAX_NAME_LEN + 1];
+    char reason[64];
 } fault_spec;
 
-/* METHOD[:NAME_SUFFIX]=CODE[xK][@retry=DUR] */
+/* METHOD[:NAME_SUFFIX]=CODE[xK][@retry=DUR][@reason=NAME] */
 static int parse_fault(const char *v, fault_spec *out)
 {
     lro_test_fault f = LRO_TEST_FAULT_INIT;
@@ -149,12 +150,29 @@ static int parse_fault(const char *v, fault_spec *out)
     if (f.code < 0) {
         return -1;
     }
-    if (at != NULL) {
-        int64_t ms;
-        if (strncmp(at, "@retry=", 7) != 0 || parse_duration_ms(at + 7, &ms) < 0) {
+    /* Options: @retry=DUR (a RetryInfo), @reason=NAME (the ErrorInfo
+     * reason, UPPER_SNAKE_CASE as Google's are). */
+    out->reason[0] = '\0';
+    while (at != NULL) {
+        const char *next = strchr(at + 1, '@');
+        size_t len = (size_t)((next != NULL ? next : at + strlen(at)) - at);
+        char opt[64];
+        if (len >= sizeof opt) {
             return -1;
         }
-        f.retry_delay_ms = ms;
+        memcpy(opt, at, len);
+        opt[len] = '\0';
+        int64_t ms;
+        if (strncmp(opt, "@retry=", 7) == 0 && parse_duration_ms(opt + 7, &ms) == 0) {
+            f.retry_delay_ms = ms;
+        } else if (strncmp(opt, "@reason=", 8) == 0 && opt[8] != '\0' &&
+                   strspn(opt + 8, "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == len - 8) {
+            memcpy(out->reason, opt + 8, len - 8 + 1);
+            f.reason = out->reason; /* fixed up by the caller after copying */
+        } else {
+            return -1;
+        }
+        at = next;
     }
     f.message = "injected by lroctl serve --fault";
     out->f = f;
@@ -227,7 +245,7 @@ int cmd_serve(int argc, char **argv)
             }
             if (parse_fault(v, &faults[nfaults]) < 0) {
                 return usage(a, v,
-                             "is not METHOD[:NAME_SUFFIX]=CODE[xK][@retry=DUR], e.g. "
+                             "is not METHOD[:NAME_SUFFIX]=CODE[xK][@retry=DUR][@reason=NAME], e.g. "
                              "get=UNAVAILABLEx2@retry=200ms");
             }
             nfaults++;
@@ -294,6 +312,9 @@ int cmd_serve(int argc, char **argv)
     for (int i = 0; i < nfaults && rc == LRO_OK; i++) {
         if (faults[i].f.name_suffix != NULL) {
             faults[i].f.name_suffix = faults[i].suffix;
+        }
+        if (faults[i].f.reason != NULL) {
+            faults[i].f.reason = faults[i].reason;
         }
         rc = lro_test_server_add_fault(s, &faults[i].f);
     }

@@ -17,6 +17,8 @@
  *     lro_test_server_add_fault(srv, &f);
  *     ... point a client at lro_test_server_target(srv) ...
  *     assert(lro_test_server_call_count(srv, LRO_TEST_GET, "ops/build-1") == 3);
+ *     lro_test_lifecycle lc = LRO_TEST_LIFECYCLE_INIT;   // pending ones finish
+ *     lro_test_server_set_lifecycle(srv, &lc);           //   by themselves (5 s)
  *     lro_test_server_stop(srv);
  *
  * Build: //lib/testing (links grpc core). It serves on its own threads: the
