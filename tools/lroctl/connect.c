@@ -96,6 +96,7 @@ int connect_client(const conn_opts *co, lro_client **out)
         int rc = lro_client_options_set_bearer_token(o, token, co->allow_insecure_token);
         memset(token, 0, n);
         free(token);
+        g_token_set = rc == LRO_OK; /* -v says "redacted"; the value is gone */
         if (rc != LRO_OK) {
             /* Never echo the token itself. */
             return fail_usage(o, "the bearer token is empty or has characters not allowed in "

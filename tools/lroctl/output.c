@@ -82,6 +82,18 @@ void print_text_row(const lro_operation *op)
            result);
 }
 
+/* After the one-line error: text, an indented line per detail; json, the
+ * whole status as one line of proto3 JSON (the last line of stderr, for
+ * scripts). */
+void report_details(const lro_status *s)
+{
+    if (g_format == FMT_TEXT) {
+        print_status_details(stderr, s, "  ");
+    } else {
+        print_status_json(stderr, s);
+    }
+}
+
 int report_failure(const char *what, lro_future *f)
 {
     int r = lro_future_result(f);
@@ -90,10 +102,12 @@ int report_failure(const char *what, lro_future *f)
         int code = lro_status_code(s);
         fprintf(stderr, "lroctl: %s failed: %s: %s\n", what, lro_code_name(code),
                 lro_status_message(s));
+        report_details(s);
         return EXIT_RPC_BASE + (code >= 1 && code <= 16 ? code : LRO_CODE_UNKNOWN);
     }
     if (r == LRO_ERR_DECODE) {
         fprintf(stderr, "lroctl: %s failed: %s\n", what, lro_status_message(s));
+        report_details(s);
         return EXIT_RPC_BASE + LRO_CODE_INTERNAL;
     }
     fprintf(stderr, "lroctl: %s failed: %s (%s)\n", what, lro_strerror(r),
