@@ -34,14 +34,14 @@ static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
 static void arm(lro_test_server *s, op_entry *e, int64_t when)
 {
     heap_remove(s, &e->lc_timer);
-    e->lc_timer.when_ms = when;
+    e->lc_timer.node.key = when;
     /* Out of memory for the heap: the operation simply stays pending. */
     (void)heap_push(s, &e->lc_timer);
 }
 
 void lifecycle_adopt(lro_test_server *s, op_entry *e)
 {
-    if (!s->lc_on || e->done || e->lc_timer.idx != SIZE_MAX || atomic_load(&s->stopping)) {
+    if (!s->lc_on || e->done || lro_heap_armed(&e->lc_timer.node) || atomic_load(&s->stopping)) {
         return;
     }
     uint64_t n = s->lc_adopted++;

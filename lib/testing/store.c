@@ -194,7 +194,7 @@ static int store_put_bytes(lro_test_server *s, const char *name, uint8_t *bytes,
     e->bytes = bytes;
     e->len = len;
     e->done = done;
-    e->lc_timer.idx = SIZE_MAX;
+    e->lc_timer.node.index = SIZE_MAX;
     e->lc_timer.kind = TIMER_LIFECYCLE;
     e->lc_timer.owner = e;
     size_t k = bucket_of(st, name);
