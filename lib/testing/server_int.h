@@ -9,6 +9,7 @@
  *   records.c    what clients sent, call counters
  *   pagetoken.c  opaque ListOperations page tokens
  *   disconnect.c closing the connection under a call
+ *   admin.c      lro.testing.v1.OperationsAdmin, the control API over gRPC
  *
  * Locking: s->mu guards the store, waiters, held calls and the timer heap.
  * s->rec_mu (records, counters) and s->fault_mu (faults) are leaf locks:
@@ -28,6 +29,10 @@
 
 #define SRV_METHODS 5 /* index i <-> LRO_TEST_* bit (1u << i) */
 enum { M_LIST = 0, M_GET = 1, M_DELETE = 2, M_CANCEL = 3, M_WAIT = 4, M_UNKNOWN = -1 };
+
+/* Admin methods (admin.c): srv_call.method = M_ADMIN_BASE + index. */
+#define SRV_ADMIN_METHODS 8
+#define M_ADMIN_BASE      100
 
 enum { TAG_REQUEST = 1, TAG_ANSWER = 2, TAG_SHUTDOWN = 3 };
 
@@ -186,6 +191,9 @@ struct lro_test_server {
 
     struct srv_unreachable *unreachable; /* List's unreachable locations (mu) */
 
+    void *admin_rm[SRV_ADMIN_METHODS]; /* admin.c */
+    atomic_int admin_on;
+
     pthread_mutex_t active_mu; /* leaf */
     pthread_cond_t active_cond;
     long active; /* arrived calls not freed yet */
@@ -280,6 +288,11 @@ LRO_HIDDEN int pagetoken_parse(const char *tok, const char *parent, const char *
 /* disconnect.c: shuts down the socket(s) carrying this call. Returns how
  * many sockets were shut down. */
 LRO_HIDDEN int disconnect_call(srv_call *c);
+
+/* admin.c: registers the admin methods (before grpc_server_start); an admin
+ * call arrived (s->mu NOT held). */
+LRO_HIDDEN void admin_register(lro_test_server *s);
+LRO_HIDDEN void admin_arrival(srv_call *c);
 
 /* Small helpers shared by the files (store.c). */
 LRO_HIDDEN uint64_t srv_hash(const void *p, size_t n, uint64_t h);

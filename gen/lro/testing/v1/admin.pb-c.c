@@ -975,7 +975,7 @@ const ProtobufCMessageDescriptor lro__testing__v1__clear_faults_request__descrip
   (ProtobufCMessageInit) lro__testing__v1__clear_faults_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lro__testing__v1__list_calls_request__field_descriptors[2] =
+static const ProtobufCFieldDescriptor lro__testing__v1__list_calls_request__field_descriptors[3] =
 {
   {
     "methods",
@@ -1001,15 +1001,28 @@ static const ProtobufCFieldDescriptor lro__testing__v1__list_calls_request__fiel
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "limit",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_INT32,
+    0,   /* quantifier_offset */
+    offsetof(Lro__Testing__V1__ListCallsRequest, limit),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lro__testing__v1__list_calls_request__field_indices_by_name[] = {
+  2,   /* field[2] = limit */
   0,   /* field[0] = methods */
   1,   /* field[1] = name */
 };
 static const ProtobufCIntRange lro__testing__v1__list_calls_request__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor lro__testing__v1__list_calls_request__descriptor =
 {
@@ -1019,7 +1032,7 @@ const ProtobufCMessageDescriptor lro__testing__v1__list_calls_request__descripto
   "Lro__Testing__V1__ListCallsRequest",
   "lro.testing.v1",
   sizeof(Lro__Testing__V1__ListCallsRequest),
-  2,
+  3,
   lro__testing__v1__list_calls_request__field_descriptors,
   lro__testing__v1__list_calls_request__field_indices_by_name,
   1,  lro__testing__v1__list_calls_request__number_ranges,

@@ -247,10 +247,15 @@ struct  Lro__Testing__V1__ListCallsRequest
    * Only calls for exactly this name; empty = any.
    */
   char *name;
+  /*
+   * Only the newest `limit` matching calls (a response stays well under
+   * grpc's default 4 MiB receive limit with a few hundred); 0 = all kept.
+   */
+  int32_t limit;
 };
 #define LRO__TESTING__V1__LIST_CALLS_REQUEST__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lro__testing__v1__list_calls_request__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string }
+    , 0,NULL, (char *)protobuf_c_empty_string, 0 }
 
 
 struct  Lro__Testing__V1__Header
