@@ -480,6 +480,24 @@ typedef struct call_out {
     Lro__Testing__V1__Header **hptrs;
 } call_out;
 
+/* A text header with a printable ASCII value goes out as a string; -bin
+ * values (grpc hands them over decoded) and anything odd as bytes, which a
+ * proto3 string could not carry (it must be UTF-8). */
+static int printable_header(const srv_header *h)
+{
+    size_t kl = strlen(h->key);
+    if (kl > 4 && strcmp(h->key + kl - 4, "-bin") == 0) {
+        return 0;
+    }
+    for (size_t i = 0; i < h->value_len; i++) {
+        unsigned char ch = (unsigned char)h->value[i];
+        if (ch < 0x20 || ch >= 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static int fill_call(call_out *o, lro_test_record *r)
 {
     lro__testing__v1__call__init(&o->call);
@@ -503,8 +521,12 @@ static int fill_call(call_out *o, lro_test_record *r)
         for (size_t i = 0; i < r->n_headers; i++) {
             lro__testing__v1__header__init(&o->hdrs[i]);
             o->hdrs[i].key = r->headers[i].key;
-            o->hdrs[i].value.data = (uint8_t *)r->headers[i].value;
-            o->hdrs[i].value.len = r->headers[i].value_len;
+            if (!printable_header(&r->headers[i])) {
+                o->hdrs[i].binary_value.data = (uint8_t *)r->headers[i].value;
+                o->hdrs[i].binary_value.len = r->headers[i].value_len;
+            } else {
+                o->hdrs[i].value = r->headers[i].value;
+            }
             o->hptrs[i] = &o->hdrs[i];
         }
         o->call.headers = o->hptrs;

@@ -59,6 +59,9 @@ int cmd_delete(conn_opts *co, int argc, char **argv);
 int cmd_wait(conn_opts *co, int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* admin.c: lro.testing.v1.OperationsAdmin client. */
+int cmd_admin(conn_opts *co, int argc, char **argv);
+void print_admin_help(FILE *out);
 
 /* Prints "lroctl: <msg>" on stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

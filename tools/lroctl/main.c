@@ -30,6 +30,8 @@ static const char *k_tool_help =
     "  wait NAME                await until done (WaitOperation, falling back to polling)\n"
     "  demo                     a short tour against an in-process embedded server\n"
     "  serve                    run the embedded Operations server until interrupted\n"
+    "  admin SUBCOMMAND         steer `serve --admin` (put, complete, fail, progress,\n"
+    "                           fault, clear-faults, calls, clear-calls)\n"
     "\n"
     "Connection and output flags (before or after the command):\n"
     "  --target HOST:PORT       server address (default: $LRO_TARGET)\n"
@@ -93,12 +95,17 @@ void print_help(FILE *out, const char *cmd)
         fputs("usage: lroctl demo\n\nStarts the embedded Operations server in this process "
               "with seeded operations\nand walks through list, get, cancel, wait and delete.\n",
               out);
+    } else if (strcmp(cmd, "admin") == 0) {
+        print_admin_help(out);
     } else if (strcmp(cmd, "serve") == 0) {
-        fputs("usage: lroctl serve [--listen ADDR] [--seed N] [--threads N]\n\n"
+        fputs("usage: lroctl serve [--listen ADDR] [--seed N] [--threads N] [--admin]\n\n"
               "Runs the embedded Operations server until SIGINT/SIGTERM. The first line\n"
               "printed is the bound address. ADDR: 127.0.0.1:0 (default), host:port or\n"
               "unix:/path. --seed N puts N deterministic operations under\n"
-              "projects/demo/locations/global/operations (default 20).\n",
+              "projects/demo/locations/global/operations (default 20).\n"
+              "--admin also serves lro.testing.v1.OperationsAdmin on the same address,\n"
+              "so tests in any language can steer it (see lroctl admin --help); anyone\n"
+              "who can connect can then change the server: keep it on loopback.\n",
               out);
     } else {
         fputs(k_tool_help, out);
@@ -304,6 +311,9 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0) {
         return cmd_serve(cargc, cargv);
+    }
+    if (strcmp(cmd, "admin") == 0) {
+        return cmd_admin(&co, cargc, cargv);
     }
     die_msg("unknown command '%s' (see lroctl --help)", cmd);
     return EXIT_USAGE;

@@ -12,10 +12,13 @@ int cmd_serve(int argc, char **argv)
     lro_test_server_options so = LRO_TEST_SERVER_OPTIONS_INIT;
     so.listen = "127.0.0.1:0";
     long seed = 20;
+    int admin = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
-        if (strcmp(a, "--listen") == 0 || strcmp(a, "--seed") == 0 ||
-            strcmp(a, "--threads") == 0) {
+        if (strcmp(a, "--admin") == 0) {
+            admin = 1;
+        } else if (strcmp(a, "--listen") == 0 || strcmp(a, "--seed") == 0 ||
+                   strcmp(a, "--threads") == 0) {
             if (i + 1 >= argc) {
                 die_msg("serve: %s needs a value", a);
                 return EXIT_USAGE;
@@ -56,18 +59,20 @@ int cmd_serve(int argc, char **argv)
         return rc == LRO_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_LOCAL;
     }
     if (seed > 0 &&
-        lro_test_server_seed(s, "projects/demo/locations/global/operations", (int)seed) !=
-            LRO_OK) {
+        lro_test_server_seed(s, "projects/demo/locations/global/operations", (int)seed) != LRO_OK) {
         die_msg("serve: cannot seed operations");
         lro_test_server_stop(s);
         return EXIT_LOCAL;
+    }
+    if (admin) {
+        lro_test_server_enable_admin(s, 1);
     }
     printf("%s\n", lro_test_server_target(s));
     fflush(stdout);
     fprintf(stderr,
             "lroctl: serving google.longrunning.Operations on %s with %ld operations under "
-            "projects/demo/locations/global/operations (Ctrl-C stops)\n",
-            lro_test_server_target(s), seed);
+            "projects/demo/locations/global/operations%s (Ctrl-C stops)\n",
+            lro_test_server_target(s), seed, admin ? ", and lro.testing.v1.OperationsAdmin" : "");
     int sig = 0;
     sigwait(&set, &sig);
     lro_test_server_stop(s);

@@ -1039,7 +1039,7 @@ const ProtobufCMessageDescriptor lro__testing__v1__list_calls_request__descripto
   (ProtobufCMessageInit) lro__testing__v1__list_calls_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lro__testing__v1__header__field_descriptors[2] =
+static const ProtobufCFieldDescriptor lro__testing__v1__header__field_descriptors[3] =
 {
   {
     "key",
@@ -1057,9 +1057,21 @@ static const ProtobufCFieldDescriptor lro__testing__v1__header__field_descriptor
     "value",
     2,
     PROTOBUF_C_LABEL_NONE,
-    PROTOBUF_C_TYPE_BYTES,
+    PROTOBUF_C_TYPE_STRING,
     0,   /* quantifier_offset */
     offsetof(Lro__Testing__V1__Header, value),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "binary_value",
+    3,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_BYTES,
+    0,   /* quantifier_offset */
+    offsetof(Lro__Testing__V1__Header, binary_value),
     NULL,
     NULL,
     0,             /* flags */
@@ -1067,13 +1079,14 @@ static const ProtobufCFieldDescriptor lro__testing__v1__header__field_descriptor
   },
 };
 static const unsigned lro__testing__v1__header__field_indices_by_name[] = {
+  2,   /* field[2] = binary_value */
   0,   /* field[0] = key */
   1,   /* field[1] = value */
 };
 static const ProtobufCIntRange lro__testing__v1__header__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 2 }
+  { 0, 3 }
 };
 const ProtobufCMessageDescriptor lro__testing__v1__header__descriptor =
 {
@@ -1083,7 +1096,7 @@ const ProtobufCMessageDescriptor lro__testing__v1__header__descriptor =
   "Lro__Testing__V1__Header",
   "lro.testing.v1",
   sizeof(Lro__Testing__V1__Header),
-  2,
+  3,
   lro__testing__v1__header__field_descriptors,
   lro__testing__v1__header__field_indices_by_name,
   1,  lro__testing__v1__header__number_ranges,

@@ -261,15 +261,24 @@ struct  Lro__Testing__V1__ListCallsRequest
 struct  Lro__Testing__V1__Header
 {
   ProtobufCMessage base;
+  /*
+   * Lower case, as on the wire.
+   */
   char *key;
   /*
-   * As received; "-bin" headers decoded from base64.
+   * The value of a text header (key not ending in "-bin") when it is
+   * printable ASCII.
    */
-  ProtobufCBinaryData value;
+  char *value;
+  /*
+   * Otherwise: the value of a binary header (key ending in "-bin"), decoded,
+   * or a text value with other bytes.
+   */
+  ProtobufCBinaryData binary_value;
 };
 #define LRO__TESTING__V1__HEADER__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lro__testing__v1__header__descriptor) \
-    , (char *)protobuf_c_empty_string, {0,NULL} }
+    , (char *)protobuf_c_empty_string, (char *)protobuf_c_empty_string, {0,NULL} }
 
 
 struct  Lro__Testing__V1__Call
