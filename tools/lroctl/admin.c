@@ -411,7 +411,9 @@ static int parse_value(const char *flag, const char *spec, any_val *v)
         return EXIT_LOCAL;
     }
     if (rc != 0) {
-        die_msg("%s: '%s' is not a value. %s", flag, spec, k_value_help);
+        die_msg("%s: '%s' is not a VALUE (empty, string:, int:, double:, bool:, struct:, "
+                "raw:URL=HEX, file:URL=PATH; see lroctl admin --help)",
+                flag, spec);
         return EXIT_USAGE;
     }
     return EXIT_OK;
@@ -861,7 +863,7 @@ static int build_fault(const admin_args *a, req_store *s)
                                         "disconnect", "big",     "bad-details"};
     Lro__Testing__V1__Fault *f = &s->fault;
     lro__testing__v1__fault__init(f);
-    int kind = a->kind == NULL && a->has_latency ? 1 : 0;
+    int kind = a->kind == NULL && a->has_latency && a->code == NULL ? 1 : 0;
     if (a->kind != NULL) {
         kind = -1;
         for (int k = 0; k < 6; k++) {
@@ -1073,9 +1075,9 @@ void print_admin_help(FILE *out)
           "                   inject a fault into later Operations calls. M: list, get,\n"
           "                   delete, cancel, wait (default all). KIND: status (default;\n"
           "                   needs --code, --retry-delay adds RetryInfo), latency (the\n"
-          "                   default when --latency is given), garbage, disconnect, big\n"
-          "                   (needs --big-size), bad-details (needs --code). --times\n"
-          "                   default 1\n"
+          "                   default for --latency without --code), garbage (optional\n"
+          "                   --garbage-hex bytes), disconnect, big (needs --big-size),\n"
+          "                   bad-details (needs --code). --times default 1\n"
           "  clear-faults     remove every fault\n"
           "  calls [--method M,...] [--name NAME] [--limit N]\n"
           "                   the Operations calls received (method, name, headers,\n"
