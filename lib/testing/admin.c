@@ -364,6 +364,14 @@ static void do_add_fault(srv_call *c, const Lro__Testing__V1__AddFaultRequest *q
         }
         f.name = in->name;
     }
+    if (in->name_suffix[0] != '\0') {
+        /* MERGE(serve): lro_test_fault gains name_suffix on branch serve;
+         * then this becomes f.name_suffix = in->name_suffix. Until then the
+         * request cannot be honoured: say so rather than fault every name. */
+        srv_answer_error(c, LRO_CODE_UNIMPLEMENTED,
+                         "fault.name_suffix is not supported by this server build");
+        return;
+    }
     f.times = in->times == 0 ? 1 : in->times < 0 ? -1 : in->times;
     int kind = (int)in->kind;
     if (kind < LRO_TEST_FAULT_STATUS || kind > LRO_TEST_FAULT_BAD_DETAILS) {

@@ -172,6 +172,21 @@ class AdminGoldenTest(unittest.TestCase):
         self.assertEqual(self.ok("--format", "text", "admin", "clear-faults"), "ok\n")
         self.ok("get", n("x1"))
 
+    def test_fault_name_suffix(self):
+        self.ok("admin", "put", n("s1-build"))
+        self.ok("admin", "put", n("s1-test"))
+        code, out, err = self.ctl("admin", "fault", "--name-suffix", "-build", "--code",
+                                  "ABORTED", "--times", "forever")
+        if code == 22:  # a server build without suffix matching refuses it
+            self.assertIn("name_suffix", err)
+            return
+        self.assertEqual(code, 0, err)
+        try:
+            self.one_line(20, ["get", n("s1-build")], "ABORTED")
+            self.ok("get", n("s1-test"))
+        finally:
+            self.ok("admin", "clear-faults")
+
     def test_fault_server_side_validation(self):
         self.one_line(13, ["admin", "fault", "--kind", "latency"], "fault.latency is required")
         self.one_line(13, ["admin", "fault", "--kind", "big"], "fault.big_size must be")

@@ -458,7 +458,7 @@ typedef struct admin_args {
     int npos;
     int done, clear;
     const char *response, *metadata, *code, *message, *reason, *domain;
-    const char *methods, *name, *times, *kind, *garbage_hex, *big_size, *limit;
+    const char *methods, *name, *name_suffix, *times, *kind, *garbage_hex, *big_size, *limit;
     int64_t delay_ms, retry_delay_ms, latency_ms;
     int has_delay, has_retry_delay, has_latency;
 } admin_args;
@@ -474,7 +474,8 @@ static const struct {
     {"fail", 1, 1, " --code --message --reason --domain --delay "},
     {"progress", 1, 2, " --metadata --clear "},
     {"fault", 0, 0,
-     " --method --name --times --kind --code --message --reason --domain --retry-delay "
+     " --method --name --name-suffix --times --kind --code --message --reason --domain "
+     "--retry-delay "
      "--latency --garbage-hex --big-size "},
     {"clear-faults", 0, 0, " "},
     {"calls", 0, 0, " --method --name --limit "},
@@ -548,6 +549,7 @@ static int parse_args(conn_opts *co, int sub, int argc, char **argv, admin_args 
                             : strcmp(f, "--domain") == 0      ? &a->domain
                             : strcmp(f, "--method") == 0      ? &a->methods
                             : strcmp(f, "--name") == 0        ? &a->name
+                            : strcmp(f, "--name-suffix") == 0 ? &a->name_suffix
                             : strcmp(f, "--times") == 0       ? &a->times
                             : strcmp(f, "--kind") == 0        ? &a->kind
                             : strcmp(f, "--garbage-hex") == 0 ? &a->garbage_hex
@@ -886,6 +888,7 @@ static int build_fault(const admin_args *a, req_store *s)
     }
     f->methods = s->methods;
     f->name = (char *)(a->name != NULL ? a->name : "");
+    f->name_suffix = (char *)(a->name_suffix != NULL ? a->name_suffix : "");
     if (a->times != NULL) {
         char *end = NULL;
         long n = strtol(a->times, &end, 10);
@@ -1069,7 +1072,8 @@ void print_admin_help(FILE *out)
           "                   finish a pending operation with an error\n"
           "  progress NAME (PERCENT | --metadata VALUE | --clear)\n"
           "                   set its metadata; PERCENT gives Struct {\"progress\": PERCENT}\n"
-          "  fault [--method M,...] [--name NAME] [--times K|forever] [--kind KIND]\n"
+          "  fault [--method M,...] [--name NAME] [--name-suffix S] [--times K|forever]\n"
+          "      [--kind KIND]\n"
           "      [--code CODE [--message M] [--reason R [--domain D]]] [--retry-delay DUR]\n"
           "      [--latency DUR] [--garbage-hex HEX] [--big-size BYTES]\n"
           "                   inject a fault into later Operations calls. M: list, get,\n"

@@ -777,7 +777,7 @@ const ProtobufCMessageDescriptor lro__testing__v1__set_metadata_request__descrip
   (ProtobufCMessageInit) lro__testing__v1__set_metadata_request__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor lro__testing__v1__fault__field_descriptors[9] =
+static const ProtobufCFieldDescriptor lro__testing__v1__fault__field_descriptors[10] =
 {
   {
     "methods",
@@ -887,6 +887,18 @@ static const ProtobufCFieldDescriptor lro__testing__v1__fault__field_descriptors
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "name_suffix",
+    10,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_STRING,
+    0,   /* quantifier_offset */
+    offsetof(Lro__Testing__V1__Fault, name_suffix),
+    NULL,
+    &protobuf_c_empty_string,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned lro__testing__v1__fault__field_indices_by_name[] = {
   8,   /* field[8] = big_size */
@@ -895,6 +907,7 @@ static const unsigned lro__testing__v1__fault__field_indices_by_name[] = {
   6,   /* field[6] = latency */
   0,   /* field[0] = methods */
   1,   /* field[1] = name */
+  9,   /* field[9] = name_suffix */
   5,   /* field[5] = retry_delay */
   4,   /* field[4] = status */
   2,   /* field[2] = times */
@@ -902,7 +915,7 @@ static const unsigned lro__testing__v1__fault__field_indices_by_name[] = {
 static const ProtobufCIntRange lro__testing__v1__fault__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 9 }
+  { 0, 10 }
 };
 const ProtobufCMessageDescriptor lro__testing__v1__fault__descriptor =
 {
@@ -912,7 +925,7 @@ const ProtobufCMessageDescriptor lro__testing__v1__fault__descriptor =
   "Lro__Testing__V1__Fault",
   "lro.testing.v1",
   sizeof(Lro__Testing__V1__Fault),
-  9,
+  10,
   lro__testing__v1__fault__field_descriptors,
   lro__testing__v1__fault__field_indices_by_name,
   1,  lro__testing__v1__fault__number_ranges,

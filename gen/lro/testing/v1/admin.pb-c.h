@@ -182,13 +182,15 @@ struct  Lro__Testing__V1__Fault
    */
   char *name;
   /*
+   * (name_suffix = 10 below.)
    * How many matching calls it hits: 0 = 1, negative = forever.
    */
   int32_t times;
   Lro__Testing__V1__FaultKind kind;
   /*
    * STATUS and BAD_DETAILS: code (1..16) and message; STATUS also sends the
-   * details in the grpc-status-details-bin trailer.
+   * details in the grpc-status-details-bin trailer (put a
+   * google.rpc.ErrorInfo there to choose the reason the client sees).
    */
   Google__Rpc__Status *status;
   /*
@@ -207,10 +209,16 @@ struct  Lro__Testing__V1__Fault
    * BIG: required, 1 .. 64 MiB.
    */
   uint64_t big_size;
+  /*
+   * Only calls whose name ends with this string; empty = any. With `name`
+   * also set, both must match. (A server without suffix matching answers
+   * UNIMPLEMENTED when it is set.)
+   */
+  char *name_suffix;
 };
 #define LRO__TESTING__V1__FAULT__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&lro__testing__v1__fault__descriptor) \
-    , 0,NULL, (char *)protobuf_c_empty_string, 0, LRO__TESTING__V1__FAULT_KIND__STATUS, NULL, NULL, NULL, {0,NULL}, 0 }
+    , 0,NULL, (char *)protobuf_c_empty_string, 0, LRO__TESTING__V1__FAULT_KIND__STATUS, NULL, NULL, NULL, {0,NULL}, 0, (char *)protobuf_c_empty_string }
 
 
 struct  Lro__Testing__V1__AddFaultRequest
