@@ -18,13 +18,22 @@ SV = "type.googleapis.com/google.protobuf.StringValue"
 STRUCT = "type.googleapis.com/google.protobuf.Struct"
 
 
+def steady_flags():
+    """Operations must move only when the test says: when `serve` can make
+    pending operations finish by themselves (--complete-after), turn that
+    off."""
+    out = subprocess.run([LROCTL, "serve", "--help"], capture_output=True, text=True,
+                         timeout=30).stdout
+    return ["--complete-after", "0"] if "--complete-after" in out else []
+
+
 def n(s):
     return PARENT + "/" + s
 
 
 class Server:
     def __init__(self, *flags):
-        self.p = subprocess.Popen([LROCTL, "serve", "--seed", "0", *flags],
+        self.p = subprocess.Popen([LROCTL, "serve", "--seed", "0", *steady_flags(), *flags],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.target = self.p.stdout.readline().strip()
         assert self.target.startswith("127.0.0.1:"), self.target

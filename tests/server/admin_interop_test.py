@@ -23,9 +23,18 @@ LROCTL = sys.argv[1]
 PARENT = "projects/py/locations/here/operations"
 
 
+def steady_flags():
+    """Operations must move only when the test says: when `serve` can make
+    pending operations finish by themselves (--complete-after), turn that
+    off."""
+    out = subprocess.run([LROCTL, "serve", "--help"], capture_output=True, text=True,
+                         timeout=30).stdout
+    return ["--complete-after", "0"] if "--complete-after" in out else []
+
+
 def start_server(*flags):
-    p = subprocess.Popen([LROCTL, "serve", "--seed", "0", *flags], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen([LROCTL, "serve", "--seed", "0", *steady_flags(), *flags],
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     target = p.stdout.readline().strip()
     assert target.startswith("127.0.0.1:"), target
     return p, target
