@@ -79,10 +79,16 @@ class AdminGoldenTest(unittest.TestCase):
         return json.loads(self.ok(*args))
 
     def one_line(self, want_code, args, needle, target=True):
+        """The documented exit code and one error line; an RPC failure (exit
+        10+code) may be followed by its status details, in the default json
+        format one line of proto3 JSON with the same code."""
         code, out, err = run(self.srv.target if target else None, *args)
         self.assertEqual(code, want_code, err)
         self.assertEqual(out, "")
         lines = err.strip().split("\n")
+        if want_code >= 10 and len(lines) == 2:
+            self.assertEqual(json.loads(lines[1])["code"], want_code - 10, err)
+            lines = lines[:1]
         self.assertEqual(len(lines), 1, err)
         self.assertTrue(lines[0].startswith("lroctl: "), err)
         self.assertIn(needle, lines[0])
@@ -239,6 +245,20 @@ class AdminGoldenTest(unittest.TestCase):
         self.assertEqual([c["name"] for c in o["calls"]], [n("k2")])
 
     # ---- errors ----------------------------------------------------------------
+    def test_admin_error_details(self):
+        # The server's google.rpc.Status trailer follows the error line.
+        code, out, err = self.ctl("admin", "complete", n("nowhere"))
+        self.assertEqual(code, 15, err)
+        lines = err.strip().split("\n")
+        self.assertEqual(lines[0], "lroctl: admin complete failed: NOT_FOUND: operation not found")
+        st = json.loads(lines[1])
+        self.assertEqual((st["code"], st["message"]), (5, "operation not found"))
+        # Text format: one indented line per detail (none, or the server's
+        # ErrorInfo where it sends one).
+        code, out, err = self.ctl("--format", "text", "admin", "complete", n("nowhere"))
+        self.assertEqual(code, 15, err)
+        self.assertTrue(all(x.startswith("  ") for x in err.strip().split("\n")[1:]), err)
+
     def test_server_errors(self):
         self.one_line(15, ["admin", "complete", n("missing")], "NOT_FOUND")
         self.one_line(15, ["admin", "progress", n("missing"), "5"], "NOT_FOUND")

@@ -108,6 +108,9 @@ typedef struct rpc_out {
     int code;
     char *message;
     ProtobufCMessage *resp;
+    /* grpc-status-details-bin of a failed call, decoded; NULL if absent or
+     * undecodable. */
+    Google__Rpc__Status *status;
 } rpc_out;
 
 /* One unary call of the admin service. Returns EXIT_OK with *out filled
@@ -188,6 +191,13 @@ static int unary(const conn_opts *co, grpc_channel *ch, const char *method,
                 out->resp = protobuf_c_message_unpack(resp_desc, NULL, GRPC_SLICE_LENGTH(raw),
                                                       GRPC_SLICE_START_PTR(raw));
                 grpc_slice_unref(raw);
+            }
+        }
+        for (size_t i = 0; status != GRPC_STATUS_OK && i < trailing.count; i++) {
+            if (grpc_slice_str_cmp(trailing.metadata[i].key, "grpc-status-details-bin") == 0) {
+                grpc_slice v = trailing.metadata[i].value;
+                out->status = google__rpc__status__unpack(NULL, GRPC_SLICE_LENGTH(v),
+                                                          GRPC_SLICE_START_PTR(v));
             }
         }
         if (status == GRPC_STATUS_OK && out->resp == NULL) {
@@ -638,11 +648,40 @@ static int build_status(const char *cmd, const admin_args *a, status_build *b)
 
 /* ---- output ---- */
 
-static int rpc_failed(const char *cmd, const rpc_out *r)
+/* The status details after the error line, as for the other commands: in
+ * json format the whole google.rpc.Status as one line of proto3 JSON; in
+ * text format one indented line per detail (its type and JSON).
+ * MERGE(serve): branch serve's report_details((const lro_status *)st)
+ * prints the same for every command; use it here then. */
+static void report_status_details(const conn_opts *co, const Google__Rpc__Status *st)
+{
+    if (st == NULL) {
+        return;
+    }
+    char *json = NULL;
+    if (co->format != FMT_TEXT) {
+        if (lro_message_to_json(&st->base, 0, &json, NULL) == LRO_OK) {
+            fprintf(stderr, "%s\n", json);
+            lro_free(json);
+        }
+        return;
+    }
+    for (size_t i = 0; i < st->n_details; i++) {
+        const char *url = st->details[i]->type_url;
+        const char *slash = strrchr(url, '/');
+        if (lro_message_to_json(&st->details[i]->base, 0, &json, NULL) == LRO_OK) {
+            fprintf(stderr, "  %s: %s\n", slash != NULL ? slash + 1 : url, json);
+            lro_free(json);
+        }
+    }
+}
+
+static int rpc_failed(const conn_opts *co, const char *cmd, const rpc_out *r)
 {
     int code = r->code >= 1 && r->code <= 16 ? r->code : LRO_CODE_UNKNOWN;
     fprintf(stderr, "lroctl: admin %s failed: %s: %s\n", cmd, lro_code_name(r->code),
             r->message != NULL ? r->message : "");
+    report_status_details(co, r->status);
     return EXIT_RPC_BASE + code;
 }
 
@@ -1039,10 +1078,13 @@ int cmd_admin(conn_opts *co, int argc, char **argv)
             rpc_out r;
             rc = unary(co, ch, methods[sub], (const ProtobufCMessage *)&s->q, resp_desc, &r);
             if (rc == EXIT_OK) {
-                rc = r.code != 0 ? rpc_failed(k_subs[sub].cmd, &r) : print_answer(co, r.resp);
+                rc = r.code != 0 ? rpc_failed(co, k_subs[sub].cmd, &r) : print_answer(co, r.resp);
             }
             if (r.resp != NULL) {
                 protobuf_c_message_free_unpacked(r.resp, NULL);
+            }
+            if (r.status != NULL) {
+                google__rpc__status__free_unpacked(r.status, NULL);
             }
             free(r.message);
             grpc_channel_destroy(ch);
