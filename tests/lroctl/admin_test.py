@@ -293,6 +293,7 @@ class AdminGoldenTest(unittest.TestCase):
             (["admin", "fault", "--kind", "disconnect", "--message", "m"], "need --code"),
             (["admin", "calls", "--limit", "0"], "--limit '0'"),
             (["admin", "calls", "--code", "3"], "unknown flag '--code'"),
+            (["admin", "calls", "--token-file", "/nonexistent"], "sends no bearer token"),
         ]
         for args, needle in cases:
             with self.subTest(args=args):

@@ -1032,6 +1032,11 @@ int cmd_admin(conn_opts *co, int argc, char **argv)
         die_msg("no server given: use --target HOST:PORT or set LRO_TARGET");
         return EXIT_USAGE;
     }
+    if (co->token_file != NULL) {
+        /* Said rather than ignored: the admin service checks no credentials. */
+        die_msg("admin: --token-file is not used: lroctl admin sends no bearer token");
+        return EXIT_USAGE;
+    }
     req_store *s = calloc(1, sizeof *s);
     if (s == NULL) {
         die_msg("out of memory");
