@@ -1,465 +1,17 @@
 /* lroctl admin: drives lro.testing.v1.OperationsAdmin (the control API of
- * `lroctl serve --admin`, proto/lro/testing/v1/admin.proto).
- *
- * lro-c's client only speaks google.longrunning.Operations, so this file
- * makes its unary calls with grpc core directly: one channel, one call, one
- * batch, a pluck queue. Values given on the command line (responses,
- * metadata) are packed into google.protobuf.Any from a small spec language
- * (see the help text) so nobody has to hand-encode protobuf. */
-#include <ctype.h>
-#include <errno.h>
-#include <math.h>
+ * `lroctl serve --admin`, proto/lro/testing/v1/admin.proto): flags ->
+ * request, answer -> output. The call itself is in admin_rpc.c, the VALUE
+ * specs in admin_values.c. */
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
-#include <grpc/byte_buffer_reader.h>
-#include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
-#include <grpc/support/alloc.h>
-#include <grpc/support/time.h>
-
+#include "admin_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
-#include "google/protobuf/struct.pb-c.h"
-#include "google/protobuf/wrappers.pb-c.h"
 #include "google/rpc/error_details.pb-c.h"
-#include "google/rpc/status.pb-c.h"
 #include "lro/testing/v1/admin.pb-c.h"
-#include "lroctl.h"
 
-#define SERVICE        "/lro.testing.v1.OperationsAdmin/"
 #define DEFAULT_DOMAIN "lro-c.testing"
-#define TYPE_PREFIX    "type.googleapis.com/"
-
-/* ---- the unary call ---- */
-
-static char *slice_str(grpc_slice s)
-{
-    size_t n = GRPC_SLICE_LENGTH(s);
-    char *p = malloc(n + 1);
-    if (p != NULL) {
-        memcpy(p, GRPC_SLICE_START_PTR(s), n);
-        p[n] = '\0';
-    }
-    return p;
-}
-
-static char *read_file(const char *path, size_t max, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (f == NULL) {
-        return NULL;
-    }
-    char *buf = malloc(max + 1);
-    size_t n = buf != NULL ? fread(buf, 1, max + 1, f) : 0;
-    int bad = ferror(f) || n > max;
-    fclose(f);
-    if (buf == NULL || bad) {
-        free(buf);
-        return NULL;
-    }
-    buf[n] = '\0';
-    *len = n;
-    return buf;
-}
-
-static grpc_channel *make_channel(const conn_opts *co, int *exit_code)
-{
-    *exit_code = EXIT_OK;
-    grpc_arg args[2];
-    size_t nargs = 0;
-    if (co->max_message > 0) {
-        args[nargs].type = GRPC_ARG_INTEGER;
-        args[nargs].key = (char *)GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-        args[nargs++].value.integer = (int)co->max_message;
-    }
-    grpc_channel_credentials *creds;
-    if (co->plaintext) {
-        if (co->ca_file != NULL) {
-            die_msg("--ca-file and --plaintext contradict each other");
-            *exit_code = EXIT_USAGE;
-            return NULL;
-        }
-        creds = grpc_insecure_credentials_create();
-    } else {
-        char *pem = NULL;
-        size_t len = 0;
-        if (co->ca_file != NULL && (pem = read_file(co->ca_file, 1 << 20, &len)) == NULL) {
-            die_msg("--ca-file: cannot read '%s'", co->ca_file);
-            *exit_code = EXIT_LOCAL;
-            return NULL;
-        }
-        creds = grpc_ssl_credentials_create(pem, NULL, NULL, NULL); /* copies pem */
-        free(pem);
-        if (co->tls_server_name != NULL) {
-            args[nargs].type = GRPC_ARG_STRING;
-            args[nargs].key = (char *)GRPC_SSL_TARGET_NAME_OVERRIDE_ARG;
-            args[nargs++].value.string = (char *)co->tls_server_name;
-        }
-    }
-    grpc_channel_args ca = {nargs, args};
-    grpc_channel *ch = grpc_channel_create(co->target, creds, &ca);
-    grpc_channel_credentials_release(creds);
-    return ch;
-}
-
-typedef struct rpc_out {
-    int code;
-    char *message;
-    ProtobufCMessage *resp;
-    /* grpc-status-details-bin of a failed call, decoded; NULL if absent or
-     * undecodable. */
-    Google__Rpc__Status *status;
-} rpc_out;
-
-/* One unary call of the admin service. Returns EXIT_OK with *out filled
- * (code, message, and resp when OK and decodable), or a local exit code. */
-static int unary(const conn_opts *co, grpc_channel *ch, const char *method,
-                 const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
-                 rpc_out *out)
-{
-    memset(out, 0, sizeof *out);
-    size_t n = protobuf_c_message_get_packed_size(req);
-    grpc_slice body = grpc_slice_malloc(n);
-    protobuf_c_message_pack(req, GRPC_SLICE_START_PTR(body));
-    grpc_byte_buffer *send = grpc_raw_byte_buffer_create(&body, 1);
-    grpc_slice_unref(body);
-
-    char path[128];
-    snprintf(path, sizeof path, SERVICE "%s", method);
-    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    int64_t ms = co->timeout_ms > 0 ? co->timeout_ms : 30000;
-    gpr_timespec deadline =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
-    grpc_slice mslice = grpc_slice_from_copied_string(path);
-    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq, mslice, NULL,
-                                               deadline, NULL);
-    grpc_slice_unref(mslice);
-
-    grpc_metadata md[sizeof co->headers / sizeof co->headers[0]];
-    for (size_t i = 0; i < co->header_count; i++) {
-        memset(&md[i], 0, sizeof md[i]);
-        md[i].key = grpc_slice_from_copied_string(co->headers[i].key);
-        md[i].value = grpc_slice_from_copied_string(co->headers[i].value);
-    }
-    grpc_metadata_array initial, trailing;
-    grpc_metadata_array_init(&initial);
-    grpc_metadata_array_init(&trailing);
-    grpc_byte_buffer *recv = NULL;
-    grpc_status_code status = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
-    const char *err_string = NULL;
-
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = co->header_count;
-    ops[0].data.send_initial_metadata.metadata = co->header_count > 0 ? md : NULL;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = send;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &recv;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-    ops[5].data.recv_status_on_client.status = &status;
-    ops[5].data.recv_status_on_client.status_details = &details;
-    ops[5].data.recv_status_on_client.error_string = &err_string;
-    int rc = EXIT_OK;
-    if (grpc_call_start_batch(call, ops, 6, call, NULL) != GRPC_CALL_OK) {
-        die_msg("admin: cannot start the call");
-        rc = EXIT_LOCAL;
-    } else {
-        grpc_event ev =
-            grpc_completion_queue_pluck(cq, call, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
-        if (ev.type != GRPC_OP_COMPLETE) {
-            die_msg("admin: the call did not complete");
-            rc = EXIT_LOCAL;
-        }
-    }
-    if (rc == EXIT_OK) {
-        out->code = (int)status;
-        out->message = slice_str(details);
-        if (status == GRPC_STATUS_OK && recv != NULL) {
-            grpc_byte_buffer_reader r;
-            if (grpc_byte_buffer_reader_init(&r, recv)) {
-                grpc_slice raw = grpc_byte_buffer_reader_readall(&r);
-                grpc_byte_buffer_reader_destroy(&r);
-                out->resp = protobuf_c_message_unpack(resp_desc, NULL, GRPC_SLICE_LENGTH(raw),
-                                                      GRPC_SLICE_START_PTR(raw));
-                grpc_slice_unref(raw);
-            }
-        }
-        for (size_t i = 0; status != GRPC_STATUS_OK && i < trailing.count; i++) {
-            if (grpc_slice_str_cmp(trailing.metadata[i].key, "grpc-status-details-bin") == 0) {
-                grpc_slice v = trailing.metadata[i].value;
-                out->status = google__rpc__status__unpack(NULL, GRPC_SLICE_LENGTH(v),
-                                                          GRPC_SLICE_START_PTR(v));
-            }
-        }
-        if (status == GRPC_STATUS_OK && out->resp == NULL) {
-            out->code = LRO_CODE_INTERNAL;
-            free(out->message);
-            out->message = strdup("the server's answer does not decode as the response type");
-        }
-    }
-    for (size_t i = 0; i < co->header_count; i++) {
-        grpc_slice_unref(md[i].key);
-        grpc_slice_unref(md[i].value);
-    }
-    grpc_byte_buffer_destroy(send);
-    if (recv != NULL) {
-        grpc_byte_buffer_destroy(recv);
-    }
-    grpc_slice_unref(details);
-    gpr_free((void *)err_string);
-    grpc_metadata_array_destroy(&initial);
-    grpc_metadata_array_destroy(&trailing);
-    grpc_call_unref(call);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
-    return rc;
-}
-
-/* ---- values from the command line ---- */
-
-/* An Any with malloc'd parts. */
-typedef struct any_val {
-    char *type_url;
-    uint8_t *data;
-    size_t len;
-} any_val;
-
-static void any_val_free(any_val *v)
-{
-    free(v->type_url);
-    free(v->data);
-    memset(v, 0, sizeof *v);
-}
-
-static int pack_into(any_val *v, const char *type, const ProtobufCMessage *m)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    v->data = malloc(n + 1);
-    size_t ul = strlen(TYPE_PREFIX) + strlen(type) + 1;
-    v->type_url = malloc(ul);
-    if (v->data == NULL || v->type_url == NULL) {
-        any_val_free(v);
-        return -1;
-    }
-    protobuf_c_message_pack(m, v->data);
-    v->len = n;
-    snprintf(v->type_url, ul, TYPE_PREFIX "%s", type);
-    return 0;
-}
-
-static int parse_double(const char *s, double *d)
-{
-    char *end = NULL;
-    errno = 0;
-    *d = strtod(s, &end);
-    return end != s && *end == '\0' && errno == 0 && isfinite(*d) ? 0 : -1;
-}
-
-static int hex_digit(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-                                  : -1;
-}
-
-static uint8_t *parse_hex(const char *s, size_t *len)
-{
-    size_t n = strlen(s);
-    if (n % 2 != 0) {
-        return NULL;
-    }
-    uint8_t *b = malloc(n / 2 + 1);
-    for (size_t i = 0; b != NULL && i < n / 2; i++) {
-        int hi = hex_digit((unsigned char)s[2 * i]), lo = hex_digit((unsigned char)s[2 * i + 1]);
-        if (hi < 0 || lo < 0) {
-            free(b);
-            return NULL;
-        }
-        b[i] = (uint8_t)(hi << 4 | lo);
-    }
-    *len = n / 2;
-    return b;
-}
-
-/* struct:k=v,k=v -> google.protobuf.Struct: numbers, true/false, else text. */
-static int pack_struct(any_val *v, const char *spec, const char *flag)
-{
-    char *copy = strdup(spec);
-    if (copy == NULL) {
-        return -1;
-    }
-    size_t cap = 1;
-    for (const char *p = spec; *p; p++) {
-        cap += *p == ',';
-    }
-    Google__Protobuf__Struct st = GOOGLE__PROTOBUF__STRUCT__INIT;
-    Google__Protobuf__Struct__FieldsEntry *ents = calloc(cap, sizeof *ents);
-    Google__Protobuf__Struct__FieldsEntry **eps = calloc(cap, sizeof *eps);
-    Google__Protobuf__Value *vals = calloc(cap, sizeof *vals);
-    int rc = ents != NULL && eps != NULL && vals != NULL ? 0 : -1;
-    size_t n = 0;
-    char *save = NULL;
-    for (char *tok = *copy ? strtok_r(copy, ",", &save) : NULL; rc == 0 && tok != NULL;
-         tok = strtok_r(NULL, ",", &save)) {
-        char *eq = strchr(tok, '=');
-        if (eq == NULL || eq == tok) {
-            die_msg("%s: '%s' is not KEY=VALUE (struct:KEY=VALUE,...)", flag, tok);
-            rc = -2;
-            break;
-        }
-        *eq = '\0';
-        const char *val = eq + 1;
-        google__protobuf__struct__fields_entry__init(&ents[n]);
-        google__protobuf__value__init(&vals[n]);
-        double d;
-        if (parse_double(val, &d) == 0) {
-            vals[n].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
-            vals[n].number_value = d;
-        } else if (strcmp(val, "true") == 0 || strcmp(val, "false") == 0) {
-            vals[n].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_BOOL_VALUE;
-            vals[n].bool_value = val[0] == 't';
-        } else {
-            vals[n].kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
-            vals[n].string_value = (char *)val;
-        }
-        ents[n].key = tok;
-        ents[n].value = &vals[n];
-        eps[n] = &ents[n];
-        n++;
-    }
-    if (rc == 0) {
-        st.n_fields = n;
-        st.fields = eps;
-        rc = pack_into(v, "google.protobuf.Struct", &st.base);
-    }
-    free(ents);
-    free(eps);
-    free(vals);
-    free(copy);
-    return rc;
-}
-
-static const char k_value_help[] =
-    "VALUE is one of: empty | string:TEXT | int:N | double:X | bool:true|false |\n"
-    "  struct:KEY=VALUE,... (numbers, true/false, else text) |\n"
-    "  raw:TYPE_URL=HEX | file:TYPE_URL=PATH (serialized message bytes)\n";
-
-/* Parses a VALUE spec into v. Returns EXIT_OK or EXIT_USAGE/EXIT_LOCAL. */
-static int parse_value(const char *flag, const char *spec, any_val *v)
-{
-    memset(v, 0, sizeof *v);
-    int rc = -2;
-    if (strcmp(spec, "empty") == 0) {
-        Google__Protobuf__Empty e = GOOGLE__PROTOBUF__EMPTY__INIT;
-        rc = pack_into(v, "google.protobuf.Empty", &e.base);
-    } else if (strncmp(spec, "string:", 7) == 0) {
-        Google__Protobuf__StringValue m = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
-        m.value = (char *)spec + 7;
-        rc = pack_into(v, "google.protobuf.StringValue", &m.base);
-    } else if (strncmp(spec, "int:", 4) == 0) {
-        char *end = NULL;
-        errno = 0;
-        long long x = strtoll(spec + 4, &end, 10);
-        if (end != spec + 4 && *end == '\0' && errno == 0) {
-            Google__Protobuf__Int64Value m = GOOGLE__PROTOBUF__INT64_VALUE__INIT;
-            m.value = x;
-            rc = pack_into(v, "google.protobuf.Int64Value", &m.base);
-        }
-    } else if (strncmp(spec, "double:", 7) == 0) {
-        double d;
-        if (parse_double(spec + 7, &d) == 0) {
-            Google__Protobuf__DoubleValue m = GOOGLE__PROTOBUF__DOUBLE_VALUE__INIT;
-            m.value = d;
-            rc = pack_into(v, "google.protobuf.DoubleValue", &m.base);
-        }
-    } else if (strcmp(spec, "bool:true") == 0 || strcmp(spec, "bool:false") == 0) {
-        Google__Protobuf__BoolValue m = GOOGLE__PROTOBUF__BOOL_VALUE__INIT;
-        m.value = spec[5] == 't';
-        rc = pack_into(v, "google.protobuf.BoolValue", &m.base);
-    } else if (strncmp(spec, "struct:", 7) == 0) {
-        rc = pack_struct(v, spec + 7, flag);
-        if (rc == -2) {
-            return EXIT_USAGE; /* already explained */
-        }
-    } else if (strncmp(spec, "raw:", 4) == 0 || strncmp(spec, "file:", 5) == 0) {
-        int is_file = spec[0] == 'f';
-        const char *rest = spec + (is_file ? 5 : 4);
-        const char *eq = strchr(rest, '=');
-        if (eq != NULL && eq != rest) {
-            v->type_url = strndup(rest, (size_t)(eq - rest));
-            if (is_file) {
-                v->data = (uint8_t *)read_file(eq + 1, 4u << 20, &v->len);
-                if (v->data == NULL) {
-                    die_msg("%s: cannot read '%s' (at most 4 MiB)", flag, eq + 1);
-                    any_val_free(v);
-                    return EXIT_LOCAL;
-                }
-            } else {
-                v->data = parse_hex(eq + 1, &v->len);
-            }
-            rc = v->type_url != NULL && v->data != NULL ? 0 : -2;
-            if (rc != 0) {
-                any_val_free(v);
-            }
-        }
-    }
-    if (rc == -1) {
-        die_msg("out of memory");
-        return EXIT_LOCAL;
-    }
-    if (rc != 0) {
-        die_msg("%s: '%s' is not a VALUE (empty, string:, int:, double:, bool:, struct:, "
-                "raw:URL=HEX, file:URL=PATH; see lroctl admin --help)",
-                flag, spec);
-        return EXIT_USAGE;
-    }
-    return EXIT_OK;
-}
-
-static void any_view(Google__Protobuf__Any *a, const any_val *v)
-{
-    google__protobuf__any__init(a);
-    a->type_url = v->type_url;
-    a->value.data = v->data;
-    a->value.len = v->len;
-}
-
-/* A gRPC code by name (any case) or number, 1..16. */
-static int parse_code(const char *s)
-{
-    char *end = NULL;
-    long n = strtol(s, &end, 10);
-    if (end != s && *end == '\0') {
-        return n >= 1 && n <= 16 ? (int)n : -1;
-    }
-    for (int c = 1; c <= 16; c++) {
-        if (strcasecmp(s, lro_code_name(c)) == 0) {
-            return c;
-        }
-    }
-    return -1;
-}
-
-static Google__Protobuf__Duration *ms_to_duration(Google__Protobuf__Duration *d, int64_t ms)
-{
-    google__protobuf__duration__init(d);
-    d->seconds = ms / 1000;
-    d->nanos = (int32_t)(ms % 1000) * 1000000;
-    return d;
-}
 
 /* ---- flags ---- */
 
@@ -621,7 +173,7 @@ static int build_status(const char *cmd, const admin_args *a, status_build *b)
 {
     memset(b, 0, sizeof *b);
     google__rpc__status__init(&b->st);
-    int code = parse_code(a->code);
+    int code = adm_parse_code(a->code);
     if (code < 0) {
         die_msg("admin %s: --code '%s' is not a gRPC error code (1..16 or a name such as "
                 "UNAVAILABLE)",
@@ -634,11 +186,11 @@ static int build_status(const char *cmd, const admin_args *a, status_build *b)
         Google__Rpc__ErrorInfo ei = GOOGLE__RPC__ERROR_INFO__INIT;
         ei.reason = (char *)a->reason;
         ei.domain = (char *)(a->domain != NULL ? a->domain : DEFAULT_DOMAIN);
-        if (pack_into(&b->info, "google.rpc.ErrorInfo", &ei.base) != 0) {
+        if (adm_pack_into(&b->info, "google.rpc.ErrorInfo", &ei.base) != 0) {
             die_msg("out of memory");
             return EXIT_LOCAL;
         }
-        any_view(&b->detail, &b->info);
+        adm_any_view(&b->detail, &b->info);
         b->detail_ptr = &b->detail;
         b->st.n_details = 1;
         b->st.details = &b->detail_ptr;
@@ -784,10 +336,10 @@ typedef struct req_store {
 
 static void req_store_free(req_store *s)
 {
-    any_val_free(&s->resp);
-    any_val_free(&s->meta);
-    any_val_free(&s->garbage);
-    any_val_free(&s->sb.info);
+    adm_any_free(&s->resp);
+    adm_any_free(&s->meta);
+    adm_any_free(&s->garbage);
+    adm_any_free(&s->sb.info);
 }
 
 static int build_put(const admin_args *a, req_store *s)
@@ -806,17 +358,17 @@ static int build_put(const admin_args *a, req_store *s)
     s->op.name = (char *)a->pos[0];
     s->op.done = a->done || a->response != NULL || a->code != NULL;
     if (a->metadata != NULL) {
-        if ((rc = parse_value("--metadata", a->metadata, &s->meta)) != EXIT_OK) {
+        if ((rc = adm_parse_value("--metadata", a->metadata, &s->meta)) != EXIT_OK) {
             return rc;
         }
-        any_view(&s->meta_any, &s->meta);
+        adm_any_view(&s->meta_any, &s->meta);
         s->op.metadata = &s->meta_any;
     }
     if (a->response != NULL) {
-        if ((rc = parse_value("--response", a->response, &s->resp)) != EXIT_OK) {
+        if ((rc = adm_parse_value("--response", a->response, &s->resp)) != EXIT_OK) {
             return rc;
         }
-        any_view(&s->resp_any, &s->resp);
+        adm_any_view(&s->resp_any, &s->resp);
         s->op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE;
         s->op.response = &s->resp_any;
     } else if (a->code != NULL) {
@@ -836,16 +388,16 @@ static int build_complete(const admin_args *a, req_store *s)
     lro__testing__v1__complete_operation_request__init(&s->q.complete);
     s->q.complete.name = (char *)a->pos[0];
     if (a->response != NULL) {
-        int rc = parse_value("--response", a->response, &s->resp);
+        int rc = adm_parse_value("--response", a->response, &s->resp);
         if (rc != EXIT_OK) {
             return rc;
         }
-        any_view(&s->resp_any, &s->resp);
+        adm_any_view(&s->resp_any, &s->resp);
         s->q.complete.result_case = LRO__TESTING__V1__COMPLETE_OPERATION_REQUEST__RESULT_RESPONSE;
         s->q.complete.response = &s->resp_any;
     }
     if (a->has_delay) {
-        s->q.complete.delay = ms_to_duration(&s->d1, a->delay_ms);
+        s->q.complete.delay = adm_ms_duration(&s->d1, a->delay_ms);
     }
     return EXIT_OK;
 }
@@ -864,7 +416,7 @@ static int build_fail(const admin_args *a, req_store *s)
     s->q.fail.name = (char *)a->pos[0];
     s->q.fail.error = &s->sb.st;
     if (a->has_delay) {
-        s->q.fail.delay = ms_to_duration(&s->d1, a->delay_ms);
+        s->q.fail.delay = adm_ms_duration(&s->d1, a->delay_ms);
     }
     return EXIT_OK;
 }
@@ -881,18 +433,18 @@ static int build_progress(const admin_args *a, req_store *s)
     int rc = EXIT_OK;
     if (a->npos == 2) {
         double d;
-        if (parse_double(a->pos[1], &d) != 0 || d < 0 || d > 100) {
+        if (adm_parse_double(a->pos[1], &d) != 0 || d < 0 || d > 100) {
             die_msg("admin progress: PERCENT '%s' is not a number from 0 to 100", a->pos[1]);
             return EXIT_USAGE;
         }
         char spec[64];
         snprintf(spec, sizeof spec, "progress=%s", a->pos[1]);
-        rc = pack_struct(&s->meta, spec, "PERCENT") == 0 ? EXIT_OK : EXIT_LOCAL;
+        rc = adm_pack_struct(&s->meta, spec, "PERCENT") == 0 ? EXIT_OK : EXIT_LOCAL;
     } else if (a->metadata != NULL) {
-        rc = parse_value("--metadata", a->metadata, &s->meta);
+        rc = adm_parse_value("--metadata", a->metadata, &s->meta);
     }
     if (rc == EXIT_OK && !a->clear) {
-        any_view(&s->meta_any, &s->meta);
+        adm_any_view(&s->meta_any, &s->meta);
         s->q.set_metadata.metadata = &s->meta_any;
     }
     return rc;
@@ -956,13 +508,13 @@ static int build_fault(const admin_args *a, req_store *s)
         return EXIT_USAGE;
     }
     if (a->has_retry_delay) {
-        f->retry_delay = ms_to_duration(&s->d1, a->retry_delay_ms);
+        f->retry_delay = adm_ms_duration(&s->d1, a->retry_delay_ms);
     }
     if (a->has_latency) {
-        f->latency = ms_to_duration(&s->d2, a->latency_ms);
+        f->latency = adm_ms_duration(&s->d2, a->latency_ms);
     }
     if (a->garbage_hex != NULL) {
-        s->garbage.data = parse_hex(a->garbage_hex, &s->garbage.len);
+        s->garbage.data = adm_parse_hex(a->garbage_hex, &s->garbage.len);
         if (s->garbage.data == NULL) {
             die_msg("admin fault: --garbage-hex '%s' is not hex bytes", a->garbage_hex);
             return EXIT_USAGE;
@@ -1078,10 +630,10 @@ int cmd_admin(conn_opts *co, int argc, char **argv)
     }
     if (rc == EXIT_OK) {
         grpc_init();
-        grpc_channel *ch = make_channel(co, &rc);
+        grpc_channel *ch = adm_channel(co, &rc);
         if (ch != NULL) {
             rpc_out r;
-            rc = unary(co, ch, methods[sub], (const ProtobufCMessage *)&s->q, resp_desc, &r);
+            rc = adm_unary(co, ch, methods[sub], (const ProtobufCMessage *)&s->q, resp_desc, &r);
             if (rc == EXIT_OK) {
                 rc = r.code != 0 ? rpc_failed(co, k_subs[sub].cmd, &r) : print_answer(co, r.resp);
             }
@@ -1138,7 +690,7 @@ void print_admin_help(FILE *out)
           "CODE: a gRPC code by name (UNAVAILABLE) or number (14). --reason adds a\n"
           "google.rpc.ErrorInfo detail (domain default " DEFAULT_DOMAIN ").\n",
           out);
-    fputs(k_value_help, out);
+    fputs(adm_value_help, out);
     fputs("Connection flags as for every command (--target, --plaintext, --ca-file,\n"
           "--header, --call-timeout, --format); no bearer token is sent.\n"
           "Exit codes: 0 done, 2 usage, 10+code when the server refuses (e.g. 13\n"
