@@ -204,7 +204,8 @@ static void request_one(srv_thread *t, int method)
         grpc_call_details_init(&c->details);
         rc = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, t->cq, t->cq, c);
     } else {
-        rc = grpc_server_request_registered_call(s->server, s->rm[method], &c->call, &c->deadline,
+        void *rm = method >= M_ADMIN_BASE ? s->admin_rm[method - M_ADMIN_BASE] : s->rm[method];
+        rc = grpc_server_request_registered_call(s->server, rm, &c->call, &c->deadline,
                                                  &c->md, &c->payload, t->cq, t->cq, c);
     }
     if (rc != GRPC_CALL_OK) {
@@ -225,6 +226,10 @@ static void on_request(srv_call *c, int ok)
     }
     if (c->method == M_UNKNOWN) {
         srv_answer_error(c, LRO_CODE_UNIMPLEMENTED, "unknown method");
+        return;
+    }
+    if (c->method >= M_ADMIN_BASE) {
+        admin_arrival(c);
         return;
     }
     handle_arrival(c);
@@ -396,6 +401,7 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
         s->rm[i] = grpc_server_register_method(s->server, srv_method_paths[i], NULL,
                                                GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
     }
+    admin_register(s);
     for (int i = 0; i < s->nthreads; i++) {
         s->threads[i].s = s;
         s->threads[i].cq = grpc_completion_queue_create_for_next(NULL);
@@ -441,6 +447,9 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
         }
         for (int k = 0; k < SLOTS_UNKNOWN; k++) {
             request_one(t, M_UNKNOWN);
+        }
+        for (int m = 0; m < SRV_ADMIN_METHODS; m++) {
+            request_one(t, M_ADMIN_BASE + m); /* low traffic: one slot each */
         }
         t->started = pthread_create(&t->th, NULL, cq_thread, t) == 0;
     }

@@ -9,6 +9,7 @@
  *   records.c    what clients sent, call counters
  *   pagetoken.c  opaque ListOperations page tokens
  *   disconnect.c closing the connection under a call
+ *   admin.c      lro.testing.v1.OperationsAdmin, the control API over gRPC
  *   errors.c     the google.rpc.Status trailer of every error answer
  *   lifecycle.c  operations that progress and finish by themselves
  *
@@ -30,6 +31,10 @@
 
 #define SRV_METHODS 5 /* index i <-> LRO_TEST_* bit (1u << i) */
 enum { M_LIST = 0, M_GET = 1, M_DELETE = 2, M_CANCEL = 3, M_WAIT = 4, M_UNKNOWN = -1 };
+
+/* Admin methods (admin.c): srv_call.method = M_ADMIN_BASE + index. */
+#define SRV_ADMIN_METHODS 8
+#define M_ADMIN_BASE      100
 
 enum { TAG_REQUEST = 1, TAG_ANSWER = 2, TAG_SHUTDOWN = 3 };
 
@@ -191,6 +196,8 @@ struct lro_test_server {
 
     struct srv_unreachable *unreachable; /* List's unreachable locations (mu) */
 
+    void *admin_rm[SRV_ADMIN_METHODS]; /* admin.c */
+    atomic_int admin_on;
     /* Lifecycle parameters (mu); lc_on == 0: off. */
     int lc_on;
     lro_test_lifecycle lc;
@@ -317,6 +324,11 @@ LRO_HIDDEN int pagetoken_parse(const char *tok, const char *parent, const char *
 /* disconnect.c: shuts down the socket(s) carrying this call. Returns how
  * many sockets were shut down. */
 LRO_HIDDEN int disconnect_call(srv_call *c);
+
+/* admin.c: registers the admin methods (before grpc_server_start); an admin
+ * call arrived (s->mu NOT held). */
+LRO_HIDDEN void admin_register(lro_test_server *s);
+LRO_HIDDEN void admin_arrival(srv_call *c);
 
 /* Small helpers shared by the files (store.c). */
 LRO_HIDDEN uint64_t srv_hash(const void *p, size_t n, uint64_t h);

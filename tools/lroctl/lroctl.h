@@ -62,6 +62,9 @@ int cmd_delete(conn_opts *co, int argc, char **argv);
 int cmd_wait(conn_opts *co, int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* admin.c: lro.testing.v1.OperationsAdmin client. */
+int cmd_admin(conn_opts *co, int argc, char **argv);
+void print_admin_help(FILE *out);
 
 /* The output format and verbosity of this run (one process, one command).
  * Set by parse_global_flag, which also fills co->format: kept global so the

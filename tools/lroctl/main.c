@@ -30,6 +30,8 @@ static const char *k_tool_help =
     "  wait NAME...             await until done (WaitOperation, falling back to polling)\n"
     "  demo                     a short tour against an in-process embedded server\n"
     "  serve                    run the embedded Operations server until interrupted\n"
+    "  admin SUBCOMMAND         steer `serve --admin` (put, complete, fail, progress,\n"
+    "                           fault, clear-faults, calls, clear-calls)\n"
     "\n"
     "Connection and output flags (before or after the command):\n"
     "  --target HOST:PORT       server address (default: $LRO_TARGET)\n"
@@ -97,7 +99,13 @@ static const char *k_serve_help =
     "  --max-conn-age DUR     recycle connections (GOAWAY) after DUR (+-10%)\n"
     "  --max-conn-age-grace DUR  then cut calls still open after DUR (default 1s)\n"
     "Every error the server answers carries a google.rpc.Status with an ErrorInfo\n"
-    "(domain lro-c.testing) in grpc-status-details-bin.\n";
+    "(domain lro-c.testing) in grpc-status-details-bin.\n"
+    "Control API:\n"
+    "  --admin                also serve lro.testing.v1.OperationsAdmin on the same\n"
+    "                         address so tests in any language can steer it (see\n"
+    "                         lroctl admin --help; add --complete-after 0 to move\n"
+    "                         operations only from the test). Anyone who can\n"
+    "                         connect can then change the server: keep it on loopback.\n";
 
 void print_help(FILE *out, const char *cmd)
 {
@@ -118,8 +126,7 @@ void print_help(FILE *out, const char *cmd)
               "(CancelOperation); prints {} on success.\n",
               out);
     } else if (strcmp(cmd, "delete") == 0) {
-        fputs("usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n",
-              out);
+        fputs("usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n", out);
     } else if (strcmp(cmd, "wait") == 0) {
         fputs("usage: lroctl wait NAME... [--timeout DUR] [--poll-only] [--poll-interval DUR]"
               " [flags]\n\n"
@@ -141,6 +148,8 @@ void print_help(FILE *out, const char *cmd)
               out);
     } else if (strcmp(cmd, "serve") == 0) {
         fputs(k_serve_help, out);
+    } else if (strcmp(cmd, "admin") == 0) {
+        print_admin_help(out);
     } else {
         fputs(k_tool_help, out);
     }
@@ -208,8 +217,8 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         g_verbose = 1;
         return 1;
     }
-    static const char *const with_value[] = {"--target", "--ca-file", "--tls-server-name",
-                                             "--header", "--token-file", "--call-timeout",
+    static const char *const with_value[] = {"--target",  "--ca-file",          "--tls-server-name",
+                                             "--header",  "--token-file",       "--call-timeout",
                                              "--timeout", "--max-message-size", "--format"};
     size_t k = 0;
     for (; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -362,6 +371,9 @@ static int run(conn_opts *co, int argc, char **argv)
     }
     if (strcmp(cmd, "serve") == 0) {
         return cmd_serve(cargc, cargv);
+    }
+    if (strcmp(cmd, "admin") == 0) {
+        return cmd_admin(co, cargc, cargv);
     }
     die_msg("unknown command '%s' (see lroctl --help)", cmd);
     return EXIT_USAGE;

@@ -196,8 +196,13 @@ int cmd_serve(int argc, char **argv)
     int grace_given = 0;
     static fault_spec faults[MAX_FAULTS];
     int nfaults = 0;
+    int admin = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
+        if (strcmp(a, "--admin") == 0) {
+            admin = 1;
+            continue;
+        }
         static const char *const with_value[] = {
             "--listen",         "--seed",        "--threads",      "--complete-after",
             "--progress-every", "--fail-every",  "--fault",        "--latency",
@@ -335,6 +340,9 @@ int cmd_serve(int argc, char **argv)
         die_msg("serve: cannot set the server up: %s", lro_strerror(rc));
         lro_test_server_stop(s);
         return EXIT_LOCAL;
+    }
+    if (admin) {
+        lro_test_server_enable_admin(s, 1);
     }
     printf("%s\n", lro_test_server_target(s));
     fflush(stdout);

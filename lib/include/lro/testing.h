@@ -299,6 +299,22 @@ typedef struct lro_test_fault {
 LRO_API int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *f);
 LRO_API void lro_test_server_clear_faults(lro_test_server *s);
 
+/* ---- The admin API over gRPC ------------------------------------------- *
+ * lro.testing.v1.OperationsAdmin (proto/lro/testing/v1/admin.proto; message
+ * code in gen/lro/testing/v1): put, complete, fail an operation, set its
+ * metadata, add and clear faults, list and clear the recorded calls -- the
+ * functions of this header, for tests written in any language. Served on
+ * the server's own port next to google.longrunning.Operations. Off by
+ * default: its methods answer UNIMPLEMENTED until enabled. Admin calls are
+ * neither recorded, counted nor faulted. Anyone who can reach the port can
+ * steer the server once it is on: enable it only on loopback or a private
+ * socket. `lroctl serve --admin` turns it on; `lroctl admin ...` drives it.
+ *
+ * Turns the admin service on (enabled != 0) or off, at any time; takes
+ * effect for calls arriving afterwards. LRO_OK, or LRO_ERR_INVALID_ARG for
+ * a NULL server. Thread-safe. */
+LRO_API int lro_test_server_enable_admin(lro_test_server *s, int enabled);
+
 /* ---- What clients sent -------------------------------------------------- */
 typedef struct lro_test_record lro_test_record;
 
