@@ -19,7 +19,7 @@
 extern "C" {
 #endif
 
-/* ---- Pager (the seed's list_next) -------------------------------------------- */
+/* ---- Pager ----------------------------------------------------------------------- */
 typedef struct lro_pager lro_pager;
 
 /* A pager over `parent` with the given filter/page size; args->page_token
@@ -64,12 +64,14 @@ LRO_API size_t lro_pager_unreachable_count(const lro_pager *p);
 LRO_API const char *lro_pager_unreachable(const lro_pager *p, size_t i);
 
 /* ---- Await until done --------------------------------------------------------- */
-typedef enum lro_await_method {
+/* How an await asks: an int32_t, not an enum (ABI rule 2, lro/common.h). */
+typedef int32_t lro_await_method;
+enum {
     LRO_AWAIT_AUTO = 0,      /* WaitOperation; on UNIMPLEMENTED switch to polling,
                                 remembered per client */
     LRO_AWAIT_POLL_ONLY = 1, /* GetOperation with backoff */
     LRO_AWAIT_WAIT_ONLY = 2  /* WaitOperation; UNIMPLEMENTED is an error */
-} lro_await_method;
+};
 
 typedef struct lro_poll_policy {
     uint32_t struct_size;
@@ -81,6 +83,9 @@ typedef struct lro_poll_policy {
     lro_await_method method;
     int64_t wait_timeout_ms;  /* server-side timeout asked of each WaitOperation */
 } lro_poll_policy;
+LRO_ASSERT_NO_TAIL_PADDING(lro_poll_policy, wait_timeout_ms);
+/* struct_size values accepted (LP64): 64 (0.1 and 1.0). `method` is
+ * int32_t at offset 48 as 0.1's enum was on every common ABI. */
 /* Defaults: first delay 500 ms, x1.5, max 30 s, jitter 0.2, total 1 hour,
  * AUTO, WaitOperation timeout 30 s. A poll answered with a google.rpc.RetryInfo
  * waits that long instead. */
