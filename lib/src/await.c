@@ -200,7 +200,8 @@ static int metadata_changed(lro_await_state *aw, const lro_operation *op)
     const char *url = NULL;
     const uint8_t *val = NULL;
     size_t len = 0;
-    int has = lro_operation_metadata(op, &url, &val, &len);
+    int has = 0;
+    lro_operation_metadata(op, &url, &val, &len, &has);
     if (!has) {
         return 0;
     }
@@ -383,7 +384,7 @@ static void child_done(lro_future *child)
         return;
     }
     int64_t ri_ms;
-    if (r == LRO_ERR_RPC && lro_status_retry_delay_ms(s, &ri_ms)) {
+    if (r == LRO_ERR_RPC && lro_status_has_retry_delay(s, &ri_ms)) {
         /* The server asked us to come back later: that is not a failure of
          * the operation. */
         schedule(f, ri_ms * 1000000);
@@ -525,27 +526,18 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
                        const lro_call_options *opts, lro_progress_cb progress, lro_done_cb cb,
                        void *user_data, lro_free_fn ud_free, lro_future **out, int cancel_first)
 {
+    lro_error_clear(); /* lro_last_error() describes this call */
     if (c == NULL) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
     }
     int rc = lro_check_name(name);
     if (rc != LRO_OK) {
         return rc;
     }
-    lro_poll_policy pp = LRO_POLL_POLICY_INIT;
-    if (policy != NULL) {
-        if (policy->struct_size < offsetof(lro_poll_policy, multiplier)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&pp, policy, policy->struct_size < sizeof pp ? policy->struct_size : sizeof pp);
-        pp.struct_size = sizeof pp;
-    }
-    if (pp.initial_delay_ms < 0 || !(pp.multiplier >= 1.0 && pp.multiplier <= 100.0) ||
-        pp.max_delay_ms < 0 || !(pp.jitter >= 0.0 && pp.jitter <= 1.0) ||
-        pp.total_timeout_ms < 0 || pp.wait_timeout_ms < 0 ||
-        (pp.method != LRO_AWAIT_AUTO && pp.method != LRO_AWAIT_POLL_ONLY &&
-         pp.method != LRO_AWAIT_WAIT_ONLY)) {
-        return LRO_ERR_INVALID_ARG;
+    lro_poll_policy pp;
+    rc = lro_poll_policy_normalize(policy, &pp); /* abi.c */
+    if (rc != LRO_OK) {
+        return rc;
     }
     pthread_mutex_lock(&c->mu);
     int closing = c->closing;

@@ -45,24 +45,6 @@ const lro_status *lro_status_local(lro_future *f, int code, const char *msg)
     return (const lro_status *)s;
 }
 
-int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
-{
-    if (in == NULL || in->struct_size < offsetof(lro_retry_policy, initial_backoff_ms)) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    lro_retry_policy r = LRO_RETRY_POLICY_INIT;
-    size_t n = in->struct_size < sizeof r ? in->struct_size : sizeof r;
-    memcpy(&r, in, n);
-    r.struct_size = sizeof r;
-    if (r.max_attempts < 1 || r.max_attempts > 1000 || r.initial_backoff_ms < 0 ||
-        !(r.multiplier >= 1.0 && r.multiplier <= 100.0) || r.max_backoff_ms < 0 ||
-        !(r.jitter >= 0.0 && r.jitter <= 1.0) || r.total_timeout_ms < 0) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    *out = r;
-    return LRO_OK;
-}
-
 /* ---- Starting a call ------------------------------------------------------ */
 
 static int pack_request(lro_future *f, const ProtobufCMessage *req)
@@ -99,8 +81,10 @@ static int build_metadata(lro_future *f, const char *name, const lro_call_option
         i++;
     }
     for (size_t k = 0; k < extra; k++) {
-        const lro_header *h = &opts->headers[k];
-        size_t kl = strlen(h->key), vl = strlen(h->value);
+        lro_header hh;
+        lro_call_header(opts, k, &hh); /* abi.c: the caller's layout, real length */
+        const lro_header *h = &hh;
+        size_t kl = strlen(h->key), vl = h->value_len;
         char *kk = lro_arena_strndup(&f->arena, h->key, kl);
         char *vv = lro_arena_strndup(&f->arena, h->value, vl);
         if (kk == NULL || vv == NULL) {
@@ -204,22 +188,10 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
                       int64_t extra_timeout_ms, const lro_call_options *opts, lro_done_cb cb,
                       void *ud, lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
 {
-    lro_call_options o = LRO_CALL_OPTIONS_INIT;
-    if (opts != NULL) {
-        if (opts->struct_size < offsetof(lro_call_options, headers)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&o, opts, opts->struct_size < sizeof o ? opts->struct_size : sizeof o);
-        o.struct_size = sizeof o;
-        if (o.header_count > 0 && o.headers == NULL) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        for (size_t i = 0; i < o.header_count; i++) {
-            int rc = lro_check_header(o.headers[i].key, o.headers[i].value);
-            if (rc != LRO_OK) {
-                return rc;
-            }
-        }
+    lro_call_options o;
+    int nrc = lro_call_options_normalize(opts, &o); /* abi.c */
+    if (nrc != LRO_OK) {
+        return nrc;
     }
     lro_retry_policy retry = c->retry;
     if (o.retry != NULL && lro_retry_normalize(o.retry, &retry) != LRO_OK) {
@@ -506,7 +478,7 @@ static int schedule_retry(lro_future *f)
         backoff = (double)f->retry.max_backoff_ms;
     }
     int64_t server_ms;
-    int from_server = lro_status_retry_delay_ms(f->status, &server_ms);
+    int from_server = lro_status_has_retry_delay(f->status, &server_ms);
     pthread_mutex_lock(&c->mu);
     if (c->closing) {
         pthread_mutex_unlock(&c->mu);
@@ -676,8 +648,9 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
                        lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
 {
+    lro_error_clear(); /* lro_last_error() describes this call */
     if (c == NULL || wait_timeout_ms < 0) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, c ? "server_timeout_ms is negative" : "client is NULL");
     }
     int rc = lro_check_name(name);
     if (rc != LRO_OK) {
@@ -760,28 +733,18 @@ int lro_list_ext(lro_client *c, const char *parent, const lro_list_args *args,
                  const lro_call_options *opts, lro_done_cb cb, void *user_data,
                  lro_free_fn ud_free, lro_future **out, const lro_start_ext *ext)
 {
+    lro_error_clear(); /* lro_last_error() describes this call */
     if (c == NULL) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
     }
     int rc = lro_check_name(parent);
     if (rc != LRO_OK) {
         return rc;
     }
-    lro_list_args a = LRO_LIST_ARGS_INIT;
-    if (args != NULL) {
-        if (args->struct_size < offsetof(lro_list_args, filter)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&a, args, args->struct_size < sizeof a ? args->struct_size : sizeof a);
-    }
-    if (a.page_size < 0) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    /* Filters and tokens go in the body, not a header; they only need to be
-     * bounded, valid UTF-8 strings (protobuf requires it of `string`). */
-    if ((a.filter && a.filter[0] && lro_check_name(a.filter) != LRO_OK) ||
-        (a.page_token && a.page_token[0] && lro_check_name(a.page_token) != LRO_OK)) {
-        return LRO_ERR_INVALID_ARG;
+    lro_list_args a;
+    rc = lro_list_args_normalize(args, &a); /* abi.c */
+    if (rc != LRO_OK) {
+        return rc;
     }
     Google__Longrunning__ListOperationsRequest req =
         GOOGLE__LONGRUNNING__LIST_OPERATIONS_REQUEST__INIT;
@@ -803,34 +766,28 @@ int lro_start_get_ext(lro_client *c, lro_kind kind, const char *name, int64_t wa
 
 int lro_call_options_copy(const lro_call_options *in, lro_call_options *out, lro_arena *a)
 {
-    lro_call_options o = LRO_CALL_OPTIONS_INIT;
-    if (in != NULL) {
-        if (in->struct_size < offsetof(lro_call_options, headers)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&o, in, in->struct_size < sizeof o ? in->struct_size : sizeof o);
-        o.struct_size = sizeof o;
+    lro_call_options o;
+    int nrc = lro_call_options_normalize(in, &o); /* abi.c: size, layout, header checks */
+    if (nrc != LRO_OK) {
+        return nrc;
     }
     if (o.header_count > 0) {
-        if (o.headers == NULL) {
-            return LRO_ERR_INVALID_ARG;
-        }
         lro_header *h = lro_arena_alloc(a, o.header_count * sizeof *h);
         if (h == NULL) {
             return LRO_ERR_NOMEM;
         }
         for (size_t i = 0; i < o.header_count; i++) {
-            int rc = lro_check_header(o.headers[i].key, o.headers[i].value);
-            if (rc != LRO_OK) {
-                return rc;
-            }
-            h[i].key = lro_arena_strndup(a, o.headers[i].key, strlen(o.headers[i].key));
-            h[i].value = lro_arena_strndup(a, o.headers[i].value, strlen(o.headers[i].value));
+            lro_header in_h;
+            lro_call_header(&o, i, &in_h);
+            h[i].key = lro_arena_strndup(a, in_h.key, strlen(in_h.key));
+            h[i].value = lro_arena_strndup(a, in_h.value, in_h.value_len);
+            h[i].value_len = in_h.value_len;
             if (h[i].key == NULL || h[i].value == NULL) {
                 return LRO_ERR_NOMEM;
             }
         }
         o.headers = h;
+        o.header_size = sizeof *h; /* the copy is in today's layout */
     }
     if (o.retry != NULL) {
         lro_retry_policy *r = lro_arena_alloc(a, sizeof *r);
