@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # The shared library exports lro_* and nothing else, and carries its SONAME.
 set -euo pipefail
-lib=lib/liblro.so.0
-[ -e "$lib" ] || { echo "FAIL: liblro.so.0 not found in runfiles"; exit 1; }
+lib=lib/liblro.so.1
+[ -e "$lib" ] || { echo "FAIL: liblro.so.1 not found in runfiles"; exit 1; }
 soname="$(objdump -p "$lib" | awk '/SONAME/ {print $2}')"
-[ "$soname" = "liblro.so.0" ] || { echo "FAIL: SONAME is '$soname'"; exit 1; }
+[ "$soname" = "liblro.so.1" ] || { echo "FAIL: SONAME is '$soname'"; exit 1; }
 syms="$(nm -D --defined-only "$lib" | awk '{print $3}' | sed 's/@.*//' | sort -u)"
-bad="$(printf '%s\n' "$syms" | grep -v '^lro_' | grep -v '^LRO_0$' | grep -v '^$' || true)"
+bad="$(printf '%s\n' "$syms" | grep -v '^lro_' | grep -v '^LRO_1$' | grep -v '^$' || true)"
 if [ -n "$bad" ]; then
   echo "FAIL: exported symbols without the lro_ prefix:"
   printf '%s\n' "$bad"

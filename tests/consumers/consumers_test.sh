@@ -27,11 +27,11 @@ bash "$top/tools/install.sh" --dist "$dist" --prefix "$prefix"
 
 # ---- what was installed ------------------------------------------------------
 lib="$prefix/lib"
-[ -f "$lib/liblro.so.0.1.0" ] && [ ! -L "$lib/liblro.so.0.1.0" ] || fail "no liblro.so.0.1.0"
-[ "$(readlink "$lib/liblro.so.0")" = liblro.so.0.1.0 ] || fail "liblro.so.0 link"
-[ "$(readlink "$lib/liblro.so")" = liblro.so.0 ] || fail "liblro.so link"
-soname="$(objdump -p "$lib/liblro.so.0.1.0" | awk '$1 == "SONAME" {print $2}')"
-[ "$soname" = liblro.so.0 ] || fail "SONAME is '$soname'"
+[ -f "$lib/liblro.so.1.0.0" ] && [ ! -L "$lib/liblro.so.1.0.0" ] || fail "no liblro.so.1.0.0"
+[ "$(readlink "$lib/liblro.so.1")" = liblro.so.1.0.0 ] || fail "liblro.so.1 link"
+[ "$(readlink "$lib/liblro.so")" = liblro.so.1 ] || fail "liblro.so link"
+soname="$(objdump -p "$lib/liblro.so.1.0.0" | awk '$1 == "SONAME" {print $2}')"
+[ "$soname" = liblro.so.1 ] || fail "SONAME is '$soname'"
 want_headers="client.h common.h future.h json.h longrunning.h lro.h testing.h"
 have_headers="$(cd "$prefix/include/lro" && find . -maxdepth 1 -name '*.h' | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ')"
 [ "$have_headers" = "$want_headers " ] || fail "installed headers: $have_headers"
@@ -58,12 +58,12 @@ n_static="$(nm -g --defined-only "$lib/liblro.a" | grep -c ' T lro_' || true)"
 grep -qx "prefix=$prefix" "$lib/pkgconfig/lro.pc" || fail "lro.pc prefix"
 
 export PKG_CONFIG_PATH="$lib/pkgconfig"
-[ "$(pkg-config --modversion lro)" = 0.1.0 ] || fail "pkg-config --modversion lro"
+[ "$(pkg-config --modversion lro)" = 1.0.0 ] || fail "pkg-config --modversion lro"
 
 # A sanitizer build of lro-c (--config=asan) needs the program instrumented
 # too (the runtime must come first); otherwise the builds are plain.
 san=()
-if objdump -p "$lib/liblro.so.0.1.0" | grep -q 'NEEDED.*libasan'; then
+if objdump -p "$lib/liblro.so.1.0.0" | grep -q 'NEEDED.*libasan'; then
   san=(-fsanitize=address,undefined)
 fi
 
@@ -86,12 +86,12 @@ src="$tmp/src"
 mkdir -p "$src"
 cp "$top/tests/consumers/consumer.c" "$top/tests/consumers/CMakeLists.txt" "$src/"
 
-needs_liblro() { objdump -p "$1" | grep -q 'NEEDED *liblro\.so\.0$'; }
+needs_liblro() { objdump -p "$1" | grep -q 'NEEDED *liblro\.so\.1$'; }
 
 # ---- 1. plain cc + pkg-config (shared) ----------------------------------------------
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/consumer_cc" "$src/consumer.c" \
   $(pkg-config --cflags --libs lro)
-needs_liblro "$tmp/consumer_cc" || fail "cc build does not link liblro.so.0"
+needs_liblro "$tmp/consumer_cc" || fail "cc build does not link liblro.so.1"
 LD_LIBRARY_PATH="$lib" "$tmp/consumer_cc" "$target" || fail "cc build: consumer failed"
 
 # ---- 2. CMake, pkg_check_modules --------------------------------------------------
@@ -99,7 +99,7 @@ cmake -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_FLAGS="${san[*]:-}" -DCMAKE_EXE_LINKER_FLAGS="${san[*]:-}" >"$tmp/cmake.log" 2>&1 ||
   { cat "$tmp/cmake.log"; fail "cmake configure"; }
 cmake --build "$tmp/build" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake build"; }
-needs_liblro "$tmp/build/consumer" || fail "CMake build does not link liblro.so.0"
+needs_liblro "$tmp/build/consumer" || fail "CMake build does not link liblro.so.1"
 # CMake puts the prefix's lib/ in the build RPATH: no LD_LIBRARY_PATH needed.
 "$tmp/build/consumer" "$target" || fail "CMake build: consumer failed"
 
@@ -108,7 +108,7 @@ static_libs="$(pkg-config --static --libs lro)"
 static_libs="${static_libs/-llro/-l:liblro.a}"
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/consumer_static" "$src/consumer.c" \
   $(pkg-config --cflags lro) $static_libs
-! needs_liblro "$tmp/consumer_static" || fail "static build still needs liblro.so.0"
+! needs_liblro "$tmp/consumer_static" || fail "static build still needs liblro.so.1"
 "$tmp/consumer_static" "$target" || fail "static build: consumer failed"
 
 kill -TERM "$srv_pid"

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Tests of the asyncio binding (bindings/python/lro) against the embedded
-server: in-process (lro.testing, over liblro.so.0's lro_test_* API) and
+server: in-process (lro.testing, over liblro.so.1's lro_test_* API) and
 `lroctl serve` in another process.
 
 Run by tests/python/lro_binding_test.sh with LRO_LIBRARY and PYTHONPATH set.
