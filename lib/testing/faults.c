@@ -38,7 +38,8 @@ static void fault_free(srv_fault *f)
 
 int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *in)
 {
-    if (s == NULL || in == NULL || in->struct_size < sizeof(lro_test_fault) ||
+    /* One size shipped (0.1 and 1.0): exactly it (ABI rule 1, lro/common.h). */
+    if (s == NULL || in == NULL || in->struct_size != sizeof(lro_test_fault) ||
         (unsigned)in->kind > LRO_TEST_FAULT_BAD_DETAILS || (in->methods & ~LRO_TEST_ALL) != 0) {
         return LRO_ERR_INVALID_ARG;
     }

@@ -80,6 +80,7 @@ typedef struct lro_test_server_options {
     const char *tls_cert_chain_pem;
     const char *tls_private_key_pem;
 } lro_test_server_options;
+LRO_ASSERT_NO_TAIL_PADDING(lro_test_server_options, tls_private_key_pem);
 #define LRO_TEST_SERVER_OPTIONS_INIT { sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL }
 
 /* Starts serving. *out untouched on failure (LRO_ERR_INVALID_ARG for a bad
@@ -158,7 +159,9 @@ LRO_API int lro_test_server_set_unreachable(lro_test_server *s, const char *pare
 #define LRO_TEST_WAIT 0x10u
 #define LRO_TEST_ALL 0x1fu
 
-typedef enum lro_test_fault_kind {
+/* An int32_t, not an enum (ABI rule 2 in lro/common.h). */
+typedef int32_t lro_test_fault_kind;
+enum {
     LRO_TEST_FAULT_STATUS = 0,     /* answer with code/message/details */
     LRO_TEST_FAULT_LATENCY = 1,    /* delay the real answer by latency_ms */
     /* status OK with `garbage` as the message; garbage NULL: a truncated
@@ -172,7 +175,7 @@ typedef enum lro_test_fault_kind {
      * less) with an unknown field (number 1000): still a valid message. */
     LRO_TEST_FAULT_BIG = 4,
     LRO_TEST_FAULT_BAD_DETAILS = 5 /* code/message + garbage grpc-status-details-bin */
-} lro_test_fault_kind;
+};
 
 typedef struct lro_test_fault {
     uint32_t struct_size;
@@ -190,6 +193,7 @@ typedef struct lro_test_fault {
     size_t garbage_len;
     size_t big_size; /* BIG */
 } lro_test_fault;
+LRO_ASSERT_NO_TAIL_PADDING(lro_test_fault, big_size);
 #define LRO_TEST_FAULT_INIT                                                                        \
     { sizeof(lro_test_fault), 0, NULL, 1, LRO_TEST_FAULT_STATUS, 0, NULL, NULL, 0, -1, 0, NULL, 0, 0 }
 
@@ -234,6 +238,10 @@ LRO_API int64_t lro_test_record_deadline_ms(const lro_test_record *r);
  * params, user-agent, ...); "-bin" values are the decoded bytes, NUL-
  * terminated. */
 LRO_API const char *lro_test_record_header(const lro_test_record *r, const char *key);
+/* The same with the value's length in *len (may be NULL), for "-bin" values
+ * that contain NUL bytes. NULL (and *len 0) when absent. Added in 1.0. */
+LRO_API const char *lro_test_record_header_n(const lro_test_record *r, const char *key,
+                                             size_t *len);
 /* The gRPC code the server answered with (faults included; DISCONNECT
  * records UNAVAILABLE); -1 while the call is still held (a Wait or a latency
  * fault) or when it was dropped at stop. */
