@@ -124,8 +124,7 @@ int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
                         r.multiplier);
     }
     if (!(r.jitter >= 0.0 && r.jitter <= 1.0)) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "lro_retry_policy.jitter %g is not in 0..1",
-                        r.jitter);
+        return lro_fail(LRO_ERR_INVALID_ARG, "lro_retry_policy.jitter %g is not in 0..1", r.jitter);
     }
     *out = r;
     return LRO_OK;
@@ -134,8 +133,8 @@ int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
 int lro_list_args_normalize(const lro_list_args *in, lro_list_args *out)
 {
     lro_list_args a = LRO_LIST_ARGS_INIT;
-    int rc = lro_versioned_copy(&a, sizeof a, in, k_list_sizes, N_OF(k_list_sizes),
-                                "lro_list_args");
+    int rc =
+        lro_versioned_copy(&a, sizeof a, in, k_list_sizes, N_OF(k_list_sizes), "lro_list_args");
     if (rc != LRO_OK) {
         return rc;
     }
@@ -158,8 +157,8 @@ int lro_list_args_normalize(const lro_list_args *in, lro_list_args *out)
 int lro_poll_policy_normalize(const lro_poll_policy *in, lro_poll_policy *out)
 {
     lro_poll_policy pp = LRO_POLL_POLICY_INIT;
-    int rc = lro_versioned_copy(&pp, sizeof pp, in, k_poll_sizes, N_OF(k_poll_sizes),
-                                "lro_poll_policy");
+    int rc =
+        lro_versioned_copy(&pp, sizeof pp, in, k_poll_sizes, N_OF(k_poll_sizes), "lro_poll_policy");
     if (rc != LRO_OK) {
         return rc;
     }
@@ -174,8 +173,7 @@ int lro_poll_policy_normalize(const lro_poll_policy *in, lro_poll_policy *out)
                         pp.multiplier);
     }
     if (!(pp.jitter >= 0.0 && pp.jitter <= 1.0)) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "lro_poll_policy.jitter %g is not in 0..1",
-                        pp.jitter);
+        return lro_fail(LRO_ERR_INVALID_ARG, "lro_poll_policy.jitter %g is not in 0..1", pp.jitter);
     }
     if (pp.method != LRO_AWAIT_AUTO && pp.method != LRO_AWAIT_POLL_ONLY &&
         pp.method != LRO_AWAIT_WAIT_ONLY) {
@@ -203,8 +201,8 @@ void lro_call_header(const lro_call_options *o, size_t i, lro_header *out)
 int lro_call_options_normalize(const lro_call_options *in, lro_call_options *out)
 {
     lro_call_options o = LRO_CALL_OPTIONS_INIT;
-    int rc = lro_versioned_copy(&o, sizeof o, in, k_call_sizes, N_OF(k_call_sizes),
-                                "lro_call_options");
+    int rc =
+        lro_versioned_copy(&o, sizeof o, in, k_call_sizes, N_OF(k_call_sizes), "lro_call_options");
     if (rc != LRO_OK) {
         return rc;
     }
@@ -218,8 +216,8 @@ int lro_call_options_normalize(const lro_call_options *in, lro_call_options *out
                         o.header_size, sizeof(lro_header), sizeof(header_0_1));
     }
     if (o.header_count > 0 && o.headers == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "lro_call_options.headers is NULL with header_count %zu",
-                        o.header_count);
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "lro_call_options.headers is NULL with header_count %zu", o.header_count);
     }
     for (size_t i = 0; i < o.header_count; i++) {
         lro_header h;
