@@ -256,6 +256,13 @@ class LroctlTest(unittest.TestCase):
         self.assert_usage(code, err, "duration")
         code, _, err = self.run_ctl("get", "bad\x01name")
         self.assert_usage(code, err, "control characters")
+        # Refusals of the library itself come with its lro_last_error() text.
+        code, _, err = self.run_ctl("--header", "Bad=1", "get", op(0))
+        self.assert_usage(code, err, "keys are lowercase")
+        code, _, err = self.run_ctl("--header", "grpc-foo=1", "get", op(0))
+        self.assert_usage(code, err, "header key 'grpc-foo' is reserved")
+        code, _, err = self.run_ctl("get", "bad\udcffname")  # byte 0xff on the command line
+        self.assert_usage(code, err, "name has invalid UTF-8 at byte 3")
         code, out, _ = self.run_ctl("--help", connect=False)
         self.assertEqual(code, 0)
         self.assertIn("Exit codes", out)

@@ -1,5 +1,6 @@
 /* Connection set-up from flags: TLS unless --plaintext, tokens only where
  * they cannot leak, everything validated with one clear message. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,8 +43,11 @@ int connect_client(const conn_opts *co, lro_client **out)
         die_msg("out of memory");
         return EXIT_LOCAL;
     }
-    if (lro_client_options_set_target(o, co->target) != LRO_OK) {
-        return fail_usage(o, "--target: not a valid gRPC target");
+    int trc = lro_client_options_set_target(o, co->target);
+    if (trc != LRO_OK) {
+        char why[300];
+        snprintf(why, sizeof why, "--target: not a valid gRPC target: %s", lroctl_why(trc));
+        return fail_usage(o, why);
     }
     if (co->plaintext) {
         if (co->ca_file != NULL) {
@@ -97,15 +101,18 @@ int connect_client(const conn_opts *co, lro_client **out)
         memset(token, 0, n);
         free(token);
         if (rc != LRO_OK) {
-            /* Never echo the token itself. */
-            return fail_usage(o, "the bearer token is empty or has characters not allowed in "
-                                 "a header");
+            /* lro_last_error() never echoes the token itself. */
+            char why[300];
+            snprintf(why, sizeof why, "bearer token refused: %s", lroctl_why(rc));
+            return fail_usage(o, why);
         }
     }
     for (size_t i = 0; i < co->header_count; i++) {
-        if (lro_client_options_add_header(o, co->headers[i].key, co->headers[i].value) !=
-            LRO_OK) {
-            return fail_usage(o, "--header: not allowed");
+        int hrc = lro_client_options_add_header(o, co->headers[i].key, co->headers[i].value);
+        if (hrc != LRO_OK) {
+            char why[300];
+            snprintf(why, sizeof why, "--header: %s", lroctl_why(hrc));
+            return fail_usage(o, why);
         }
     }
     if (co->timeout_ms > 0) {
@@ -118,7 +125,7 @@ int connect_client(const conn_opts *co, lro_client **out)
     int rc = lro_client_create(o, out);
     lro_client_options_destroy(o);
     if (rc != LRO_OK) {
-        die_msg("cannot create the client: %s", lro_strerror(rc));
+        die_msg("cannot create the client: %s", lroctl_why(rc));
         return rc == LRO_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_LOCAL;
     }
     return EXIT_OK;

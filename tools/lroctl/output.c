@@ -58,6 +58,12 @@ static const char *short_type(const char *url)
     return s ? s + 1 : url;
 }
 
+const char *lroctl_why(int rc)
+{
+    const char *t = lro_last_error();
+    return t[0] ? t : lro_strerror(rc);
+}
+
 void print_text_row(const lro_operation *op)
 {
     const char *url = NULL;
