@@ -114,6 +114,35 @@ class CallsTest(Base):
             self.assertLess(cm.exception.result, 0)
         self.assertEqual(self.ops.inflight, 0)
 
+    async def test_refusals_carry_lro_last_error_text(self):
+        # lro-c's own refusals say what was wrong (lro_last_error), not just
+        # "invalid argument".
+        with self.assertRaises(lro.LroError) as cm:
+            self.ops.get("ops/" + "x" * 5000)
+        self.assertIn("name is longer than 4096 bytes", str(cm.exception))
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, headers=[("Bad", "1")])
+        self.assertIn("keys are lowercase", cm.exception.message)
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, headers=[("grpc-x", "1")])
+        self.assertIn("header key 'grpc-x' is reserved", cm.exception.message)
+        secret = "py-s3cret-t0ken"
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, token=secret)
+        self.assertEqual(cm.exception.message,
+                         "bearer token over plaintext: set allow_plaintext or use TLS")
+        self.assertNotIn(secret, str(cm.exception))
+        # A bytes value with NUL for a "-bin" key is fine; for a text key it
+        # is refused with the reason.
+        c = lro.Client(self.srv.target, plaintext=True, headers=[("x-blob-bin", b"a\0b")])
+        try:
+            self.assertTrue((await c.get(opname(0))).done)
+        finally:
+            c.close()
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, headers=[("x-text", b"a\0b")])
+        self.assertIn("header 'x-text' value has byte 0x00 at 1", cm.exception.message)
+
     async def test_cancel_then_delete(self):
         self.srv.put_pending("jobs/a/1", int32(5))
         self.assertIsNone(await self.ops.cancel("jobs/a/1"))
