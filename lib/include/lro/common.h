@@ -66,8 +66,11 @@ extern "C" {
  *  3. One return convention. A function that can fail returns LRO_OK (0) or
  *     a negative LRO_ERR_* code, nothing else; "present / found" is an
  *     out-parameter (`int *present`), never a positive return value. The
- *     exceptions never fail and say so: 0/1 predicates (lro_future_is_done,
- *     lro_operation_done, ...), counts and views.
+ *     functions that return something else never fail and say so: 0/1
+ *     predicates (lro_future_is_done, lro_operation_done, ...), counts and
+ *     views. One documented exception: lro_client_process() returns how many
+ *     callbacks it ran (>= 0) or a negative error, like read(2). So the one
+ *     test a binding needs for every int-returning function is `rc < 0`.
  *  4. Errors without an RPC status carry a text: lro_last_error() below.
  *  5. Strings are NUL-terminated UTF-8 unless a length goes with them
  *     (lro_header.value_len for binary header values).
