@@ -1,12 +1,14 @@
 /* Connection set-up from flags: TLS unless --plaintext, tokens only where
  * they cannot leak, everything validated with one clear message. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lroctl.h"
 
-/* Reads a whole (small) file; NULL on error. */
+/* Reads a whole (small) file; NULL on error with errno saying why (EFBIG
+ * for a file over max bytes). */
 static char *slurp(const char *path, size_t max)
 {
     FILE *f = fopen(path, "rb");
@@ -14,11 +16,17 @@ static char *slurp(const char *path, size_t max)
         return NULL;
     }
     char *buf = malloc(max + 1);
+    int err = buf ? 0 : ENOMEM;
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = ferror(f) || n > max;
+    if (err == 0 && ferror(f)) {
+        err = errno ? errno : EIO;
+    } else if (err == 0 && n > max) {
+        err = EFBIG;
+    }
     fclose(f);
-    if (buf == NULL || bad) {
+    if (err != 0) {
         free(buf);
+        errno = err;
         return NULL;
     }
     buf[n] = '\0';
@@ -59,7 +67,7 @@ int connect_client(const conn_opts *co, lro_client **out)
         if (co->ca_file != NULL) {
             pem = slurp(co->ca_file, 1 << 20);
             if (pem == NULL) {
-                die_msg("--ca-file: cannot read '%s'", co->ca_file);
+                die_msg("--ca-file: cannot read CA file '%s': %s", co->ca_file, strerror(errno));
                 lro_client_options_destroy(o);
                 return EXIT_LOCAL;
             }
@@ -79,7 +87,7 @@ int connect_client(const conn_opts *co, lro_client **out)
     if (co->token_file != NULL) {
         token = slurp(co->token_file, 64 * 1024);
         if (token == NULL) {
-            die_msg("--token-file: cannot read '%s'", co->token_file);
+            die_msg("--token-file: cannot read '%s': %s", co->token_file, strerror(errno));
             lro_client_options_destroy(o);
             return EXIT_LOCAL;
         }
