@@ -68,8 +68,8 @@ typedef void (*lro_done_cb)(lro_future *f, void *user_data);
  * An options object is only read by lro_client_create(), which copies every
  * value: the options may be changed or destroyed right after. Options objects
  * are NOT thread-safe; use one from one thread at a time. Setters return
- * LRO_OK, LRO_ERR_INVALID_ARG (bad value; the option is unchanged) or
- * LRO_ERR_NOMEM. */
+ * LRO_OK, LRO_ERR_INVALID_ARG (bad value; the option is unchanged; the reason
+ * in lro_last_error()) or LRO_ERR_NOMEM. */
 LRO_API int lro_client_options_create(lro_client_options **out);
 LRO_API void lro_client_options_destroy(lro_client_options *o); /* NULL ok */
 
@@ -267,7 +267,10 @@ LRO_API int lro_client_options_set_retry(lro_client_options *o, const lro_retry_
  *    lro_client_process, also a ud_free given without cb).
  *  - Return a negative LRO_ERR_* when the call did not start; then nothing is
  *    ever called and *out is untouched. Bad names give LRO_ERR_BAD_NAME,
- *    bad headers LRO_ERR_BAD_HEADER, a destroyed client LRO_ERR_SHUTDOWN.
+ *    bad headers LRO_ERR_BAD_HEADER, a destroyed client LRO_ERR_SHUTDOWN;
+ *    lro_last_error() says what was wrong (e.g. "name has invalid UTF-8 at
+ *    byte 3", "lro_call_options.struct_size 12 is not a size this library
+ *    knows (40, 48): ...").
  *  - `out` may be NULL (fire and forget). If not NULL, *out receives a new
  *    reference to the call's future, which the caller must lro_future_unref().
  *  - String arguments are copied (or sent) before return.

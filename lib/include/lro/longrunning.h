@@ -24,7 +24,8 @@ typedef struct lro_pager lro_pager;
 
 /* A pager over `parent` with the given filter/page size; args->page_token
  * resumes a listing from a token saved earlier (lro_pager_page_token). The
- * arguments are copied. Nothing is sent until the first page is asked for. */
+ * arguments are copied. Nothing is sent until the first page is asked for.
+ * Refusals (bad name, args or options) say why in lro_last_error(). */
 LRO_API int lro_pager_create(lro_client *c, const char *parent, const lro_list_args *args,
                              const lro_call_options *opts, lro_pager **out);
 /* Frees the pager; a page fetch in flight is cancelled locally (its callback
