@@ -123,7 +123,9 @@ LRO_API const char *lro_strerror(int err);
  * lro_cancel_and_await and lro_pager_create. Each of them clears the text on
  * entry and sets it when it returns an error, so right after one of them
  * failed the text is about that failure ("" only when the code says it all,
- * e.g. LRO_ERR_NOMEM or LRO_ERR_SHUTDOWN). Other functions leave it alone.
+ * e.g. LRO_ERR_NOMEM or LRO_ERR_SHUTDOWN). Other functions may change it
+ * (lro_pager_next_page starts a List the same way), so read it right after
+ * the failing call, before the next lro_* call on this thread.
  *
  * Never NULL; "" when nothing was recorded. Static per-thread storage: valid
  * until the next lro_* call on the same thread (copy it to keep it). Never
