@@ -244,7 +244,8 @@ static int metadata_changed(lro_awaiter *aw, const lro_operation *op)
     const char *url = NULL;
     const uint8_t *val = NULL;
     size_t len = 0;
-    int has = lro_operation_metadata(op, &url, &val, &len);
+    int has = 0;
+    lro_operation_metadata(op, &url, &val, &len, &has);
     if (!has) {
         return 0;
     }
@@ -393,7 +394,7 @@ static int transient_failure(lro_future *f, lro_future *child)
     const lro_status *s = child->status;
     int code = lro_status_code(s);
     int64_t ri_ms = 0;
-    int from_server = lro_status_retry_delay_ms(s, &ri_ms);
+    int from_server = lro_status_has_retry_delay(s, &ri_ms);
     if (!from_server && !(code >= 0 && code <= 16 && (aw->pp.transient_codes & (1u << code)))) {
         return 0;
     }
@@ -665,28 +666,18 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
                        const lro_call_options *opts, lro_progress_cb progress, lro_done_cb cb,
                        void *user_data, lro_free_fn ud_free, lro_future **out, int cancel_first)
 {
+    lro_error_clear(); /* lro_last_error() describes this call */
     if (c == NULL) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
     }
     int rc = lro_check_name(name);
     if (rc != LRO_OK) {
         return rc;
     }
-    lro_poll_policy pp = LRO_POLL_POLICY_INIT;
-    if (policy != NULL) {
-        if (policy->struct_size < offsetof(lro_poll_policy, multiplier)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&pp, policy, policy->struct_size < sizeof pp ? policy->struct_size : sizeof pp);
-        pp.struct_size = sizeof pp;
-    }
-    if (pp.initial_delay_ms < 0 || !(pp.multiplier >= 1.0 && pp.multiplier <= 100.0) ||
-        pp.max_delay_ms < 0 || !(pp.jitter >= 0.0 && pp.jitter <= 1.0) ||
-        pp.total_timeout_ms < 0 || pp.wait_timeout_ms < 0 || pp.transient_budget_ms < 0 ||
-        pp.progress_interval_ms < 0 ||
-        (pp.method != LRO_AWAIT_AUTO && pp.method != LRO_AWAIT_POLL_ONLY &&
-         pp.method != LRO_AWAIT_WAIT_ONLY)) {
-        return LRO_ERR_INVALID_ARG;
+    lro_poll_policy pp;
+    rc = lro_poll_policy_normalize(policy, &pp); /* abi.c */
+    if (rc != LRO_OK) {
+        return rc;
     }
     if (lro_client_closing(c)) {
         return LRO_ERR_SHUTDOWN;

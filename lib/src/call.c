@@ -112,8 +112,10 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
         i++;
     }
     for (size_t j = 0; j < extra; j++) {
-        const lro_header *h = &opts->headers[j];
-        size_t kl = strlen(h->key), vl = strlen(h->value);
+        lro_header hh;
+        lro_call_header(opts, j, &hh); /* abi.c: the caller's layout, real length */
+        const lro_header *h = &hh;
+        size_t kl = strlen(h->key), vl = h->value_len;
         char *kk = lro_arena_strndup(a, h->key, kl);
         char *vv = lro_arena_strndup(a, h->value, vl);
         if (kk == NULL || vv == NULL) {
@@ -203,22 +205,9 @@ static int start_attempt(lro_call *k)
 static int call_options_read(lro_client *c, const lro_call_options *in, lro_call_options *o,
                              lro_retry_policy *retry)
 {
-    *o = (lro_call_options)LRO_CALL_OPTIONS_INIT;
-    if (in != NULL) {
-        if (in->struct_size < offsetof(lro_call_options, headers)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-        o->struct_size = sizeof *o;
-        if (o->header_count > 0 && o->headers == NULL) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        for (size_t i = 0; i < o->header_count; i++) {
-            int rc = lro_check_header(o->headers[i].key, o->headers[i].value);
-            if (rc != LRO_OK) {
-                return rc;
-            }
-        }
+    int rc = lro_call_options_normalize(in, o); /* abi.c */
+    if (rc != LRO_OK) {
+        return rc;
     }
     *retry = c->retry;
     if (o->retry != NULL && lro_retry_normalize(o->retry, retry) != LRO_OK) {
@@ -541,7 +530,7 @@ static int schedule_retry(lro_call *k)
         backoff = (double)p->max_backoff_ms;
     }
     int64_t server_ms;
-    int from_server = lro_status_retry_delay_ms(f->status, &server_ms);
+    int from_server = lro_status_has_retry_delay(f->status, &server_ms);
     pthread_mutex_lock(&c->mu);
     if (c->closing) {
         pthread_mutex_unlock(&c->mu);
@@ -703,8 +692,9 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
                        lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
+    lro_error_clear(); /* lro_last_error() describes this call */
     if (c == NULL || wait_timeout_ms < 0) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, c ? "server_timeout_ms is negative" : "client is NULL");
     }
     int rc = lro_check_name(name);
     if (rc != LRO_OK) {
@@ -786,28 +776,18 @@ int lro_call_start_list(lro_client *c, const char *parent, const lro_list_args *
                         const lro_call_options *opts, lro_done_cb cb, void *user_data,
                         lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
+    lro_error_clear(); /* lro_last_error() describes this call */
     if (c == NULL) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
     }
     int rc = lro_check_name(parent);
     if (rc != LRO_OK) {
         return rc;
     }
-    lro_list_args a = LRO_LIST_ARGS_INIT;
-    if (args != NULL) {
-        if (args->struct_size < offsetof(lro_list_args, filter)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&a, args, args->struct_size < sizeof a ? args->struct_size : sizeof a);
-    }
-    if (a.page_size < 0) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    /* Filters and tokens go in the body, not a header; they only need to be
-     * bounded, valid UTF-8 strings (protobuf requires it of `string`). */
-    if ((a.filter && a.filter[0] && lro_check_name(a.filter) != LRO_OK) ||
-        (a.page_token && a.page_token[0] && lro_check_name(a.page_token) != LRO_OK)) {
-        return LRO_ERR_INVALID_ARG;
+    lro_list_args a;
+    rc = lro_list_args_normalize(args, &a); /* abi.c */
+    if (rc != LRO_OK) {
+        return rc;
     }
     Google__Longrunning__ListOperationsRequest req =
         GOOGLE__LONGRUNNING__LIST_OPERATIONS_REQUEST__INIT;
@@ -829,34 +809,28 @@ int lro_call_start_named(lro_client *c, lro_kind kind, const char *name, int64_t
 
 int lro_call_options_copy(const lro_call_options *in, lro_call_options *out, lro_arena *a)
 {
-    lro_call_options o = LRO_CALL_OPTIONS_INIT;
-    if (in != NULL) {
-        if (in->struct_size < offsetof(lro_call_options, headers)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&o, in, in->struct_size < sizeof o ? in->struct_size : sizeof o);
-        o.struct_size = sizeof o;
+    lro_call_options o;
+    int nrc = lro_call_options_normalize(in, &o); /* abi.c: size, layout, header checks */
+    if (nrc != LRO_OK) {
+        return nrc;
     }
     if (o.header_count > 0) {
-        if (o.headers == NULL) {
-            return LRO_ERR_INVALID_ARG;
-        }
         lro_header *h = lro_arena_alloc(a, o.header_count * sizeof *h);
         if (h == NULL) {
             return LRO_ERR_NOMEM;
         }
         for (size_t i = 0; i < o.header_count; i++) {
-            int rc = lro_check_header(o.headers[i].key, o.headers[i].value);
-            if (rc != LRO_OK) {
-                return rc;
-            }
-            h[i].key = lro_arena_strndup(a, o.headers[i].key, strlen(o.headers[i].key));
-            h[i].value = lro_arena_strndup(a, o.headers[i].value, strlen(o.headers[i].value));
+            lro_header in_h;
+            lro_call_header(&o, i, &in_h);
+            h[i].key = lro_arena_strndup(a, in_h.key, strlen(in_h.key));
+            h[i].value = lro_arena_strndup(a, in_h.value, in_h.value_len);
+            h[i].value_len = in_h.value_len;
             if (h[i].key == NULL || h[i].value == NULL) {
                 return LRO_ERR_NOMEM;
             }
         }
         o.headers = h;
+        o.header_size = sizeof *h; /* the copy is in today's layout */
     }
     if (o.retry != NULL) {
         lro_retry_policy *r = lro_arena_alloc(a, sizeof *r);

@@ -155,11 +155,6 @@ struct lro_client {
     void *wakeup_data;
 };
 
-/* options.c: copies a caller's (possibly older, shorter) retry policy over
- * the defaults and validates it. LRO_OK or LRO_ERR_INVALID_ARG (out
- * untouched). */
-LRO_HIDDEN int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out);
-
 /* Memory of the client: the client itself and everything that points at it
  * (futures, pagers) hold a reference; the last one frees it. */
 LRO_HIDDEN void lro_client_ref_mem(lro_client *c);

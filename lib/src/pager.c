@@ -45,24 +45,18 @@ static void pager_unref(lro_pager *p)
 int lro_pager_create(lro_client *c, const char *parent, const lro_list_args *args,
                      const lro_call_options *opts, lro_pager **out)
 {
+    lro_error_clear(); /* lro_last_error() describes this call */
     if (c == NULL || out == NULL) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, c ? "out is NULL" : "client is NULL");
     }
     int rc = lro_check_name(parent);
     if (rc != LRO_OK) {
         return rc;
     }
-    lro_list_args a = LRO_LIST_ARGS_INIT;
-    if (args != NULL) {
-        if (args->struct_size < offsetof(lro_list_args, filter)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&a, args, args->struct_size < sizeof a ? args->struct_size : sizeof a);
-        a.struct_size = sizeof a;
-    }
-    if (a.page_size < 0 || (a.filter && a.filter[0] && lro_check_name(a.filter) != LRO_OK) ||
-        (a.page_token && a.page_token[0] && lro_check_name(a.page_token) != LRO_OK)) {
-        return LRO_ERR_INVALID_ARG;
+    lro_list_args a;
+    rc = lro_list_args_normalize(args, &a); /* abi.c */
+    if (rc != LRO_OK) {
+        return rc;
     }
     lro_pager *p = lro_calloc(1, sizeof *p);
     if (p == NULL) {

@@ -41,16 +41,17 @@ static void fault_free(srv_fault *f)
 
 int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *given)
 {
-    /* Callers built against 0.1 pass the struct without name_suffix and
-     * reason: those read as NULL. */
+    /* Sizes shipped: 0.1's (without name_suffix and reason: they read as
+     * NULL) and today's; any other is refused (ABI rule 1, lro/common.h). */
+    static const uint32_t sizes[] = {offsetof(lro_test_fault, name_suffix),
+                                     sizeof(lro_test_fault)};
     lro_test_fault fcopy = LRO_TEST_FAULT_INIT;
-    if (given != NULL && given->struct_size >= offsetof(lro_test_fault, name_suffix)) {
-        size_t n = given->struct_size < sizeof fcopy ? given->struct_size : sizeof fcopy;
-        memcpy(&fcopy, given, n);
-        fcopy.struct_size = sizeof fcopy;
+    if (given == NULL ||
+        lro_versioned_copy(&fcopy, sizeof fcopy, given, sizes, 2, "lro_test_fault") != LRO_OK) {
+        return LRO_ERR_INVALID_ARG;
     }
     const lro_test_fault *in = &fcopy;
-    if (s == NULL || given == NULL || given->struct_size < offsetof(lro_test_fault, name_suffix) ||
+    if (s == NULL ||
         (unsigned)in->kind > LRO_TEST_FAULT_BAD_DETAILS || (in->methods & ~LRO_TEST_ALL) != 0) {
         return LRO_ERR_INVALID_ARG;
     }

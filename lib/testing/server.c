@@ -326,13 +326,13 @@ static void free_server(lro_test_server *s)
 int lro_test_server_start(const lro_test_server_options *o, lro_test_server **out)
 {
     lro_test_server_options def = LRO_TEST_SERVER_OPTIONS_INIT;
-    if (out == NULL || (o != NULL && o->struct_size < sizeof(uint32_t))) {
+    /* Sizes shipped: 0.1 without and with the TLS fields, and today's. */
+    static const uint32_t sizes[] = {offsetof(lro_test_server_options, tls_cert_chain_pem),
+                                     offsetof(lro_test_server_options, max_concurrent_streams),
+                                     sizeof(lro_test_server_options)};
+    if (out == NULL || lro_versioned_copy(&def, sizeof def, o, sizes, 3,
+                                          "lro_test_server_options") != LRO_OK) {
         return LRO_ERR_INVALID_ARG;
-    }
-    /* Copy only the fields the caller's struct has (older, smaller struct). */
-    if (o != NULL) {
-        size_t n = o->struct_size < sizeof def ? o->struct_size : sizeof def;
-        memcpy(&def, o, n);
     }
     const char *listen = def.listen != NULL ? def.listen : "127.0.0.1:0";
     int is_unix = strncmp(listen, "unix:", 5) == 0;

@@ -56,7 +56,9 @@ static void test_outcomes(void)
     CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_OK);
     const lro_operation *op = lro_future_operation(f);
     CHECK(op != NULL && lro_operation_done(op));
-    CHECK_EQ_INT(lro_operation_response(op, NULL, NULL, NULL), 1);
+    int present_59 = -1;
+    CHECK_EQ_INT(lro_operation_response(op, NULL, NULL, NULL, &present_59), LRO_OK);
+    CHECK_EQ_INT(present_59, 1);
     CHECK(lro_future_polls(f) >= 1); /* how many depends on the machine speed */
     CHECK_EQ_INT(lro_future_polls(f), lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/a-ok"));
     lro_future_unref(f);
@@ -254,7 +256,9 @@ static void on_progress(const lro_operation *op, void *ud)
     progress_log *pl = ud;
     const uint8_t *v = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(lro_operation_metadata(op, NULL, &v, &len), 1);
+    int present_257 = -1;
+    CHECK_EQ_INT(lro_operation_metadata(op, NULL, &v, &len, &present_257), LRO_OK);
+    CHECK_EQ_INT(present_257, 1);
     int i = atomic_load(&pl->n);
     if (i < 16 && len >= 2 && len - 2 < sizeof pl->seen[0]) {
         memcpy(pl->seen[i], v + 2, len - 2);
@@ -582,7 +586,9 @@ static void test_last_state_after_polls(void)
     const char *url = NULL;
     const uint8_t *val = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(lro_operation_metadata(op, &url, &val, &len), 1);
+    int present_546 = -1;
+    CHECK_EQ_INT(lro_operation_metadata(op, &url, &val, &len, &present_546), LRO_OK);
+    CHECK_EQ_INT(present_546, 1);
     CHECK_EQ_STR(url, ty);
     /* The timeout can only land after a poll that saw m2 when there was one
      * after the change; the server's count tells. */

@@ -262,6 +262,24 @@ class LroctlTest(unittest.TestCase):
         self.assert_usage(code, err, "duration")
         code, _, err = self.run_ctl("get", "bad\x01name")
         self.assert_usage(code, err, "control characters")
+        # Refusals of the library itself come with its lro_last_error() text.
+        code, _, err = self.run_ctl("--header", "Bad=1", "get", op(0))
+        self.assert_usage(code, err, "keys are lowercase")
+        code, _, err = self.run_ctl("--header", "grpc-foo=1", "get", op(0))
+        self.assert_usage(code, err, "header key 'grpc-foo' is reserved")
+        code, _, err = self.run_ctl("get", "bad\udcffname")  # byte 0xff on the command line
+        self.assert_usage(code, err, "name has invalid UTF-8 at byte 3")
+
+    def test_unreadable_files_say_why(self):
+        missing = "/nonexistent-lroctl-test/ca.pem"
+        r = subprocess.run([LROCTL, "--target", self.srv.target, "--ca-file", missing, "get",
+                            op(0)], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot read CA file '%s': No such file or directory" % missing, r.stderr)
+        r = subprocess.run([LROCTL, "--target", self.srv.target, "--token-file", missing, "get",
+                            op(0)], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("No such file or directory", r.stderr)
         code, out, _ = self.run_ctl("--help", connect=False)
         self.assertEqual(code, 0)
         self.assertIn("Exit codes", out)

@@ -69,7 +69,7 @@ static int check_name_arg(const char *cmd, const char *name)
 
 static int start_error(const char *cmd, int rc)
 {
-    die_msg("%s: %s", cmd, lro_strerror(rc));
+    die_msg("%s: %s", cmd, lroctl_why(rc));
     return rc == LRO_ERR_BAD_NAME || rc == LRO_ERR_BAD_HEADER || rc == LRO_ERR_INVALID_ARG
                ? EXIT_USAGE
                : EXIT_LOCAL;
@@ -171,8 +171,9 @@ static int run_simple(conn_opts *co, const char *cmd, simple_call call, int argc
     int e = g_verbose ? verbose_attempts(co, cmd, call, c, name, &f)
                       : call(c, name, NULL, NULL, NULL, NULL, &f);
     if (e != LRO_OK) {
+        int r = start_error(cmd, e); /* before destroy: the text is this thread's last */
         lro_client_destroy(c);
-        return start_error(cmd, e);
+        return r;
     }
     lro_future_wait(f, -1);
     if (lro_future_result(f) != LRO_OK) {
@@ -252,8 +253,9 @@ int cmd_list(conn_opts *co, int argc, char **argv)
     lro_pager *p = NULL;
     int e = lro_pager_create(c, parent, &la, NULL, &p);
     if (e != LRO_OK) {
+        int r = start_error("list", e);
         lro_client_destroy(c);
-        return start_error("list", e);
+        return r;
     }
     int first = 1;
     if (all && co->format == FMT_JSON) {

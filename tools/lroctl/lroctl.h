@@ -88,6 +88,9 @@ extern int g_token_set;
 
 /* Prints "lroctl: <msg>" on stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Why an lro-c call just refused (same thread, no lro call in between):
+ * lro_last_error()'s text when it has one, else lro_strerror(rc). */
+const char *lroctl_why(int rc);
 
 
 

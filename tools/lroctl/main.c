@@ -287,7 +287,7 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         }
         lro_client_options_destroy(probe);
         if (rc != LRO_OK) {
-            die_msg("--header: '%s' is not allowed: %s", key, lro_strerror(rc));
+            die_msg("--header: '%s' is not allowed: %s", key, lroctl_why(rc));
             free(key);
             return -1;
         }

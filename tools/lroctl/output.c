@@ -58,9 +58,16 @@ static const char *short_type(const char *url)
     return s ? s + 1 : url;
 }
 
+const char *lroctl_why(int rc)
+{
+    const char *t = lro_last_error();
+    return t[0] ? t : lro_strerror(rc);
+}
+
 void print_text_row(const lro_operation *op)
 {
     const char *url = NULL;
+    int has_response = 0;
     char result[256];
     const lro_status *err = lro_operation_error(op);
     if (!lro_operation_done(op)) {
@@ -73,7 +80,8 @@ void print_text_row(const lro_operation *op)
     } else if (err != NULL) {
         snprintf(result, sizeof result, "error %s: %.160s", lro_code_name(lro_status_code(err)),
                  lro_status_message(err));
-    } else if (lro_operation_response(op, &url, NULL, NULL)) {
+    } else if (lro_operation_response(op, &url, NULL, NULL, &has_response) == LRO_OK &&
+               has_response) {
         snprintf(result, sizeof result, "response %s", short_type(url));
     } else {
         snprintf(result, sizeof result, "done");
@@ -120,7 +128,9 @@ int report_failure(const char *what, lro_future *f)
  * progress_percent / percent_complete fields). */
 double progress_of(const lro_operation *op)
 {
-    if (op == NULL || !lro_operation_metadata(op, NULL, NULL, NULL)) {
+    int has_metadata = 0;
+    if (op == NULL || lro_operation_metadata(op, NULL, NULL, NULL, &has_metadata) != LRO_OK ||
+        !has_metadata) {
         return -1;
     }
     char *json = NULL;

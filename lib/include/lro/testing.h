@@ -95,13 +95,14 @@ typedef struct lro_test_server_options {
      * start). No client certificate is requested. NULL = plaintext. */
     const char *tls_cert_chain_pem;
     const char *tls_private_key_pem;
-    /* Front-end limits (appended in 0.2; older callers' smaller structs get
+    /* Front-end limits (appended in 1.0; older callers' smaller structs get
      * the defaults). */
     /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS the server announces: at most
      * this many calls run at once on one connection; a client queues the
      * rest until a stream frees up (Google's front ends allow 100). 0 = no
      * limit (grpc's default), < 0 LRO_ERR_INVALID_ARG. */
-    int max_concurrent_streams;
+    int32_t max_concurrent_streams;
+    int32_t reserved0; /* set 0 */
     /* Connection recycling, as front ends and proxies do it: a connection
      * older than max_connection_age_ms (grpc adds +-10 % jitter) gets a
      * GOAWAY; calls still open max_connection_age_grace_ms after that end
@@ -112,10 +113,11 @@ typedef struct lro_test_server_options {
     int64_t max_connection_age_ms;
     int64_t max_connection_age_grace_ms;
 } lro_test_server_options;
+LRO_ASSERT_NO_TAIL_PADDING(lro_test_server_options, max_connection_age_grace_ms);
+/* struct_size values accepted (LP64): 40 and 56 (0.1, without and with the
+ * TLS fields) and 80 (1.0). */
 #define LRO_TEST_SERVER_OPTIONS_INIT                                                               \
-    {                                                                                              \
-        sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL, 0, 0, 0                        \
-    }
+    { sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0 }
 
 /* Starts serving. *out untouched on failure (LRO_ERR_INVALID_ARG for a bad
  * address, LRO_ERR_IO when the address cannot be bound, LRO_ERR_NOMEM). */
@@ -246,7 +248,9 @@ LRO_API int lro_test_server_set_unreachable(lro_test_server *s, const char *pare
 #define LRO_TEST_WAIT 0x10u
 #define LRO_TEST_ALL 0x1fu
 
-typedef enum lro_test_fault_kind {
+/* An int32_t, not an enum (ABI rule 2 in lro/common.h). */
+typedef int32_t lro_test_fault_kind;
+enum {
     LRO_TEST_FAULT_STATUS = 0,     /* answer with code/message/details */
     LRO_TEST_FAULT_LATENCY = 1,    /* delay the real answer by latency_ms */
     /* status OK with `garbage` as the message; garbage NULL: a truncated
@@ -260,7 +264,7 @@ typedef enum lro_test_fault_kind {
      * less) with an unknown field (number 1000): still a valid message. */
     LRO_TEST_FAULT_BIG = 4,
     LRO_TEST_FAULT_BAD_DETAILS = 5 /* code/message + garbage grpc-status-details-bin */
-} lro_test_fault_kind;
+};
 
 typedef struct lro_test_fault {
     uint32_t struct_size;
@@ -277,7 +281,7 @@ typedef struct lro_test_fault {
     const uint8_t *garbage;        /* GARBAGE; copied */
     size_t garbage_len;
     size_t big_size; /* BIG */
-    /* Appended in 0.2 (a smaller struct_size from older callers means NULL):
+    /* Appended in 1.0 (0.1's struct_size means NULL for both):
      * only calls whose name ends with this string; NULL = any. With `name`
      * also set, both must match. Copied. */
     const char *name_suffix;
@@ -287,6 +291,8 @@ typedef struct lro_test_fault {
      * that one). NULL = "INJECTED_FAULT". Copied. */
     const char *reason;
 } lro_test_fault;
+LRO_ASSERT_NO_TAIL_PADDING(lro_test_fault, reason);
+/* struct_size values accepted (LP64): 96 (0.1) and 112 (1.0). */
 #define LRO_TEST_FAULT_INIT                                                                        \
     {                                                                                              \
         sizeof(lro_test_fault), 0, NULL, 1, LRO_TEST_FAULT_STATUS, 0, NULL, NULL, 0, -1, 0, NULL,  \
@@ -350,6 +356,10 @@ LRO_API int64_t lro_test_record_deadline_ms(const lro_test_record *r);
  * params, user-agent, ...); "-bin" values are the decoded bytes, NUL-
  * terminated. */
 LRO_API const char *lro_test_record_header(const lro_test_record *r, const char *key);
+/* The same with the value's length in *len (may be NULL), for "-bin" values
+ * that contain NUL bytes. NULL (and *len 0) when absent. Added in 1.0. */
+LRO_API const char *lro_test_record_header_n(const lro_test_record *r, const char *key,
+                                             size_t *len);
 /* The gRPC code the server answered with (faults included; DISCONNECT
  * records UNAVAILABLE); -1 while the call is still held (a Wait or a latency
  * fault) or when it was dropped at stop. */
