@@ -198,6 +198,46 @@ void lro_call_header(const lro_call_options *o, size_t i, lro_header *out)
     *out = h;
 }
 
+static int all_hex(const char *p, size_t n, int *nonzero)
+{
+    *nonzero = 0;
+    for (size_t i = 0; i < n; i++) {
+        char ch = p[i];
+        if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'))) {
+            return 0;
+        }
+        *nonzero |= ch != '0';
+    }
+    return 1;
+}
+
+/* W3C trace context, level 1: traceparent "00-<trace-id 32 hex>-<parent-id
+ * 16 hex>-<flags 2 hex>", lowercase, ids not all zero; tracestate a header
+ * value of at most 512 bytes. A malformed one is refused rather than sent:
+ * a tracing backend would drop it silently. */
+static int check_trace_context(const char *tp, const char *ts)
+{
+    if (tp == NULL && ts == NULL) {
+        return LRO_OK;
+    }
+    if (tp == NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "lro_call_options.tracestate without traceparent");
+    }
+    int nz_trace, nz_parent, nz_flags;
+    if (strlen(tp) != 55 || tp[0] != '0' || tp[1] != '0' || tp[2] != '-' || tp[35] != '-' ||
+        tp[52] != '-' || !all_hex(tp + 3, 32, &nz_trace) || !all_hex(tp + 36, 16, &nz_parent) ||
+        !all_hex(tp + 53, 2, &nz_flags) || !nz_trace || !nz_parent) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "lro_call_options.traceparent is not W3C \"00-<32 hex trace id>-<16 hex "
+                        "parent id>-<2 hex flags>\" (lowercase, ids not all zero)");
+    }
+    if (ts != NULL && (strlen(ts) > 512 || lro_check_header_n("tracestate", ts, strlen(ts)) != LRO_OK)) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "lro_call_options.tracestate is longer than 512 bytes or not printable");
+    }
+    return LRO_OK;
+}
+
 int lro_call_options_normalize(const lro_call_options *in, lro_call_options *out)
 {
     lro_call_options o = LRO_CALL_OPTIONS_INIT;
@@ -226,6 +266,15 @@ int lro_call_options_normalize(const lro_call_options *in, lro_call_options *out
         if (rc != LRO_OK) {
             return rc;
         }
+    }
+    if (o.credentials != NULL) {
+        return lro_fail(LRO_ERR_UNSUPPORTED,
+                        "lro_call_options.credentials: per-call credentials are not supported "
+                        "by this build");
+    }
+    rc = check_trace_context(o.traceparent, o.tracestate);
+    if (rc != LRO_OK) {
+        return rc;
     }
     *out = o;
     return LRO_OK;

@@ -93,7 +93,8 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
     lro_client *c = k->base.client;
     lro_arena *a = &k->base.arena;
     size_t extra = opts->header_count;
-    size_t n = 1 + c->default_md_count + extra;
+    size_t n = 1 + c->default_md_count + extra + (opts->traceparent != NULL) +
+               (opts->tracestate != NULL);
     grpc_metadata *md = lro_arena_alloc(a, n * sizeof *md);
     size_t name_len = strlen(name);
     char *val = lro_arena_alloc(a, sizeof "name=" + 3 * name_len);
@@ -124,6 +125,21 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
         md[i].key = grpc_slice_from_static_buffer(kk, kl);
         md[i].value = grpc_slice_from_static_buffer(vv, vl);
         i++;
+    }
+    /* W3C trace context (checked by lro_call_options_normalize). */
+    const char *tc_key[2] = {"traceparent", "tracestate"};
+    const char *tc_val[2] = {opts->traceparent, opts->tracestate};
+    for (int j = 0; j < 2; j++) {
+        if (tc_val[j] != NULL) {
+            size_t vl = strlen(tc_val[j]);
+            char *vv = lro_arena_strndup(a, tc_val[j], vl);
+            if (vv == NULL) {
+                return LRO_ERR_NOMEM;
+            }
+            md[i].key = grpc_slice_from_static_string(tc_key[j]);
+            md[i].value = grpc_slice_from_static_buffer(vv, vl);
+            i++;
+        }
     }
     k->md = md;
     k->md_count = i;
@@ -831,6 +847,12 @@ int lro_call_options_copy(const lro_call_options *in, lro_call_options *out, lro
         }
         o.headers = h;
         o.header_size = sizeof *h; /* the copy is in today's layout */
+    }
+    const char **tc[2] = {&o.traceparent, &o.tracestate};
+    for (int j = 0; j < 2; j++) {
+        if (*tc[j] != NULL && (*tc[j] = lro_arena_strndup(a, *tc[j], strlen(*tc[j]))) == NULL) {
+            return LRO_ERR_NOMEM;
+        }
     }
     if (o.retry != NULL) {
         lro_retry_policy *r = lro_arena_alloc(a, sizeof *r);

@@ -81,7 +81,8 @@ class Header(Structure):
 
 class CallOptions(Structure):
     _fields_ = [("struct_size", c_uint32), ("timeout_ms", c_int64), ("headers", c_void_p),
-                ("header_count", c_size_t), ("retry", c_void_p), ("header_size", c_size_t)]
+                ("header_count", c_size_t), ("retry", c_void_p), ("header_size", c_size_t),
+                ("credentials", c_void_p), ("traceparent", c_char_p), ("tracestate", c_char_p)]
 
 
 class ListArgs(Structure):

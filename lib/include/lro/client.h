@@ -249,11 +249,23 @@ typedef struct lro_call_options {
      * the stride of `headers`: sizeof(lro_header) (with value_len), or
      * 2 * sizeof(void *) for 0.1's {key, value} layout. */
     size_t header_size;
+    /* Appended in 1.0: credentials for this call only (one client serving
+     * several tenants), on top of the client's channel credentials; NULL =
+     * the client's. See lro/credentials.h. Referenced, not copied: keep it
+     * alive until the call's callback ran. */
+    const struct lro_credentials *credentials;
+    /* Appended in 1.0: W3C trace context (traceparent "00-<32 hex>-<16
+     * hex>-<2 hex>", tracestate as the header's value) sent on every
+     * attempt, and for an await on every poll, so that a distributed trace
+     * shows lro-c's RPCs under the caller's span. NULL = none. Copied. */
+    const char *traceparent;
+    const char *tracestate;
 } lro_call_options;
-LRO_ASSERT_NO_TAIL_PADDING(lro_call_options, header_size);
+LRO_ASSERT_NO_TAIL_PADDING(lro_call_options, tracestate);
 /* struct_size values accepted (LP64): 40 (0.1: headers use 0.1's layout)
- * and 48 (1.0). */
-#define LRO_CALL_OPTIONS_INIT { sizeof(lro_call_options), 0, NULL, 0, NULL, sizeof(lro_header) }
+ * and 72 (1.0). */
+#define LRO_CALL_OPTIONS_INIT                                                                      \
+    { sizeof(lro_call_options), 0, NULL, 0, NULL, sizeof(lro_header), NULL, NULL, NULL }
 
 /* Client-wide retry policy for every call without its own. Copied. */
 LRO_API int lro_client_options_set_retry(lro_client_options *o, const lro_retry_policy *p);
