@@ -60,6 +60,7 @@ typedef struct lro_call {
     int64_t first_start_ns;
     int64_t attempt_start_ns;
     int free_retries; /* re-sends after a cut connection: not counted as attempts */
+    lro_channel *chan; /* the attempt's channel (c->mu) */
     lro_timer timer;  /* retry backoff */
 } lro_call;
 
@@ -171,9 +172,12 @@ static int start_attempt(lro_call *k)
     lro_client *c = f->client;
     f->attempts++;
     k->attempt_start_ns = lro_now_ns();
-    k->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  c->methods[f->kind], attempt_deadline(k), NULL);
+    k->chan = lro_pool_pick_locked(c, f->kind);
+    k->call = grpc_channel_create_registered_call(k->chan->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                                  k->chan->methods[f->kind], attempt_deadline(k),
+                                                  NULL);
     if (k->call == NULL) {
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     grpc_metadata_array_init(&k->recv_initial);
@@ -206,6 +210,7 @@ static int start_attempt(lro_call *k)
         grpc_metadata_array_destroy(&k->trailing);
         grpc_call_unref(k->call);
         k->call = NULL;
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     /* A local cancel or destroy that raced with the start found call == NULL;
@@ -457,6 +462,7 @@ static void release_attempt(lro_call *k, int leave)
     pthread_mutex_lock(&c->mu);
     grpc_call *call = k->call;
     k->call = NULL;
+    lro_pool_release_locked(c, k->chan);
     if (leave) {
         lro_inflight_remove_locked(c, &k->link);
     }

@@ -29,6 +29,8 @@ int lro_client_options_create(lro_client_options **out)
     o->mode = LRO_MODE_THREAD;
     o->retry = (lro_retry_policy)LRO_RETRY_POLICY_INIT;
     o->max_await_rpcs = LRO_DEFAULT_MAX_AWAIT_RPCS;
+    o->channels = LRO_DEFAULT_CHANNELS;
+    o->max_streams = LRO_DEFAULT_MAX_STREAMS;
     *out = o;
     return LRO_OK;
 }
@@ -279,5 +281,25 @@ int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max)
         return lro_fail(LRO_ERR_INVALID_ARG, "max await RPCs %d is negative", max);
     }
     o->max_await_rpcs = max;
+    return LRO_OK;
+}
+
+int lro_client_options_set_channels(lro_client_options *o, int n)
+{
+    CHECK_O(o);
+    if (n < 1 || n > 64) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "channels %d is not in 1..64", n);
+    }
+    o->channels = n;
+    return LRO_OK;
+}
+
+int lro_client_options_set_max_streams(lro_client_options *o, int n)
+{
+    CHECK_O(o);
+    if (n < 1 || n > 1000000) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "max streams %d is not in 1..1000000", n);
+    }
+    o->max_streams = n;
     return LRO_OK;
 }
