@@ -638,13 +638,7 @@ static int send_poll(lro_future *f)
     if (rc == LRO_OK) {
         if (atomic_load(&f->cancel_requested)) {
             /* Cancelled while the child was being created: cancel the child. */
-            pthread_mutex_lock(&c->mu);
-            lro_future *child = aw->child ? lro_future_ref(aw->child) : NULL;
-            pthread_mutex_unlock(&c->mu);
-            if (child != NULL) {
-                lro_future_cancel(child);
-                lro_future_unref(child);
-            }
+            lro_future_cancel_in_slot(&c->mu, &aw->child);
         }
         return 0;
     }
@@ -666,16 +660,9 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
                        const lro_call_options *opts, lro_progress_cb progress, lro_done_cb cb,
                        void *user_data, lro_free_fn ud_free, lro_future **out, int cancel_first)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
-    }
-    int rc = lro_check_name(name);
-    if (rc != LRO_OK) {
-        return rc;
-    }
     lro_poll_policy pp;
-    rc = lro_poll_policy_normalize(policy, &pp); /* abi.c */
+    int rc = lro_call_begin(c, name);
+    rc = rc != LRO_OK ? rc : lro_poll_policy_normalize(policy, &pp); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
     }

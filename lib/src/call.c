@@ -714,11 +714,10 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
                        lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL || wait_timeout_ms < 0) {
-        return lro_fail(LRO_ERR_INVALID_ARG, c ? "server_timeout_ms is negative" : "client is NULL");
+    int rc = lro_call_begin(c, name);
+    if (rc == LRO_OK && wait_timeout_ms < 0) {
+        rc = lro_fail(LRO_ERR_INVALID_ARG, "server_timeout_ms is negative");
     }
-    int rc = lro_check_name(name);
     if (rc != LRO_OK) {
         return rc;
     }
@@ -798,16 +797,9 @@ int lro_call_start_list(lro_client *c, const char *parent, const lro_list_args *
                         const lro_call_options *opts, lro_done_cb cb, void *user_data,
                         lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
-    }
-    int rc = lro_check_name(parent);
-    if (rc != LRO_OK) {
-        return rc;
-    }
     lro_list_args a;
-    rc = lro_list_args_normalize(args, &a); /* abi.c */
+    int rc = lro_call_begin(c, parent);
+    rc = rc != LRO_OK ? rc : lro_list_args_normalize(args, &a); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
     }

@@ -337,6 +337,17 @@ int lro_future_cancel(lro_future *f)
     return LRO_OK;
 }
 
+void lro_future_cancel_in_slot(pthread_mutex_t *mu, lro_future *const *slot)
+{
+    pthread_mutex_lock(mu);
+    lro_future *f = *slot != NULL ? lro_future_ref(*slot) : NULL;
+    pthread_mutex_unlock(mu);
+    if (f != NULL) {
+        lro_future_cancel(f);
+        lro_future_unref(f);
+    }
+}
+
 int lro_future_attempts(const lro_future *f)
 {
     return f != NULL ? f->attempts : 0;

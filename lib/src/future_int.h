@@ -64,6 +64,11 @@ LRO_HIDDEN void lro_future_discard(lro_future *f);
  * or releases the library's reference. Exactly once per future. */
 LRO_HIDDEN void lro_future_finish(lro_future *f, int result);
 
+/* Cancels (lro_future_cancel) the future in *slot, if any, read under `mu`
+ * (the lock its owner sets and clears the slot under); the cancel itself
+ * runs with `mu` released. */
+LRO_HIDDEN void lro_future_cancel_in_slot(pthread_mutex_t *mu, lro_future *const *slot);
+
 /* Local outcomes (nothing the server said): the status code and message are
  * derived from `result` through one table, so they cannot disagree.
  * `why` (may be NULL) replaces the table's default text; "lro: " is

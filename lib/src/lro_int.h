@@ -29,6 +29,10 @@ LRO_HIDDEN struct ProtobufCAllocator *lro_pb_allocator(void);
 /* LRO_OK or LRO_ERR_BAD_NAME: non-empty, <= LRO_MAX_NAME_LEN bytes, valid
  * UTF-8 (no overlongs, no surrogates), no C0/DEL control characters. */
 LRO_HIDDEN int lro_check_name(const char *name);
+/* The start of every public call on a client and a name: clears
+ * lro_last_error(), then LRO_ERR_INVALID_ARG for a NULL client or what
+ * lro_check_name() says of the name (with its text). */
+LRO_HIDDEN int lro_call_begin(const void *client, const char *name);
 LRO_HIDDEN int lro_check_name_n(const char *name, size_t len);
 /* The same check for a string that is not a name (a filter, a page token):
  * `what` names it in the lro_last_error() text. */
