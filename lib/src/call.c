@@ -61,6 +61,9 @@ typedef struct lro_call {
     int64_t attempt_start_ns;
     int free_retries; /* re-sends after a cut connection: not counted as attempts */
     lro_channel *chan; /* the attempt's channel (c->mu) */
+    /* Internal owner (an await or a pager) told of the outcome first. */
+    void (*owner_hook)(lro_future *f);
+    void *owner_data;
     lro_timer timer;  /* retry backoff */
 } lro_call;
 
@@ -76,7 +79,28 @@ static void call_abort(lro_inflight *l);
 static void call_cancel(lro_future *f);
 static void call_release(lro_future *f);
 
-static const lro_future_ops k_call_ops = {call_cancel, call_release};
+static void call_finishing(lro_future *f);
+
+static const lro_future_ops k_call_ops = {call_cancel, call_release, call_finishing};
+
+/* The owner's hook (an await's or a pager's), before the result is out. */
+static void call_finishing(lro_future *f)
+{
+    lro_call *k = call_of(f);
+    if (k->owner_hook != NULL) {
+        k->owner_hook(f);
+    }
+}
+
+void *lro_call_owner_data(const lro_future *f)
+{
+    return ((const lro_call *)f)->owner_data;
+}
+
+int64_t lro_call_started_ns(const lro_future *f)
+{
+    return ((const lro_call *)f)->first_start_ns;
+}
 
 static void call_release(lro_future *f)
 {
@@ -284,8 +308,8 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
     f->ud = ud;
     f->ud_free = ud_free;
     if (owner != NULL) {
-        f->on_finish = owner->on_finish;
-        f->owner = owner->owner;
+        k->owner_hook = owner->on_finish;
+        k->owner_data = owner->owner;
     }
 
     pthread_mutex_lock(&c->mu);

@@ -82,6 +82,8 @@ typedef struct lro_inflight {
     int linked;
 } lro_inflight;
 
+#define LRO_AWAIT_CFG_CACHE 4
+
 /* Per-client state of awaits (await.c), kept here because it lives as long
  * as the client; client.c only initialises it from the options. Guarded by
  * c->mu except the atomic. */
@@ -95,6 +97,9 @@ typedef struct lro_client_awaits {
     int inflight; /* await RPCs in flight */
     size_t queued;
     struct lro_awaiter *qhead, *qtail; /* awaits waiting for a slot (await.c) */
+    /* The configurations awaits used last (not owned; await.c). */
+    struct lro_await_cfg *cfg_cache[LRO_AWAIT_CFG_CACHE];
+    unsigned cfg_next;
 } lro_client_awaits;
 
 /* One channel of the client's pool (channels.c). `held`: held calls

@@ -108,8 +108,8 @@ typedef struct lro_arena_block lro_arena_block;
 typedef struct lro_arena {
     lro_arena_block *head; /* malloc'd blocks, newest first */
     char *cur;
-    size_t left;
-    int failed; /* an allocation failed (out of memory) */
+    uint32_t left; /* 32 bits: one per future, and no block is near 4 GiB */
+    int failed;    /* an allocation failed (out of memory) */
 } lro_arena;
 LRO_HIDDEN void lro_arena_init(lro_arena *a, void *inline_buf, size_t inline_len);
 LRO_HIDDEN void *lro_arena_alloc(lro_arena *a, size_t n);

@@ -98,7 +98,7 @@ void lro_pager_destroy(lro_pager *p)
 /* Completion hook of a page fetch (before the user's callback runs). */
 static void page_done(lro_future *f)
 {
-    lro_pager *p = f->owner;
+    lro_pager *p = lro_call_owner_data(f);
     pthread_mutex_lock(&p->mu);
     p->inflight = NULL;
     lro_future_unref(p->last);
