@@ -14,6 +14,7 @@ import weakref
 
 from . import _lib as _c
 from . import LroError, _b
+from ._types import encode_status  # noqa: F401 (re-exported)
 
 # The server is liblro_testing, not liblro: loaded here, on first import.
 _c.load_testing()
@@ -21,37 +22,9 @@ _c.load_testing()
 LIST, GET, DELETE, CANCEL, WAIT, ALL = 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F
 
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _field(num, payload):
-    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
-
-
-def encode_status(code, message="", details=()):
-    """A serialized google.rpc.Status; details: (type_url, bytes) pairs."""
-    out = b""
-    if code:
-        out += _varint(1 << 3) + _varint(code)
-    if message:
-        out += _field(2, message.encode())
-    for url, value in details:
-        out += _field(3, _field(1, url.encode()) + (_field(2, value) if value else b""))
-    return out
-
-
 def _chk(rc):
     if rc != _c.OK:
-        raise LroError._local(rc)
+        raise LroError._refused(rc)
 
 
 def _ms(seconds):
