@@ -54,17 +54,24 @@ def conv_await(fp, rc):
 
 
 # ---- the registry and the two trampolines ---------------------------------------
-# lro-c gets an integer id as user_data; the entry holds the asyncio future,
-# how to convert the result, the loop, our reference to the C future (for
-# local cancel), and `keep`: the Python objects the call needs alive until it
-# completes (its client, its pager). So a temporary client or pager
-# (`await ops.list(p).next_page()`) lives exactly as long as its call, and a
-# finalizer can never cancel a call its own object started. A completion
-# whose entry is gone is ignored.
+# lro-c gets an integer id as user_data; the registry maps it to a WEAK
+# reference to the call's entry, which holds the asyncio future, how to
+# convert the result, the loop, our reference to the C future (for local
+# cancel), and `keep`: the Python objects the call needs (its client, its
+# pager, its options). The asyncio future holds the entry (through its done
+# callback) until it is settled, so:
+#  - while anyone holds the future (an awaiting coroutine), the client and
+#    pager of the call stay alive: a temporary pager or client
+#    (`await ops.list(p).next_page()`) can never be finalized, and so never
+#    cancel or shut down its own call;
+#  - when the future is dropped, the entry goes with it; the call continues
+#    (its completion is ignored) unless its client went too (then the client
+#    was closed and the call ended with LRO_ERR_SHUTDOWN).
 
 
 class _Call:
-    __slots__ = ("fut", "conv", "loop", "thread", "progress", "cfut", "finished", "keep")
+    __slots__ = ("fut", "conv", "loop", "thread", "progress", "cfut", "finished", "keep",
+                 "__weakref__")
 
     def __init__(self, fut, conv, loop, thread, progress=None, keep=()):
         self.fut, self.conv, self.loop, self.thread = fut, conv, loop, thread
@@ -73,8 +80,15 @@ class _Call:
         self.finished = False
         self.keep = keep
 
+    def __del__(self):
+        # Dropped before completion: release our C reference (no lock: an
+        # entry being deleted is held by nobody, _on_complete included).
+        cfut, self.cfut = self.cfut, None
+        if cfut is not None:
+            _c.lro_future_unref(cfut)
 
-_calls: Dict[int, _Call] = {}
+
+_calls: Dict[int, "weakref.ReferenceType[_Call]"] = {}
 _ids = itertools.count(1)
 _lock = threading.Lock()  # entry.cfut / entry.finished hand-over
 
@@ -109,7 +123,8 @@ def _on_complete(fp, ud):
     """Called by lro-c (inside lro_client_process or lro_client_destroy) once
     per call. Copies what it needs while the views are valid, then resolves
     the asyncio future."""
-    entry = _calls.pop(ud, None)
+    ref = _calls.pop(ud, None)
+    entry = ref() if ref is not None else None
     if entry is None:
         return
     with _lock:
@@ -126,13 +141,14 @@ def _on_complete(fp, ud):
     if cfut is not None:
         _c.lro_future_unref(cfut)
     _deliver(entry, _settle, entry.fut, ok, value)
-    # entry.keep goes when the asyncio future's done callbacks have run (they
-    # hold the entry): a loop turn later, never inside lro_client_process,
-    # so a temporary client or pager is not finalized inside lro-c's callback.
+    # entry (and keep) go when the asyncio future's done callbacks have run:
+    # a loop turn later, never inside lro_client_process, so a temporary
+    # client or pager is not finalized inside lro-c's callback.
 
 
 def _on_progress(opp, ud):
-    entry = _calls.get(ud)
+    ref = _calls.get(ud)
+    entry = ref() if ref is not None else None
     if entry is None or entry.progress is None:
         return
     op = _operation(opp)
@@ -218,7 +234,7 @@ class _Core:
         ud = next(_ids)
         entry = _Call(fut, conv, self.loop, self.thread, progress, keep)
         out = ctypes.c_void_p()
-        _calls[ud] = entry
+        _calls[ud] = weakref.ref(entry)
         try:
             rc = starter(ud, ctypes.byref(out))
         except BaseException:

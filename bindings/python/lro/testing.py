@@ -14,7 +14,7 @@ import weakref
 
 from . import _lib as _c
 from . import LroError, _b
-from ._types import encode_status  # noqa: F401 (re-exported)
+from ._types import _field, _varint, encode_status  # noqa: F401 (re-exported)
 
 # The server is liblro_testing, not liblro: loaded here, on first import.
 _c.load_testing()
