@@ -308,6 +308,21 @@ def load_testing():
     _fn("lro_test_server_add_fault", c_int, P, POINTER(TestFault), dll=t)
     _fn("lro_test_server_clear_faults", None, P, dll=t)
     _fn("lro_test_server_call_count", c_uint64, P, c_uint, c_char_p, dll=t)
+    _fn("lro_test_server_set_unreachable", c_int, P, c_char_p, POINTER(c_char_p), c_size_t,
+        dll=t)
+    _fn("lro_test_server_last_record", P, P, c_uint, c_char_p, dll=t)
+    _fn("lro_test_server_clear_records", None, P, dll=t)
+    _fn("lro_test_record_free", None, P, dll=t)
+    _fn("lro_test_record_method", c_uint, P, dll=t)
+    _fn("lro_test_record_name", c_char_p, P, dll=t)
+    _fn("lro_test_record_filter", c_char_p, P, dll=t)
+    _fn("lro_test_record_page_size", c_int32, P, dll=t)
+    _fn("lro_test_record_page_token", c_char_p, P, dll=t)
+    _fn("lro_test_record_partial", c_int, P, dll=t)
+    _fn("lro_test_record_wait_timeout_ms", c_int64, P, dll=t)
+    _fn("lro_test_record_deadline_ms", c_int64, P, dll=t)
+    _fn("lro_test_record_header_n", c_void_p, P, c_char_p, POINTER(c_size_t), dll=t)
+    _fn("lro_test_record_code", c_int, P, dll=t)
     testing = t
     return t
 
