@@ -129,9 +129,9 @@ LRO_API const char *lro_page_unreachable(const lro_page *p, size_t i); /* NULL i
  * or out; LRO_ERR_NOMEM. On error *out and *len are untouched. The text of
  * a failure is in lro_last_error(). Thread-safe.
  *
- * Serializing is deterministic for one library build: a message parsed from
- * bytes lro-c produced serializes to the same bytes (unknown fields a server
- * sent are not kept). */
+ * Fields lro-c's protos do not declare (a newer server's) are kept and
+ * serialized back; serializing what lro_*_parse made of these bytes gives
+ * the same bytes again (fuzzed in tests/fuzz/fuzz_operation). */
 LRO_API int lro_operation_serialize(const lro_operation *op, uint8_t **out, size_t *len);
 LRO_API int lro_page_serialize(const lro_page *p, uint8_t **out, size_t *len);
 LRO_API int lro_status_serialize(const lro_status *s, uint8_t **out, size_t *len);
