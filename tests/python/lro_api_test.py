@@ -193,6 +193,7 @@ class ResultTest(Embedded):
         with self.assertRaises(lro.InvalidArgument) as cm:
             failed.result()
         self.assertEqual(cm.exception.reason, "SEEDED_FAILURE")
+        self.assertEqual(cm.exception.result_name, "LRO_ERR_OP_FAILED")
         self.assertEqual(failed.exception().metadata, {"index": "1"})
 
     async def test_bytes_roundtrip_and_native_protobuf(self):
@@ -294,8 +295,9 @@ class RpcTest(Embedded):
     async def test_cancel_and_wait(self):
         op = await self.ops.cancel_and_wait(opname(2), timeout=10)
         self.assertEqual(op.error.code_name, "CANCELLED")
-        with self.assertRaises(lro.Cancelled):
+        with self.assertRaises(lro.Cancelled) as cm:
             op.result()
+        self.assertEqual(cm.exception.result_name, "LRO_ERR_OP_CANCELLED")
         self.assertEqual(self.srv.call_count(lt.CANCEL, opname(2)), 1)
         self.srv.add_status_fault(methods=lt.CANCEL, code=12, times=1)
         with self.assertRaises(lro.MethodNotImplemented):
@@ -503,6 +505,28 @@ class SyncTest(unittest.TestCase):
             with cf.ThreadPoolExecutor(4) as ex:
                 names = list(ex.map(lambda i: ops.get(opname(i % 20)).name, range(40)))
         self.assertEqual(names, [opname(i % 20) for i in range(40)])
+
+    def test_ctrl_c_cancels_the_call_locally(self):
+        import signal
+
+        def interrupt(signum, frame):
+            raise KeyboardInterrupt
+
+        self.srv.put_pending("jobs/s/4")
+        old = signal.signal(signal.SIGALRM, interrupt)
+        try:
+            with lro.SyncClient(self.srv.target, plaintext=True) as ops:
+                signal.setitimer(signal.ITIMER_REAL, 0.2)
+                with self.assertRaises(KeyboardInterrupt):
+                    ops.wait_done("jobs/s/4", method="poll", poll_interval=0.02)
+                end = time.monotonic() + 20
+                while ops.inflight and time.monotonic() < end:
+                    time.sleep(0.01)
+                self.assertEqual(ops.inflight, 0)
+                self.assertFalse(ops.get("jobs/s/4").done)  # the server was not told
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            signal.signal(signal.SIGALRM, old)
 
     def test_progress_exception_cancels_and_propagates(self):
         self.srv.put_pending("jobs/s/3", (url(wrappers_pb2.Int32Value), b"\x08\x01"))

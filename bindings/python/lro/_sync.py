@@ -83,6 +83,11 @@ class SyncClient:
     def closed(self) -> bool:
         return not self._finalizer.alive
 
+    @property
+    def inflight(self) -> int:
+        """Calls started and not completed yet (diagnostics)."""
+        return _c.lro_client_inflight(self._ptr) if self._finalizer.alive else 0
+
     def __enter__(self) -> "SyncClient":
         return self
 

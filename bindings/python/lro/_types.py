@@ -163,8 +163,11 @@ class Status:
         return _c.lro_code_name(self.code).decode()
 
     def exception(self) -> LroError:
+        # result as lro_await reports the same outcome: a remote cancel is
+        # LRO_ERR_OP_CANCELLED, any other error LRO_ERR_OP_FAILED.
+        rc = _c.ERR_OP_CANCELLED if self.code == 1 else _c.ERR_OP_FAILED
         with _Owned(_c.lro_status_parse, _c.lro_status_destroy, self.to_bytes()) as sp:
-            return error_from_status(sp, _c.ERR_OP_FAILED)
+            return error_from_status(sp, rc)
 
     def to_bytes(self) -> bytes:
         """The serialized google.rpc.Status."""
