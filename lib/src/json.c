@@ -6,11 +6,13 @@
  * json_wkt.c. */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lro/json.h"
+#include "lro/registry.h"
 
 #include "json_int.h"
 
@@ -589,9 +591,18 @@ void lro_jw_map(lro_jw *w, const ProtobufCFieldDescriptor *f, const ProtobufCMes
     lro_free(v);
 }
 
-/* proto3 json_name: drop each '_' and upper-case the letter after it. */
-static void field_key(lro_jw *w, int *first, const char *name)
+/* proto3 json_name: the descriptor set's for registry types (a custom
+ * json_name option included), else drop each '_' and upper-case the letter
+ * after it, as protoc derives it. */
+static void field_key(lro_jw *w, int *first, const ProtobufCMessageDescriptor *d,
+                      const ProtobufCFieldDescriptor *f)
 {
+    const char *json = lro_registry_json_name(d, f);
+    if (json != NULL) {
+        lro_jw_key(w, first, json);
+        return;
+    }
+    const char *name = f->name;
     char buf[128];
     size_t o = 0;
     int up = 0;
@@ -622,7 +633,7 @@ void lro_jw_fields(lro_jw *w, const ProtobufCMessageDescriptor *d, const Protobu
         if (m == NULL || !present(m, f)) {
             continue;
         }
-        field_key(w, first, f->name);
+        field_key(w, first, d, f);
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
             lro_jw_value(w, f, at(m, f->offset));
         } else if (is_map(d, f)) {
@@ -681,16 +692,68 @@ static int finish(lro_jw *w, char **out, size_t *len)
     return LRO_OK;
 }
 
-int lro_message_to_json(const ProtobufCMessage *m, unsigned flags, char **out, size_t *len)
+int lro_message_to_json_reg(const ProtobufCMessage *m, const lro_registry *r, unsigned flags,
+                            char **out, size_t *len)
 {
     if (m == NULL || out == NULL || m->descriptor == NULL ||
         m->descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC) {
         return LRO_ERR_INVALID_ARG;
     }
     lro_jw w = {0};
+    w.reg = r;
     w.pretty = (flags & LRO_JSON_PRETTY) != 0;
     lro_jw_message(&w, m->descriptor, m);
     return finish(&w, out, len);
+}
+
+int lro_operation_to_json_reg(const lro_operation *op, const lro_registry *r, unsigned flags,
+                              char **out, size_t *len)
+{
+    return lro_message_to_json_reg((const ProtobufCMessage *)op, r, flags, out, len);
+}
+
+int lro_page_to_json_reg(const lro_page *p, const lro_registry *r, unsigned flags, char **out,
+                         size_t *len)
+{
+    return lro_message_to_json_reg((const ProtobufCMessage *)p, r, flags, out, len);
+}
+
+int lro_status_to_json_reg(const lro_status *s, const lro_registry *r, unsigned flags,
+                           char **out, size_t *len)
+{
+    return lro_message_to_json_reg((const ProtobufCMessage *)s, r, flags, out, len);
+}
+
+/* The process-wide registry (lro_json_set_registry). A conversion takes a
+ * reference for its duration, so replacing or destroying the registry
+ * meanwhile is safe. */
+static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static lro_registry *g_reg;
+
+int lro_json_set_registry(lro_registry *r)
+{
+    if (r != NULL) {
+        lro_registry_ref_(r);
+    }
+    pthread_mutex_lock(&g_reg_mu);
+    lro_registry *old = g_reg;
+    g_reg = r;
+    pthread_mutex_unlock(&g_reg_mu);
+    lro_registry_unref_(old);
+    return LRO_OK;
+}
+
+int lro_message_to_json(const ProtobufCMessage *m, unsigned flags, char **out, size_t *len)
+{
+    pthread_mutex_lock(&g_reg_mu);
+    lro_registry *r = g_reg;
+    if (r != NULL) {
+        lro_registry_ref_(r);
+    }
+    pthread_mutex_unlock(&g_reg_mu);
+    int rc = lro_message_to_json_reg(m, r, flags, out, len);
+    lro_registry_unref_(r);
+    return rc;
 }
 
 int lro_operation_to_json(const lro_operation *op, unsigned flags, char **out, size_t *len)
@@ -708,8 +771,31 @@ int lro_status_to_json(const lro_status *s, unsigned flags, char **out, size_t *
     return lro_message_to_json((const ProtobufCMessage *)s, flags, out, len);
 }
 
+int lro_registry_bytes_to_json(const lro_registry *r, const char *type, const void *data,
+                               size_t len, unsigned flags, char **out, size_t *out_len)
+{
+    if (type == NULL || out == NULL || (data == NULL && len > 0)) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    const ProtobufCMessageDescriptor *d = lro_registry_find(r, type);
+    if (d == NULL) {
+        d = lro_json_find_type(type);
+    }
+    if (d == NULL) {
+        return LRO_ERR_TYPE_MISMATCH;
+    }
+    return lro_json_from_bytes_reg(d, r, data, len, flags, out, out_len);
+}
+
 int lro_json_from_bytes(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
                         unsigned flags, char **out, size_t *out_len)
+{
+    return lro_json_from_bytes_reg(d, NULL, data, len, flags, out, out_len);
+}
+
+int lro_json_from_bytes_reg(const ProtobufCMessageDescriptor *d, const lro_registry *r,
+                            const void *data, size_t len, unsigned flags, char **out,
+                            size_t *out_len)
 {
     if (d == NULL || out == NULL || (data == NULL && len > 0)) {
         return LRO_ERR_INVALID_ARG;
@@ -722,7 +808,7 @@ int lro_json_from_bytes(const ProtobufCMessageDescriptor *d, const uint8_t *data
     if (m == NULL) {
         return nomem ? LRO_ERR_NOMEM : LRO_ERR_DECODE;
     }
-    int rc = lro_message_to_json(m, flags, out, out_len);
+    int rc = lro_message_to_json_reg(m, r, flags, out, out_len);
     lro_json_free_message(m);
     return rc;
 }

@@ -22,6 +22,7 @@
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "json_int.h"
+#include "lro/registry.h"
 
 enum wkt {
     WKT_NONE,
@@ -249,7 +250,7 @@ int lro_jw_wkt(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMe
             lro_jw_fail(w, LRO_ERR_NOMEM);
             return 1;
         }
-        d->message_init(tmp);
+        lro_registry_init_message(d, tmp);
         lro_jw_wkt(w, d, tmp);
         lro_free(tmp);
         return 1;
@@ -335,6 +336,9 @@ void lro_jw_any(lro_jw *w, const ProtobufCMessage *any)
         return;
     }
     const ProtobufCMessageDescriptor *d = lro_json_find_type(url);
+    if (d == NULL && w->reg != NULL) {
+        d = lro_registry_find(w->reg, url);
+    }
     if (d == NULL) {
         any_fallback(w, url, val);
         return;
