@@ -416,6 +416,13 @@ void lro_jw_value(lro_jw *w, const ProtobufCFieldDescriptor *f, const void *p)
             return;
         }
         const ProtobufCEnumValue *ev = ed ? protobuf_c_enum_descriptor_get_value(ed, v) : NULL;
+        /* protobuf-c's range lookup overflows for a value at INT32_MAX
+         * (e.g. descriptor.proto's EDITION_MAX): look again, linearly. */
+        for (unsigned i = 0; ev == NULL && ed != NULL && v == INT32_MAX && i < ed->n_values; i++) {
+            if (ed->values[i].value == v) {
+                ev = &ed->values[i];
+            }
+        }
         if (ev != NULL) {
             lro_jw_string(w, ev->name, strlen(ev->name));
         } else {
@@ -626,7 +633,7 @@ static void field_key(lro_jw *w, int *first, const ProtobufCMessageDescriptor *d
 
 /* The fields of m (already inside an open object). */
 void lro_jw_fields(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m,
-                         int *first)
+                   int *first)
 {
     for (unsigned i = 0; i < d->n_fields && w->err == 0; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -718,8 +725,8 @@ int lro_page_to_json_reg(const lro_page *p, const lro_registry *r, unsigned flag
     return lro_message_to_json_reg((const ProtobufCMessage *)p, r, flags, out, len);
 }
 
-int lro_status_to_json_reg(const lro_status *s, const lro_registry *r, unsigned flags,
-                           char **out, size_t *len)
+int lro_status_to_json_reg(const lro_status *s, const lro_registry *r, unsigned flags, char **out,
+                           size_t *len)
 {
     return lro_message_to_json_reg((const ProtobufCMessage *)s, r, flags, out, len);
 }

@@ -32,13 +32,14 @@ enum wkt {
     WKT_WRAPPER,
     WKT_STRUCT,
     WKT_VALUE,
-    WKT_LIST
+    WKT_LIST,
+    WKT_FIELDMASK
 };
 
 static enum wkt wkt_kind(const ProtobufCMessageDescriptor *d)
 {
     static const char *const wrappers[] = {
-        "DoubleValue", "FloatValue", "Int64Value", "UInt64Value", "Int32Value",
+        "DoubleValue", "FloatValue", "Int64Value",  "UInt64Value", "Int32Value",
         "UInt32Value", "BoolValue",  "StringValue", "BytesValue",
     };
     if (d == NULL || strncmp(d->name, "google.protobuf.", 16) != 0) {
@@ -49,8 +50,13 @@ static enum wkt wkt_kind(const ProtobufCMessageDescriptor *d)
         const char *name;
         int kind;
     } special[] = {
-        {"Any", WKT_ANY},       {"Duration", WKT_DURATION}, {"Timestamp", WKT_TIMESTAMP},
-        {"Struct", WKT_STRUCT}, {"Value", WKT_VALUE},       {"ListValue", WKT_LIST},
+        {"Any", WKT_ANY},
+        {"Duration", WKT_DURATION},
+        {"Timestamp", WKT_TIMESTAMP},
+        {"Struct", WKT_STRUCT},
+        {"Value", WKT_VALUE},
+        {"ListValue", WKT_LIST},
+        {"FieldMask", WKT_FIELDMASK},
     };
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
         if (strcmp(n, special[i].name) == 0) {
@@ -94,6 +100,8 @@ static int shape_ok(const ProtobufCMessageDescriptor *d, enum wkt k)
         return field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1) != NULL;
     case WKT_LIST:
         return field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1) != NULL;
+    case WKT_FIELDMASK:
+        return d->n_fields == 1 && field(d, 1, PROTOBUF_C_TYPE_STRING, 1) != NULL;
     case WKT_VALUE:
         return d->n_fields == 6 && (d->fields[0].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
                field(d, 1, PROTOBUF_C_TYPE_ENUM, 0) && field(d, 2, PROTOBUF_C_TYPE_DOUBLE, 0) &&
@@ -230,11 +238,55 @@ static void struct_(lro_jw *w, const ProtobufCMessage *m)
     lro_jw_map(w, protobuf_c_message_descriptor_get_field(m->descriptor, 1), m);
 }
 
+/* FieldMask: its paths joined by ',' with each snake_case name in
+ * lowerCamelCase, "a.display_name" -> "a.displayName". A path that does not
+ * read back the same way (an upper-case letter, '_' not followed by a
+ * lower-case letter) has no JSON form: python's printer refuses it too. */
+static void field_mask(lro_jw *w, const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+    size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+    const char *const *paths = *(const char *const *const *)at(m, f);
+    lro_jw tmp = {0};
+    for (size_t i = 0; i < n && tmp.err == 0; i++) {
+        const char *p = paths[i] ? paths[i] : "";
+        if (i > 0) {
+            lro_jw_put(&tmp, ",", 1);
+        }
+        int up = 0;
+        for (; *p; p++) {
+            char c = *p;
+            if (c >= 'A' && c <= 'Z') {
+                lro_jw_fail(&tmp, LRO_ERR_DECODE);
+            } else if (up) {
+                if (!(c >= 'a' && c <= 'z')) {
+                    lro_jw_fail(&tmp, LRO_ERR_DECODE);
+                }
+                c = (char)(c - 'a' + 'A');
+                up = 0;
+            } else if (c == '_') {
+                up = 1;
+                continue;
+            }
+            lro_jw_put(&tmp, &c, 1);
+        }
+        if (up) {
+            lro_jw_fail(&tmp, LRO_ERR_DECODE); /* trailing '_' */
+        }
+    }
+    if (tmp.err != 0) {
+        lro_jw_fail(w, tmp.err);
+    } else {
+        lro_jw_string(w, tmp.buf ? tmp.buf : "", tmp.len);
+    }
+    lro_free(tmp.buf);
+}
+
 /* The writer of each well-known type, by wkt_kind(). */
 static void (*const k_writers[])(lro_jw *, const ProtobufCMessage *) = {
-    [WKT_ANY] = lro_jw_any,     [WKT_DURATION] = duration, [WKT_TIMESTAMP] = timestamp,
-    [WKT_WRAPPER] = wrapper,    [WKT_STRUCT] = struct_,    [WKT_VALUE] = value,
-    [WKT_LIST] = list,
+    [WKT_ANY] = lro_jw_any,  [WKT_DURATION] = duration,    [WKT_TIMESTAMP] = timestamp,
+    [WKT_WRAPPER] = wrapper, [WKT_STRUCT] = struct_,       [WKT_VALUE] = value,
+    [WKT_LIST] = list,       [WKT_FIELDMASK] = field_mask,
 };
 
 int lro_jw_wkt(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m)

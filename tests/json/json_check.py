@@ -1,7 +1,9 @@
 """Independent check of lro-c's JSON writer against protobuf's python
 json_format (Debian python3-protobuf), run by json_check.sh.
 
-usage: json_check.py DESCRIPTOR_SET JSON_DUMP WORKDIR
+usage: json_check.py DESCRIPTOR_SET JSON_DUMP WORKDIR [DUMP_ARGS...]
+(tests/registry runs it with registry_dump, which decodes through the
+run-time type registry instead of the compiled descriptors.)
 
 Python builds the messages (fixed cases plus seeded random ones) from the
 FileDescriptorSet protoc made of proto/ and the well-known types, serializes
@@ -22,6 +24,7 @@ import sys
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 set_path, dump_bin, work = sys.argv[1:4]
+dump_args = sys.argv[4:]
 
 fds = descriptor_pb2.FileDescriptorSet()
 with open(set_path, "rb") as f:
@@ -290,7 +293,7 @@ for i, (label, m) in enumerate(cases):
     with open(p, "wb") as f:
         f.write(m.SerializeToString())
     manifest.append("%s %s\n" % (m.DESCRIPTOR.full_name, p))
-subprocess.run([dump_bin], input="".join(manifest).encode(), check=True)
+subprocess.run([dump_bin] + dump_args, input="".join(manifest).encode(), check=True)
 
 
 def same(a, b, path="$"):
