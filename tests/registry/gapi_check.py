@@ -146,6 +146,8 @@ def fill(m, depth=0):
     if m.DESCRIPTOR.full_name.startswith("google.protobuf.") and fill_wkt(m, depth):
         return m
     for f in m.DESCRIPTOR.fields:
+        if f.type == FD.TYPE_GROUP:
+            continue  # protobuf-c cannot decode groups (registry.h)
         if f.label != FD.LABEL_REQUIRED and rnd.random() < (0.35 if depth < 2 else 0.1):
             continue
         if f.message_type is not None and f.message_type.GetOptions().map_entry:
@@ -185,6 +187,15 @@ PAYLOADS = [
     "google.cloud.speech.v1.LongRunningRecognizeResponse",
 ]
 
+def known(name):
+    try:
+        pool.FindMessageTypeByName(name)
+        return True
+    except KeyError:
+        return False
+
+
+PAYLOADS = [p for p in PAYLOADS if known(p)]
 cases = []  # (label, type passed to registry_dump, message)
 all_types = []
 for p in set_paths:
@@ -201,14 +212,16 @@ for p in set_paths:
     for fd in fds.file:
         walk(fd.package + "." if fd.package else "", fd.message_type)
 all_types = sorted(set(all_types))
+if not PAYLOADS:  # other sets (tests/registry/testdata): Any carries their own types
+    PAYLOADS = [t for t in all_types if not t.startswith("google.protobuf.")][:8]
 for name in all_types:
     for i in range(3 if name not in PAYLOADS else 20):
         m = fill(cls(name)())
         cases.append(("%s #%d" % (name, i), name, m))
     cases.append(("%s empty" % name, name, cls(name)()))
 
-Operation = cls("google.longrunning.Operation")
-for i in range(40):
+Operation = cls("google.longrunning.Operation") if known("google.longrunning.Operation") else None
+for i in range(40 if Operation else 0):
     op = Operation(name="projects/p/locations/global/operations/%d" % i, done=i % 2 == 0)
     meta = fill(cls(PAYLOADS[i % len(PAYLOADS)])())
     op.metadata.Pack(meta)
@@ -224,7 +237,9 @@ os.makedirs(work, exist_ok=True)
 manifest = []
 # proto2 types with required fields: python refuses to serialize an
 # incomplete one (and protobuf-c to decode it); such random cases are dropped.
+n_before = len(cases)
 cases = [c for c in cases if c[2].IsInitialized()]
+print("gapi_check: %d incomplete proto2 cases dropped" % (n_before - len(cases)))
 for i, (label, t, m) in enumerate(cases):
     p = os.path.join(work, "c%05d.bin" % i)
     with open(p, "wb") as f:
@@ -294,7 +309,6 @@ for i, (label, t, m) in enumerate(cases):
         # The payloads are expanded: "@type" next to real fields, no base64.
         for key in ("metadata", "response"):
             if key in ours:
-                assert ours[key]["@type"].startswith("type.googleapis.com/google.cloud.")
                 if set(ours[key]) == {"@type", "value"}:
                     print("FAIL %s: %s printed as the base64 fallback" % (label, key))
                     bad += 1
