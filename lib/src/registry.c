@@ -18,6 +18,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <locale.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -718,6 +719,22 @@ static int unescape(loader *ld, const char *s, ProtobufCBinaryData *out)
     return 0;
 }
 
+/* strtod in the "C" locale whatever the application's LC_NUMERIC says
+ * (protoc writes "1.5" even where the decimal mark is a comma). */
+static locale_t g_c_locale;
+static pthread_once_t g_c_locale_once = PTHREAD_ONCE_INIT;
+
+static void make_c_locale(void)
+{
+    g_c_locale = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+}
+
+static double c_strtod(const char *s, char **end)
+{
+    pthread_once(&g_c_locale_once, make_c_locale);
+    return g_c_locale != (locale_t)0 ? strtod_l(s, end, g_c_locale) : strtod(s, end);
+}
+
 /* The default value of a proto2 field from its text in the set; NULL (no
  * error) when it has none. */
 static const void *parse_default(loader *ld, const Google__Protobuf__FieldDescriptorProto *fp,
@@ -734,6 +751,11 @@ static const void *parse_default(loader *ld, const Google__Protobuf__FieldDescri
         return NULL;
     }
     errno = 0;
+    if (isspace((unsigned char)s[0]) && f->type != PROTOBUF_C_TYPE_STRING &&
+        f->type != PROTOBUF_C_TYPE_BYTES) {
+        *bad = 1; /* strto* would skip it; protoc never writes it */
+        return NULL;
+    }
     switch (f->type) {
     case PROTOBUF_C_TYPE_STRING:
         return astr(ld, s);
@@ -762,7 +784,7 @@ static const void *parse_default(loader *ld, const Google__Protobuf__FieldDescri
         } else if (strcmp(s, "nan") == 0) {
             v = NAN;
         } else {
-            v = strtod(s, &end);
+            v = c_strtod(s, &end);
             *bad = end == s || *end != '\0';
         }
         if (f->type == PROTOBUF_C_TYPE_FLOAT) {
@@ -795,7 +817,7 @@ static const void *parse_default(loader *ld, const Google__Protobuf__FieldDescri
     case PROTOBUF_C_TYPE_FIXED32:
     case PROTOBUF_C_TYPE_UINT64:
     case PROTOBUF_C_TYPE_FIXED64: {
-        unsigned long long v = strtoull(s, &end, 0);
+        unsigned long long v = strtoull(s, &end, 10);
         int is32 = f->type == PROTOBUF_C_TYPE_UINT32 || f->type == PROTOBUF_C_TYPE_FIXED32;
         *bad = end == s || *end != '\0' || errno != 0 || s[0] == '-' || (is32 && v > UINT32_MAX);
         void *p = aalloc(ld, 8);
@@ -807,7 +829,7 @@ static const void *parse_default(loader *ld, const Google__Protobuf__FieldDescri
         return p;
     }
     default: { /* signed integers */
-        long long v = strtoll(s, &end, 0);
+        long long v = strtoll(s, &end, 10);
         int is32 = f->type == PROTOBUF_C_TYPE_INT32 || f->type == PROTOBUF_C_TYPE_SINT32 ||
                    f->type == PROTOBUF_C_TYPE_SFIXED32;
         *bad = end == s || *end != '\0' || errno != 0 || (is32 && (v < INT32_MIN || v > INT32_MAX));
