@@ -744,7 +744,7 @@ int lro_json_set_registry(lro_registry *r)
     }
     pthread_mutex_lock(&g_reg_mu);
     lro_registry *old = g_reg;
-    g_reg = r;
+    __atomic_store_n(&g_reg, r, __ATOMIC_RELEASE);
     pthread_mutex_unlock(&g_reg_mu);
     lro_registry_unref_(old);
     return LRO_OK;
@@ -752,12 +752,16 @@ int lro_json_set_registry(lro_registry *r)
 
 int lro_message_to_json(const ProtobufCMessage *m, unsigned flags, char **out, size_t *len)
 {
-    pthread_mutex_lock(&g_reg_mu);
-    lro_registry *r = g_reg;
-    if (r != NULL) {
-        lro_registry_ref_(r);
+    lro_registry *r = NULL;
+    /* No registry set (the common case): no lock at all. */
+    if (__atomic_load_n(&g_reg, __ATOMIC_ACQUIRE) != NULL) {
+        pthread_mutex_lock(&g_reg_mu);
+        r = g_reg;
+        if (r != NULL) {
+            lro_registry_ref_(r);
+        }
+        pthread_mutex_unlock(&g_reg_mu);
     }
-    pthread_mutex_unlock(&g_reg_mu);
     int rc = lro_message_to_json_reg(m, r, flags, out, len);
     lro_registry_unref_(r);
     return rc;
