@@ -461,8 +461,19 @@ static int is_map(const ProtobufCMessageDescriptor *parent, const ProtobufCField
     if (e == NULL || e->n_fields != 2 || e->fields[0].id != 1 || e->fields[1].id != 2 ||
         strcmp(e->fields[0].name, "key") != 0 || strcmp(e->fields[1].name, "value") != 0 ||
         e->fields[0].label == PROTOBUF_C_LABEL_REPEATED ||
-        e->fields[1].label == PROTOBUF_C_LABEL_REPEATED) {
+        e->fields[1].label == PROTOBUF_C_LABEL_REPEATED ||
+        ((e->fields[0].flags | e->fields[1].flags) & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+        return 0; /* the printer reads both without presence checks */
+    }
+    switch (e->fields[0].type) { /* keys protobuf allows (a loaded set may lie) */
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+    case PROTOBUF_C_TYPE_ENUM:
         return 0;
+    default:
+        break;
     }
     size_t pl = strlen(parent->name);
     if (strncmp(e->name, parent->name, pl) != 0 || e->name[pl] != '.' ||

@@ -83,8 +83,59 @@ static const ProtobufCFieldDescriptor *field(const ProtobufCMessageDescriptor *d
     return f;
 }
 
+/* Descriptors loaded at run time (lro/registry.h) can claim a well-known
+ * type's name with any shape: the special printers read fields without
+ * presence checks, so a shape they cannot read safely prints as a regular
+ * message. Only Value's members share a oneof (its `kind`). */
+static int no_oneofs(const ProtobufCMessageDescriptor *d)
+{
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        if (d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int value_shape(const ProtobufCMessageDescriptor *d)
+{
+    if (d->n_fields != 6) {
+        return 0;
+    }
+    for (unsigned i = 0; i < 6; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+            f->quantifier_offset != d->fields[0].quantifier_offset ||
+            f->offset != d->fields[0].offset) {
+            return 0;
+        }
+    }
+    return field(d, 1, PROTOBUF_C_TYPE_ENUM, 0) && field(d, 2, PROTOBUF_C_TYPE_DOUBLE, 0) &&
+           field(d, 3, PROTOBUF_C_TYPE_STRING, 0) && field(d, 4, PROTOBUF_C_TYPE_BOOL, 0) &&
+           field(d, 5, PROTOBUF_C_TYPE_MESSAGE, 0) && field(d, 6, PROTOBUF_C_TYPE_MESSAGE, 0);
+}
+
+/* Struct.fields: map<string, Value>, i.e. entries of exactly key = 1
+ * (string) and value = 2 (a message), neither repeated nor in a oneof. */
+static int struct_shape(const ProtobufCMessageDescriptor *d)
+{
+    const ProtobufCFieldDescriptor *f = field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1);
+    const ProtobufCMessageDescriptor *e = f ? f->descriptor : NULL;
+    return e != NULL && e->n_fields == 2 && no_oneofs(e) && e->fields[0].id == 1 &&
+           e->fields[0].type == PROTOBUF_C_TYPE_STRING &&
+           e->fields[0].label != PROTOBUF_C_LABEL_REPEATED && e->fields[1].id == 2 &&
+           e->fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
+           e->fields[1].label != PROTOBUF_C_LABEL_REPEATED;
+}
+
 static int shape_ok(const ProtobufCMessageDescriptor *d, enum wkt k)
 {
+    if (k == WKT_VALUE) {
+        return value_shape(d);
+    }
+    if (!no_oneofs(d)) {
+        return 0;
+    }
     switch (k) {
     case WKT_ANY:
         return field(d, 1, PROTOBUF_C_TYPE_STRING, 0) && field(d, 2, PROTOBUF_C_TYPE_BYTES, 0);
@@ -97,16 +148,12 @@ static int shape_ok(const ProtobufCMessageDescriptor *d, enum wkt k)
                f->type != PROTOBUF_C_TYPE_MESSAGE;
     }
     case WKT_STRUCT:
-        return field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1) != NULL;
+        return struct_shape(d);
     case WKT_LIST:
         return field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1) != NULL;
     case WKT_FIELDMASK:
         return d->n_fields == 1 && field(d, 1, PROTOBUF_C_TYPE_STRING, 1) != NULL;
-    case WKT_VALUE:
-        return d->n_fields == 6 && (d->fields[0].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-               field(d, 1, PROTOBUF_C_TYPE_ENUM, 0) && field(d, 2, PROTOBUF_C_TYPE_DOUBLE, 0) &&
-               field(d, 3, PROTOBUF_C_TYPE_STRING, 0) && field(d, 4, PROTOBUF_C_TYPE_BOOL, 0) &&
-               field(d, 5, PROTOBUF_C_TYPE_MESSAGE, 0) && field(d, 6, PROTOBUF_C_TYPE_MESSAGE, 0);
+    case WKT_VALUE: /* handled above */
     case WKT_NONE:
         break;
     }

@@ -388,6 +388,41 @@ static void test_hostile(void)
     CHECK(lro_registry_create(NULL) == LRO_ERR_INVALID_ARG);
 }
 
+/* A set may give a well-known type's name any shape: one whose fields the
+ * special printers would misread (Any's type_url and value sharing a oneof,
+ * a map entry whose key and value share one) must print as a regular
+ * message, not be read as the well-known form. */
+static void test_hostile_shapes(void)
+{
+    mini x;
+    mini_init(&x);
+    Google__Protobuf__OneofDescriptorProto oo = GOOGLE__PROTOBUF__ONEOF_DESCRIPTOR_PROTO__INIT;
+    Google__Protobuf__OneofDescriptorProto *oop = &oo;
+    oo.name = (char *)"o";
+    x.file.package = (char *)"google.protobuf";
+    x.file.name = (char *)"evil.proto";
+    x.msg.name = (char *)"Any";
+    x.msg.n_oneof_decl = 1;
+    x.msg.oneof_decl = &oop;
+    x.f1.name = (char *)"type_url";
+    x.f1.type = GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_STRING;
+    x.f2.name = (char *)"value";
+    x.f2.type = GOOGLE__PROTOBUF__FIELD_DESCRIPTOR_PROTO__TYPE__TYPE_BYTES;
+    x.f1.has_oneof_index = x.f2.has_oneof_index = 1;
+    lro_registry *r = NULL;
+    CHECK(lro_registry_create(&r) == LRO_OK);
+    char *err = NULL;
+    CHECK(load_mini(r, &x, &err) == LRO_OK);
+    lro_free(err);
+    static const uint8_t value_set[] = {0x12, 0x03, 'a', 'b', 'c'};
+    char *js = NULL;
+    CHECK(lro_registry_bytes_to_json(r, "google.protobuf.Any", value_set, sizeof value_set, 0, &js,
+                                     NULL) == LRO_OK);
+    CHECK(js != NULL && strcmp(js, "{\"value\":\"YWJj\"}") == 0);
+    lro_free(js);
+    lro_registry_destroy(r);
+}
+
 /* ---- Lifetimes and threads ------------------------------------------------- */
 
 static volatile int g_stop;
@@ -481,6 +516,7 @@ int main(int argc, char **argv)
     }
     test_kitchen(argv[1]);
     test_hostile();
+    test_hostile_shapes();
     test_threads();
     if (g_failures != 0) {
         fprintf(stderr, "registry_test: %d failure(s)\n", g_failures);
