@@ -78,13 +78,20 @@ static void exercise(const lro_registry *r, const char *name, const uint8_t *dat
         return; /* a file skipped as a duplicate of one loaded before */
     }
     check_descriptor(d);
-    const uint8_t *inputs[2] = {(const uint8_t *)"", data};
-    size_t lens[2] = {0, size};
-    for (int k = 0; k < 2; k++) {
+    /* The empty message, the input itself, and fixed payloads of common
+     * shapes (fields 1 and 2 as string/bytes, a nested entry, varints), so
+     * that a mutated set meets real data without the fuzzer having to
+     * invent a payload that matches it. */
+    static const uint8_t p1[] = {0x0a, 0x01, 'x', 0x12, 0x03, 'a', 'b', 'c'};
+    static const uint8_t p2[] = {0x0a, 0x08, 0x0a, 0x01, 'k', 0x12, 0x03, 0x08, 0x01, 0x00};
+    static const uint8_t p3[] = {0x08, 0x07, 0x10, 0x01, 0x18, 0x80, 0x01, 0x2a, 0x00};
+    const uint8_t *inputs[5] = {(const uint8_t *)"", data, p1, p2, p3};
+    size_t lens[5] = {0, size, sizeof p1, sizeof p2, sizeof p3};
+    for (int k = 0; k < 5; k++) {
         char *out = NULL;
         size_t len = 0;
-        if (lro_registry_bytes_to_json(r, name, inputs[k], lens[k], k ? LRO_JSON_PRETTY : 0, &out,
-                                       &len) == LRO_OK) {
+        if (lro_registry_bytes_to_json(r, name, inputs[k], lens[k], k == 1 ? LRO_JSON_PRETTY : 0,
+                                       &out, &len) == LRO_OK) {
             if (strlen(out) != len) {
                 __builtin_trap();
             }

@@ -144,6 +144,13 @@ wr = WaitOperationRequest(name="n")
 wr.timeout.seconds = 30
 case("wait request", wr)
 case("operation info", OperationInfo(response_type="a.B", metadata_type="a.C"))
+for req in ("GetOperationRequest", "CancelOperationRequest", "DeleteOperationRequest"):
+    case("request " + req, cls("google.longrunning." + req)(name="operations/x y"))
+# Nested types on their own (they also appear inside the details above).
+case("QuotaFailure.Violation", qf.violations[0])
+case("BadRequest.FieldViolation", br.field_violations[0])
+case("PreconditionFailure.Violation", pf.violations[0])
+case("Help.Link", hp.links[0])
 case("escapes", Operation(name="q\"b\\s/\n\t\r\b\f\x01\x1f\x7f caf\u00e9 \u20ac \U0001F600 \u2028"))
 
 # wrappers, in an Any and as fields of nothing else (top level)
@@ -196,6 +203,9 @@ case("Any(Any(Int64Value))", o)
 o = Operation()
 o.metadata.CopyFrom(pack(pack(pack(st))))
 case("Any(Any(Any(Struct)))", o)
+case("Any alone", pack(W["Int64Value"](value=7)))
+case("Any alone (message)", pack(ei))
+case("Any alone (empty)", Any())
 
 # ---- random cases ----------------------------------------------------------
 rnd = random.Random(20261128)
@@ -284,6 +294,24 @@ for i in range(150):
     t = Timestamp(seconds=rnd.randint(-62135596800, 253402300799),
                   nanos=rnd.choice([0, rnd.randint(0, 999999999), rnd.randint(0, 999) * 10 ** 6]))
     case("random timestamp %d" % i, t)
+
+# In registry mode (tests/registry) every message type of the set must be a
+# case of its own (map entries aside: they are checked inside their maps).
+if dump_args:
+    declared = set()
+
+    def walk(prefix, msgs):
+        for d in msgs:
+            if not d.options.map_entry:
+                declared.add(prefix + d.name)
+            walk(prefix + d.name + ".", d.nested_type)
+    for fd in fds.file:
+        walk(fd.package + ".", fd.message_type)
+    missing = declared - {m.DESCRIPTOR.full_name for _, m in cases}
+    if missing:
+        print("FAIL: message types without a case: %s" % ", ".join(sorted(missing)))
+        sys.exit(1)
+    print("json_check: all %d message types of the set have cases" % len(declared))
 
 # ---- run json_dump ---------------------------------------------------------
 os.makedirs(work, exist_ok=True)
