@@ -37,6 +37,7 @@
 #define MAX_MEMBERS      65535 /* fields per message, values per enum */
 #define MAX_FIELD_NUMBER 536870911
 #define MAX_TYPES        1000000 /* messages + enums in one registry */
+#define MAX_LOAD_MEMBERS 1000000 /* fields + enum values in one load: bounds memory */
 
 /* Marks descriptors built here (reserved1): the JSON writer then takes the
  * field's json_name from its reserved2. Nothing else can point at it. */
@@ -151,6 +152,7 @@ typedef struct loader {
     size_t n_msgs, cap_msgs;
     senum *enums;
     size_t n_enums, cap_enums;
+    size_t members; /* fields and enum values counted so far */
     int rc;
     char err[768];
 } loader;
@@ -298,6 +300,18 @@ static const entry *lookup(loader *ld, const char *name)
 
 /* ---- Pass 1: collect ------------------------------------------------------ */
 
+/* Counts n more fields or enum values against MAX_LOAD_MEMBERS, before
+ * anything is built for them. */
+static int count_members(loader *ld, size_t n)
+{
+    ld->members += n;
+    if (ld->members > MAX_LOAD_MEMBERS) {
+        return fail(ld, LRO_ERR_INVALID_ARG, "more than %d fields and enum values in one set",
+                    MAX_LOAD_MEMBERS);
+    }
+    return LRO_OK;
+}
+
 static int add_name(loader *ld, const char *file, const char *full, int kind, const void *p)
 {
     char b1[96];
@@ -321,6 +335,9 @@ static int collect_enum(loader *ld, const char *file, const char *pkg, const cha
     if (ep == NULL || !is_ident(ep->name)) {
         return fail(ld, LRO_ERR_INVALID_ARG, "%s: enum '%s' in '%s' has an invalid name",
                     shown(file, b1, sizeof b1), shown(ep ? ep->name : NULL, b2, sizeof b2), scope);
+    }
+    if (count_members(ld, ep->n_value) != LRO_OK) {
+        return ld->rc;
     }
     char *full = join(ld, scope, ep->name);
     ProtobufCEnumDescriptor *d = aalloc(ld, sizeof *d);
@@ -352,6 +369,9 @@ static int collect_msg(loader *ld, const char *file, const char *pkg, int proto3
     if (depth > MAX_NESTING) {
         return fail(ld, LRO_ERR_INVALID_ARG, "%s: messages nested more than %d deep (in '%s')",
                     shown(file, b1, sizeof b1), MAX_NESTING, scope);
+    }
+    if (count_members(ld, dp->n_field) != LRO_OK) {
+        return ld->rc;
     }
     char *full = join(ld, scope, dp->name);
     ProtobufCMessageDescriptor *d = aalloc(ld, sizeof *d);

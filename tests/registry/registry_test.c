@@ -358,6 +358,12 @@ static void test_hostile(void)
     CHECK(lro_registry_add_set(r, NULL, 3, NULL, &err) == LRO_ERR_INVALID_ARG);
     lro_free(err);
     CHECK(lro_registry_add_set(r, NULL, 0, NULL, NULL) == LRO_OK); /* empty set */
+    uint8_t *huge = calloc(1, (size_t)LRO_REGISTRY_MAX_SET_BYTES + 1);
+    CHECK(lro_registry_add_set(r, huge, (size_t)LRO_REGISTRY_MAX_SET_BYTES + 1, "huge", &err) ==
+          LRO_ERR_INVALID_ARG);
+    CHECK(err != NULL && strstr(err, "huge: 33554433 bytes, more than") != NULL);
+    lro_free(err);
+    free(huge);
     CHECK(lro_registry_add_set(NULL, junk, 1, NULL, NULL) == LRO_ERR_INVALID_ARG);
     CHECK(lro_registry_add_file(r, "/nonexistent/x.protoset", &err) == LRO_ERR_IO);
     CHECK(err != NULL && strstr(err, "/nonexistent/x.protoset: No such file") != NULL);

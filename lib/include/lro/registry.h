@@ -35,8 +35,11 @@
  *     strings: a string with an embedded U+0000 prints only up to it.
  *   - Hostile sets are refused with an error, never a crash: at most
  *     LRO_REGISTRY_MAX_SET_BYTES per load, messages declared at most 32
- *     deep, at most 65535 fields per message and per enum, names at most
- *     1024 bytes, field numbers 1..536870911 and unique, names unique.
+ *     deep, at most 65535 fields per message and per enum and 1,000,000
+ *     fields and enum values per load, names at most 1024 bytes, field
+ *     numbers 1..536870911 and unique, names unique. A load costs about 8
+ *     times the set's size in memory (Dialogflow v2 entire: 209 KB, 1.6 MB,
+ *     under 10 ms); refusing the worst 32 MiB set takes ~3 s and ~400 MB.
  *
  * Descriptors: lro_registry_find() hands out protobuf-c message descriptors
  * built from the set. protobuf_c_message_unpack(), _get_packed_size(),
