@@ -136,6 +136,36 @@ static void test_kitchen(const char *set_path)
     CHECK(lro_registry_bytes_to_json(NULL, "lro.test.k2.Shapes", shapes, 3, 0, &js, NULL) ==
           LRO_ERR_TYPE_MISMATCH);
 
+    /* Packed where the set says so: proto2 [packed = true] and proto3
+     * repeated scalars re-encode packed, proto2 plain repeated unpacked. */
+    static const uint8_t wire2[] = {
+        0x0a, 0x01, 'x',  0x10, 0x05, /* id, count (required) */
+        0x18, 0x01, 0x18, 0x02,       /* unpacked = [1, 2] */
+        0x22, 0x02, 0x01, 0x04,       /* packed (sint64) = [-1, 2] */
+    };
+    static const uint8_t wire3[] = {
+        0x92, 0x01, 0x10, 0, 0, 0, 0, 0, 0, 0xf0, 0x3f, 0, 0, 0, 0, 0, 0, 0, 0x40, /* ds */
+    };
+    static const struct {
+        const char *type;
+        const uint8_t *wire;
+        size_t len;
+    } packs[] = {{"lro.test.k2.Shapes", wire2, sizeof wire2},
+                 {"lro.test.k3.Everything", wire3, sizeof wire3}};
+    for (size_t i = 0; i < 2; i++) {
+        const ProtobufCMessageDescriptor *pd = lro_registry_find(r, packs[i].type);
+        ProtobufCMessage *m =
+            pd ? protobuf_c_message_unpack(pd, NULL, packs[i].len, packs[i].wire) : NULL;
+        CHECK(m != NULL);
+        if (m != NULL) {
+            uint8_t out[64];
+            CHECK(protobuf_c_message_get_packed_size(m) == packs[i].len);
+            CHECK(protobuf_c_message_pack(m, out) == packs[i].len);
+            CHECK(memcmp(out, packs[i].wire, packs[i].len) == 0);
+            protobuf_c_message_free_unpacked(m, NULL);
+        }
+    }
+
     /* Layout sanity of every field of a big message. */
     const ProtobufCMessageDescriptor *e = lro_registry_find(r, "lro.test.k3.Everything");
     CHECK(e != NULL && e->n_fields == 50);
