@@ -52,10 +52,11 @@
  * Errors: functions return LRO_OK or a negative LRO_ERR_* (lro/common.h). The
  * loaders also take `char **error`: when not NULL, on failure it receives a
  * message saying which input, which file, which type and field, and what is
- * wrong (e.g. "dialogflow.protoset: google/cloud/dialogflow/v2/agent.proto:
- * message google.cloud.dialogflow.v2.Agent: field 'parent' (1): type
- * '.google.x.Y' is not defined (build the set with --include_imports)"),
- * to free with lro_free(); on success *error is set to NULL.
+ * wrong (e.g. "speech.protoset: google/cloud/speech/v1/cloud_speech.proto:
+ * message google.cloud.speech.v1.RecognitionConfig: field 'adaptation':
+ * message type '.google.cloud.speech.v1.SpeechAdaptation' is not defined
+ * (build the set with protoc --include_imports)"), to free with lro_free()
+ * (NULL when even that allocation failed); on success *error is set to NULL.
  *
  * Thread safety: every function is thread-safe. Loads are serialised
  * against each other and may run while other threads print with the same
