@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates gen/ (protobuf-c output for proto/ and the well-known types it
+# Regenerates gen/ (protobuf-c output for proto/ -- the googleapis files and
+# the project's own lro/testing/v1 admin API -- and the well-known types it
 # or the JSON writer needs). Run from anywhere: tools/gen.sh [OUTDIR]
 # With OUTDIR, writes there instead of gen/ (the staleness test uses that).
 set -euo pipefail
@@ -10,6 +11,7 @@ protos=(
   google/longrunning/operations.proto
   google/rpc/status.proto
   google/rpc/error_details.proto
+  lro/testing/v1/admin.proto
 )
 # Well-known types: the ones proto/ imports, the ones lro's JSON writer
 # prints as objects (Struct/Value, wrappers, Timestamp), and descriptor.proto,
@@ -30,7 +32,7 @@ trap 'rm -rf "$tmp"' EXIT
 protoc -I"$root/proto" -I"$wkt" --c_out="$tmp" "${protos[@]}"
 protoc -I"$wkt" --c_out="$tmp" "${wkts[@]}"
 if [ "$out" = "$root/gen" ]; then
-  rm -rf "$root/gen/google"
+  rm -rf "$root/gen/google" "$root/gen/lro"
 fi
 mkdir -p "$out"
-cp -r "$tmp/google" "$out/"
+cp -r "$tmp/google" "$tmp/lro" "$out/"

@@ -60,6 +60,10 @@ typedef struct lro_call {
     int64_t first_start_ns;
     int64_t attempt_start_ns;
     int free_retries; /* re-sends after a cut connection: not counted as attempts */
+    lro_channel *chan; /* the attempt's channel (c->mu) */
+    /* Internal owner (an await or a pager) told of the outcome first. */
+    void (*owner_hook)(lro_future *f);
+    void *owner_data;
     lro_timer timer;  /* retry backoff */
 } lro_call;
 
@@ -75,7 +79,28 @@ static void call_abort(lro_inflight *l);
 static void call_cancel(lro_future *f);
 static void call_release(lro_future *f);
 
-static const lro_future_ops k_call_ops = {call_cancel, call_release};
+static void call_finishing(lro_future *f);
+
+static const lro_future_ops k_call_ops = {call_cancel, call_release, call_finishing};
+
+/* The owner's hook (an await's or a pager's), before the result is out. */
+static void call_finishing(lro_future *f)
+{
+    lro_call *k = call_of(f);
+    if (k->owner_hook != NULL) {
+        k->owner_hook(f);
+    }
+}
+
+void *lro_call_owner_data(const lro_future *f)
+{
+    return ((const lro_call *)f)->owner_data;
+}
+
+int64_t lro_call_started_ns(const lro_future *f)
+{
+    return ((const lro_call *)f)->first_start_ns;
+}
 
 static void call_release(lro_future *f)
 {
@@ -93,7 +118,8 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
     lro_client *c = k->base.client;
     lro_arena *a = &k->base.arena;
     size_t extra = opts->header_count;
-    size_t n = 1 + c->default_md_count + extra;
+    size_t n = 1 + c->default_md_count + extra + (opts->traceparent != NULL) +
+               (opts->tracestate != NULL);
     grpc_metadata *md = lro_arena_alloc(a, n * sizeof *md);
     size_t name_len = strlen(name);
     char *val = lro_arena_alloc(a, sizeof "name=" + 3 * name_len);
@@ -112,8 +138,10 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
         i++;
     }
     for (size_t j = 0; j < extra; j++) {
-        const lro_header *h = &opts->headers[j];
-        size_t kl = strlen(h->key), vl = strlen(h->value);
+        lro_header hh;
+        lro_call_header(opts, j, &hh); /* abi.c: the caller's layout, real length */
+        const lro_header *h = &hh;
+        size_t kl = strlen(h->key), vl = h->value_len;
         char *kk = lro_arena_strndup(a, h->key, kl);
         char *vv = lro_arena_strndup(a, h->value, vl);
         if (kk == NULL || vv == NULL) {
@@ -122,6 +150,21 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
         md[i].key = grpc_slice_from_static_buffer(kk, kl);
         md[i].value = grpc_slice_from_static_buffer(vv, vl);
         i++;
+    }
+    /* W3C trace context (checked by lro_call_options_normalize). */
+    const char *tc_key[2] = {"traceparent", "tracestate"};
+    const char *tc_val[2] = {opts->traceparent, opts->tracestate};
+    for (int j = 0; j < 2; j++) {
+        if (tc_val[j] != NULL) {
+            size_t vl = strlen(tc_val[j]);
+            char *vv = lro_arena_strndup(a, tc_val[j], vl);
+            if (vv == NULL) {
+                return LRO_ERR_NOMEM;
+            }
+            md[i].key = grpc_slice_from_static_string(tc_key[j]);
+            md[i].value = grpc_slice_from_static_buffer(vv, vl);
+            i++;
+        }
     }
     k->md = md;
     k->md_count = i;
@@ -153,9 +196,12 @@ static int start_attempt(lro_call *k)
     lro_client *c = f->client;
     f->attempts++;
     k->attempt_start_ns = lro_now_ns();
-    k->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  c->methods[f->kind], attempt_deadline(k), NULL);
+    k->chan = lro_pool_pick_locked(c, f->kind);
+    k->call = grpc_channel_create_registered_call(k->chan->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                                  k->chan->methods[f->kind], attempt_deadline(k),
+                                                  NULL);
     if (k->call == NULL) {
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     grpc_metadata_array_init(&k->recv_initial);
@@ -188,6 +234,7 @@ static int start_attempt(lro_call *k)
         grpc_metadata_array_destroy(&k->trailing);
         grpc_call_unref(k->call);
         k->call = NULL;
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     /* A local cancel or destroy that raced with the start found call == NULL;
@@ -203,22 +250,9 @@ static int start_attempt(lro_call *k)
 static int call_options_read(lro_client *c, const lro_call_options *in, lro_call_options *o,
                              lro_retry_policy *retry)
 {
-    *o = (lro_call_options)LRO_CALL_OPTIONS_INIT;
-    if (in != NULL) {
-        if (in->struct_size < offsetof(lro_call_options, headers)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(o, in, in->struct_size < sizeof *o ? in->struct_size : sizeof *o);
-        o->struct_size = sizeof *o;
-        if (o->header_count > 0 && o->headers == NULL) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        for (size_t i = 0; i < o->header_count; i++) {
-            int rc = lro_check_header(o->headers[i].key, o->headers[i].value);
-            if (rc != LRO_OK) {
-                return rc;
-            }
-        }
+    int rc = lro_call_options_normalize(in, o); /* abi.c */
+    if (rc != LRO_OK) {
+        return rc;
     }
     *retry = c->retry;
     if (o->retry != NULL && lro_retry_normalize(o->retry, retry) != LRO_OK) {
@@ -274,8 +308,8 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
     f->ud = ud;
     f->ud_free = ud_free;
     if (owner != NULL) {
-        f->on_finish = owner->on_finish;
-        f->owner = owner->owner;
+        k->owner_hook = owner->on_finish;
+        k->owner_data = owner->owner;
     }
 
     pthread_mutex_lock(&c->mu);
@@ -452,6 +486,7 @@ static void release_attempt(lro_call *k, int leave)
     pthread_mutex_lock(&c->mu);
     grpc_call *call = k->call;
     k->call = NULL;
+    lro_pool_release_locked(c, k->chan);
     if (leave) {
         lro_inflight_remove_locked(c, &k->link);
     }
@@ -541,7 +576,7 @@ static int schedule_retry(lro_call *k)
         backoff = (double)p->max_backoff_ms;
     }
     int64_t server_ms;
-    int from_server = lro_status_retry_delay_ms(f->status, &server_ms);
+    int from_server = lro_status_has_retry_delay(f->status, &server_ms);
     pthread_mutex_lock(&c->mu);
     if (c->closing) {
         pthread_mutex_unlock(&c->mu);
@@ -703,10 +738,10 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
                        lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    if (c == NULL || wait_timeout_ms < 0) {
-        return LRO_ERR_INVALID_ARG;
+    int rc = lro_call_begin(c, name);
+    if (rc == LRO_OK && wait_timeout_ms < 0) {
+        rc = lro_fail(LRO_ERR_INVALID_ARG, "server_timeout_ms is negative");
     }
-    int rc = lro_check_name(name);
     if (rc != LRO_OK) {
         return rc;
     }
@@ -786,28 +821,11 @@ int lro_call_start_list(lro_client *c, const char *parent, const lro_list_args *
                         const lro_call_options *opts, lro_done_cb cb, void *user_data,
                         lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    if (c == NULL) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    int rc = lro_check_name(parent);
+    lro_list_args a;
+    int rc = lro_call_begin(c, parent);
+    rc = rc != LRO_OK ? rc : lro_list_args_normalize(args, &a); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
-    }
-    lro_list_args a = LRO_LIST_ARGS_INIT;
-    if (args != NULL) {
-        if (args->struct_size < offsetof(lro_list_args, filter)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&a, args, args->struct_size < sizeof a ? args->struct_size : sizeof a);
-    }
-    if (a.page_size < 0) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    /* Filters and tokens go in the body, not a header; they only need to be
-     * bounded, valid UTF-8 strings (protobuf requires it of `string`). */
-    if ((a.filter && a.filter[0] && lro_check_name(a.filter) != LRO_OK) ||
-        (a.page_token && a.page_token[0] && lro_check_name(a.page_token) != LRO_OK)) {
-        return LRO_ERR_INVALID_ARG;
     }
     Google__Longrunning__ListOperationsRequest req =
         GOOGLE__LONGRUNNING__LIST_OPERATIONS_REQUEST__INIT;
@@ -829,34 +847,34 @@ int lro_call_start_named(lro_client *c, lro_kind kind, const char *name, int64_t
 
 int lro_call_options_copy(const lro_call_options *in, lro_call_options *out, lro_arena *a)
 {
-    lro_call_options o = LRO_CALL_OPTIONS_INIT;
-    if (in != NULL) {
-        if (in->struct_size < offsetof(lro_call_options, headers)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&o, in, in->struct_size < sizeof o ? in->struct_size : sizeof o);
-        o.struct_size = sizeof o;
+    lro_call_options o;
+    int nrc = lro_call_options_normalize(in, &o); /* abi.c: size, layout, header checks */
+    if (nrc != LRO_OK) {
+        return nrc;
     }
     if (o.header_count > 0) {
-        if (o.headers == NULL) {
-            return LRO_ERR_INVALID_ARG;
-        }
         lro_header *h = lro_arena_alloc(a, o.header_count * sizeof *h);
         if (h == NULL) {
             return LRO_ERR_NOMEM;
         }
         for (size_t i = 0; i < o.header_count; i++) {
-            int rc = lro_check_header(o.headers[i].key, o.headers[i].value);
-            if (rc != LRO_OK) {
-                return rc;
-            }
-            h[i].key = lro_arena_strndup(a, o.headers[i].key, strlen(o.headers[i].key));
-            h[i].value = lro_arena_strndup(a, o.headers[i].value, strlen(o.headers[i].value));
+            lro_header in_h;
+            lro_call_header(&o, i, &in_h);
+            h[i].key = lro_arena_strndup(a, in_h.key, strlen(in_h.key));
+            h[i].value = lro_arena_strndup(a, in_h.value, in_h.value_len);
+            h[i].value_len = in_h.value_len;
             if (h[i].key == NULL || h[i].value == NULL) {
                 return LRO_ERR_NOMEM;
             }
         }
         o.headers = h;
+        o.header_size = sizeof *h; /* the copy is in today's layout */
+    }
+    const char **tc[2] = {&o.traceparent, &o.tracestate};
+    for (int j = 0; j < 2; j++) {
+        if (*tc[j] != NULL && (*tc[j] = lro_arena_strndup(a, *tc[j], strlen(*tc[j]))) == NULL) {
+            return LRO_ERR_NOMEM;
+        }
     }
     if (o.retry != NULL) {
         lro_retry_policy *r = lro_arena_alloc(a, sizeof *r);

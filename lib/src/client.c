@@ -12,13 +12,6 @@
 
 #include "client_int.h"
 
-static const char *const k_methods[LRO_K_COUNT] = {
-    "/google.longrunning.Operations/GetOperation",
-    "/google.longrunning.Operations/ListOperations",
-    "/google.longrunning.Operations/CancelOperation",
-    "/google.longrunning.Operations/DeleteOperation",
-    "/google.longrunning.Operations/WaitOperation",
-};
 
 static _Thread_local const lro_client *tls_io_client;
 
@@ -228,8 +221,9 @@ void lro_client_wake_io(lro_client *c)
         atomic_store(&c->wake_pending, 0);
         return;
     }
-    grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
-    grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
+    grpc_channel *ch = c->pool.unary[0].ch;
+    grpc_connectivity_state s = grpc_channel_check_connectivity_state(ch, 0);
+    grpc_channel_watch_connectivity_state(ch, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
                                           &c->wake_tag);
     pthread_mutex_unlock(&c->mu);
 }
@@ -266,8 +260,7 @@ static void release_grpc(lro_client *c)
 {
     grpc_completion_queue_destroy(c->cq);
     c->cq = NULL;
-    grpc_channel_destroy(c->channel);
-    c->channel = NULL;
+    lro_pool_close(c);
     free_default_md(c);
     if (c->event_fd >= 0) {
         /* Nothing writes it after the final drain: leave it unreadable, so a
@@ -327,7 +320,7 @@ static void *io_main(void *arg)
 
 /* ---- Create / destroy ---------------------------------------------------- */
 
-static int add_default_md(lro_client *c, const char *key, const char *value)
+static int add_default_md(lro_client *c, const char *key, const char *value, size_t value_len)
 {
     grpc_metadata *m = lro_realloc(c->default_md, (c->default_md_count + 1) * sizeof *m);
     if (m == NULL) {
@@ -336,7 +329,8 @@ static int add_default_md(lro_client *c, const char *key, const char *value)
     c->default_md = m;
     memset(&m[c->default_md_count], 0, sizeof m[0]);
     m[c->default_md_count].key = grpc_slice_from_copied_string(key);
-    m[c->default_md_count].value = grpc_slice_from_copied_string(value);
+    /* By length: a "-bin" value may contain NUL bytes. */
+    m[c->default_md_count].value = grpc_slice_from_copied_buffer(value, value_len);
     c->default_md_count++;
     return LRO_OK;
 }
@@ -349,20 +343,35 @@ static grpc_channel_credentials *make_creds(const lro_client_options *o)
     return grpc_ssl_credentials_create(o->root_pem, NULL, NULL, NULL);
 }
 
-int lro_client_create(const lro_client_options *o, lro_client **out)
+/* Option combinations that cannot work, refused before anything is built. */
+static int check_create_args(const lro_client_options *o, lro_client **out)
 {
-    if (o == NULL || out == NULL || o->target == NULL) {
-        return LRO_ERR_INVALID_ARG;
+    if (o == NULL || out == NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "lro_client_create: %s is NULL",
+                        o == NULL ? "options" : "out");
+    }
+    if (o->target == NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "no target: call lro_client_options_set_target");
     }
     if (o->token != NULL && o->plaintext && !o->token_allow_plaintext) {
-        return LRO_ERR_INVALID_ARG; /* a bearer token in clear text on the wire */
+        /* a bearer token in clear text on the wire */
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "bearer token over plaintext: set allow_plaintext or use TLS");
     }
     if (o->mode == LRO_MODE_THREAD && o->wakeup != NULL) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "a wakeup hook needs LRO_MODE_LOOP (lro_client_options_set_mode)");
     }
+    return LRO_OK;
+}
+
+/* The client struct with the options' values, its locks and its grpc_init()
+ * reference; NULL when out of memory. Nothing else is opened yet. */
+static lro_client *client_alloc(const lro_client_options *o)
+{
     lro_client *c = lro_calloc(1, sizeof *c);
     if (c == NULL) {
-        return LRO_ERR_NOMEM;
+        return NULL;
     }
     atomic_init(&c->refs, 1);
     c->mode = o->mode;
@@ -384,37 +393,44 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->ready_mu, NULL);
     pthread_mutex_init(&c->process_mu, NULL);
-    grpc_init();
+    grpc_init(); /* released by lro_client_unref_mem */
+    return c;
+}
 
+/* Headers every call sends: the options' own, then the bearer token. */
+static int add_client_headers(lro_client *c, const lro_client_options *o)
+{
     int rc = LRO_OK;
     for (size_t i = 0; i < o->header_count && rc == LRO_OK; i++) {
-        rc = add_default_md(c, o->headers[i].key, o->headers[i].value);
+        rc = add_default_md(c, o->headers[i].key, o->headers[i].value, o->headers[i].value_len);
     }
     if (rc == LRO_OK && o->token != NULL) {
         size_t n = strlen(o->token) + sizeof "Bearer ";
         char *v = lro_malloc(n);
         if (v == NULL) {
-            rc = LRO_ERR_NOMEM;
-        } else {
-            snprintf(v, n, "Bearer %s", o->token);
-            rc = add_default_md(c, "authorization", v);
-            memset(v, 0, n);
-            lro_free(v);
+            return LRO_ERR_NOMEM;
         }
+        snprintf(v, n, "Bearer %s", o->token);
+        rc = add_default_md(c, "authorization", v, n - 1);
+        memset(v, 0, n); /* no credential left in freed memory */
+        lro_free(v);
     }
-    if (rc == LRO_OK && c->mode == LRO_MODE_LOOP) {
-        c->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-        if (c->event_fd < 0) {
-            rc = LRO_ERR_IO;
-        }
-    }
-    if (rc != LRO_OK) {
-        free_default_md(c);
-        lro_client_unref_mem(c);
-        return rc;
-    }
+    return rc;
+}
 
-    /* Channel arguments. */
+static int open_event_fd(lro_client *c)
+{
+    c->event_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (c->event_fd < 0) {
+        return lro_fail(LRO_ERR_IO, "cannot create the eventfd of loop mode: %s", strerror(errno));
+    }
+    return LRO_OK;
+}
+
+/* Channel (with its arguments and credentials), completion queue and the
+ * registered methods. */
+static int open_channel(lro_client *c, const lro_client_options *o)
+{
     char ua[512];
     snprintf(ua, sizeof ua, "%s%slro-c/%s", o->user_agent ? o->user_agent : "",
              o->user_agent ? " " : "", LRO_VERSION_STRING);
@@ -447,32 +463,66 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
     grpc_channel_args cargs = {nargs, args};
     grpc_channel_credentials *creds = make_creds(o);
     if (creds == NULL) {
-        free_default_md(c);
-        lro_client_unref_mem(c);
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, "grpc refused the %s credentials",
+                        o->plaintext ? "plaintext" : "TLS");
     }
-    c->channel = grpc_channel_create(o->target, creds, &cargs);
-    grpc_channel_credentials_release(creds);
+    int rc = lro_pool_open(c, o->target, creds, &cargs, o->channels, o->max_streams);
+    if (rc != LRO_OK) {
+        return lro_fail(rc, rc == LRO_ERR_NOMEM ? "out of memory"
+                                                : "grpc could not create a channel for the target");
+    }
     c->cq = grpc_completion_queue_create_for_next(NULL);
-    if (c->channel == NULL || c->cq == NULL) {
-        if (c->cq) {
-            grpc_completion_queue_destroy(c->cq);
-        }
-        if (c->channel) {
-            grpc_channel_destroy(c->channel);
-        }
-        free_default_md(c);
-        lro_client_unref_mem(c);
-        return LRO_ERR_INTERNAL;
+    if (c->cq == NULL) {
+        return lro_fail(LRO_ERR_INTERNAL, "grpc could not create a completion queue");
     }
-    for (int k = 0; k < LRO_K_COUNT; k++) {
-        c->methods[k] = grpc_channel_register_call(c->channel, k_methods[k], NULL, NULL);
+    return LRO_OK;
+}
+
+/* The one unwind path of lro_client_create: releases whatever was opened
+ * (in any combination) of a client whose I/O thread never started. */
+static void discard_unstarted(lro_client *c)
+{
+    if (c->cq != NULL) {
+        grpc_completion_queue_shutdown(c->cq); /* nothing was ever queued on it */
+        grpc_completion_queue_destroy(c->cq);
+        c->cq = NULL;
     }
-    if (pthread_create(&c->io_thread, NULL, io_main, c) != 0) {
-        grpc_completion_queue_shutdown(c->cq);
-        release_grpc(c);
-        lro_client_unref_mem(c);
-        return LRO_ERR_INTERNAL;
+    lro_pool_close(c);
+    free_default_md(c);
+    if (c->event_fd >= 0) {
+        close(c->event_fd);
+        c->event_fd = -1;
+    }
+    lro_client_unref_mem(c);
+}
+
+int lro_client_create(const lro_client_options *o, lro_client **out)
+{
+    lro_error_clear();
+    int rc = check_create_args(o, out);
+    if (rc != LRO_OK) {
+        return rc;
+    }
+    lro_client *c = client_alloc(o);
+    if (c == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    rc = add_client_headers(c, o);
+    if (rc == LRO_OK && c->mode == LRO_MODE_LOOP) {
+        rc = open_event_fd(c);
+    }
+    if (rc == LRO_OK) {
+        rc = open_channel(c, o);
+    }
+    if (rc == LRO_OK) {
+        int err = pthread_create(&c->io_thread, NULL, io_main, c);
+        if (err != 0) {
+            rc = lro_fail(LRO_ERR_INTERNAL, "cannot start the I/O thread: %s", strerror(err));
+        }
+    }
+    if (rc != LRO_OK) {
+        discard_unstarted(c);
+        return rc;
     }
     c->io_started = 1;
     *out = c;

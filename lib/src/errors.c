@@ -1,4 +1,6 @@
 /* Static texts for result codes and gRPC codes; version queries. */
+#include <stdarg.h>
+#include <stdio.h>
 #include <time.h>
 
 #include "lro_int.h"
@@ -51,6 +53,29 @@ static const struct err_text *find_err(int err)
         }
     }
     return NULL;
+}
+
+/* The text behind lro_last_error(): per thread, so threads never see each
+ * other's failures and nothing needs a lock. */
+static _Thread_local char tls_error[256];
+
+const char *lro_last_error(void)
+{
+    return tls_error;
+}
+
+void lro_error_clear(void)
+{
+    tls_error[0] = '\0';
+}
+
+int lro_fail(int rc, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(tls_error, sizeof tls_error, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 const char *lro_strerror(int err)

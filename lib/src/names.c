@@ -46,10 +46,17 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
     return len;
 }
 
-int lro_check_name_n(const char *name, size_t len)
+/* The name rules for any text; `what` names it in the error text. */
+static int check_text_n(const char *name, size_t len, const char *what)
 {
-    if (name == NULL || len == 0 || len > LRO_MAX_NAME_LEN) {
-        return LRO_ERR_BAD_NAME;
+    if (name == NULL) {
+        return lro_fail(LRO_ERR_BAD_NAME, "%s is NULL", what);
+    }
+    if (len == 0) {
+        return lro_fail(LRO_ERR_BAD_NAME, "%s is empty", what);
+    }
+    if (len > LRO_MAX_NAME_LEN) {
+        return lro_fail(LRO_ERR_BAD_NAME, "%s is longer than %d bytes", what, LRO_MAX_NAME_LEN);
     }
     const unsigned char *s = (const unsigned char *)name;
     size_t i = 0;
@@ -59,25 +66,32 @@ int lro_check_name_n(const char *name, size_t len)
     }
     while (i < len) {
         if (s[i] < 0x20 || s[i] == 0x7f) {
-            return LRO_ERR_BAD_NAME;
+            return lro_fail(LRO_ERR_BAD_NAME, "%s has control character 0x%02x at byte %zu", what,
+                            s[i], i);
         }
         size_t k = utf8_seq(s + i, len - i);
         if (k == 0) {
-            return LRO_ERR_BAD_NAME;
+            return lro_fail(LRO_ERR_BAD_NAME, "%s has invalid UTF-8 at byte %zu", what, i);
         }
         i += k;
     }
     return LRO_OK;
 }
 
+int lro_check_name_n(const char *name, size_t len)
+{
+    return check_text_n(name, len, "name");
+}
+
+int lro_check_text(const char *s, const char *what)
+{
+    /* Bound the scan: a huge string is rejected without reading all of it. */
+    return check_text_n(s, s ? strnlen(s, LRO_MAX_NAME_LEN + 1) : 0, what);
+}
+
 int lro_check_name(const char *name)
 {
-    if (name == NULL) {
-        return LRO_ERR_BAD_NAME;
-    }
-    /* Bound the scan: a huge string is rejected without reading all of it. */
-    size_t len = strnlen(name, LRO_MAX_NAME_LEN + 1);
-    return lro_check_name_n(name, len);
+    return lro_check_text(name, "name");
 }
 
 static int reserved_key(const char *k)
@@ -95,35 +109,57 @@ static int reserved_key(const char *k)
     return strncmp(k, "grpc-", 5) == 0;
 }
 
+#define MAX_HEADER_VALUE 16384
+
 int lro_check_header(const char *key, const char *value)
 {
-    if (key == NULL || value == NULL) {
-        return LRO_ERR_BAD_HEADER;
+    /* Bound the scan; anything longer is refused below. */
+    return lro_check_header_n(key, value, value ? strnlen(value, MAX_HEADER_VALUE + 1) : 0);
+}
+
+/* Error texts name the key (keys are not secret, and only printable keys are
+ * quoted) but never the value, which may be a credential. */
+int lro_check_header_n(const char *key, const char *value, size_t vlen)
+{
+    if (key == NULL) {
+        return lro_fail(LRO_ERR_BAD_HEADER, "header key is NULL");
     }
     size_t klen = strnlen(key, 1025);
     if (klen == 0 || klen > 1024) {
-        return LRO_ERR_BAD_HEADER;
+        return lro_fail(LRO_ERR_BAD_HEADER, "header key is %s",
+                        klen == 0 ? "empty" : "longer than 1024 bytes");
     }
     for (size_t i = 0; i < klen; i++) {
         char c = key[i];
         if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
               c == '.')) {
-            return LRO_ERR_BAD_HEADER; /* uppercase, space, ':' pseudo headers, CR/LF... */
+            /* uppercase, space, ':' pseudo headers, CR/LF... */
+            return lro_fail(LRO_ERR_BAD_HEADER,
+                            "header key has character 0x%02x at byte %zu: keys are lowercase "
+                            "[0-9a-z_.-]",
+                            (unsigned char)c, i);
         }
     }
     if (reserved_key(key)) {
-        return LRO_ERR_BAD_HEADER;
+        return lro_fail(LRO_ERR_BAD_HEADER, "header key '%s' is reserved (see lro/client.h)", key);
+    }
+    if (value == NULL) {
+        return lro_fail(LRO_ERR_BAD_HEADER, "header '%s' has a NULL value", key);
     }
     int binary = klen > 4 && strcmp(key + klen - 4, "-bin") == 0;
-    size_t vlen = strnlen(value, 16385);
-    if (vlen > 16384) {
-        return LRO_ERR_BAD_HEADER;
+    if (vlen > MAX_HEADER_VALUE) {
+        return lro_fail(LRO_ERR_BAD_HEADER, "header '%s' value is longer than %d bytes", key,
+                        MAX_HEADER_VALUE);
     }
     if (!binary) {
         for (size_t i = 0; i < vlen; i++) {
             unsigned char c = (unsigned char)value[i];
             if (c < 0x20 || c > 0x7e) {
-                return LRO_ERR_BAD_HEADER; /* CR, LF, NUL-adjacent controls, non-ASCII */
+                /* CR, LF, NUL, other controls, non-ASCII */
+                return lro_fail(LRO_ERR_BAD_HEADER,
+                                "header '%s' value has byte 0x%02x at %zu: only printable ASCII "
+                                "is allowed unless the key ends in \"-bin\"",
+                                key, c, i);
             }
         }
     }
@@ -161,4 +197,13 @@ size_t lro_url_escape(const char *in, size_t len, char *out)
     }
     out[o] = '\0';
     return o;
+}
+
+int lro_call_begin(const void *client, const char *name)
+{
+    lro_error_clear(); /* lro_last_error() describes this call */
+    if (client == NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
+    }
+    return lro_check_name(name);
 }

@@ -1,13 +1,25 @@
 /* Client options: a plain bag of copied values, read once by
  * lro_client_create(). */
+#include <limits.h>
 #include <string.h>
 
 #include "client_int.h"
 
+/* Every setter starts with CHECK_O: clears lro_last_error() (ABI rule 4 in
+ * lro/common.h) and refuses a NULL options object with a text. */
+#define CHECK_O(o)                                                                                 \
+    do {                                                                                           \
+        lro_error_clear();                                                                         \
+        if ((o) == NULL) {                                                                         \
+            return lro_fail(LRO_ERR_INVALID_ARG, "%s: options is NULL", __func__);                 \
+        }                                                                                          \
+    } while (0)
+
 int lro_client_options_create(lro_client_options **out)
 {
+    lro_error_clear();
     if (out == NULL) {
-        return LRO_ERR_INVALID_ARG;
+        return lro_fail(LRO_ERR_INVALID_ARG, "lro_client_options_create: out is NULL");
     }
     lro_client_options *o = lro_calloc(1, sizeof *o);
     if (o == NULL) {
@@ -18,6 +30,8 @@ int lro_client_options_create(lro_client_options **out)
     o->mode = LRO_MODE_THREAD;
     o->retry = (lro_retry_policy)LRO_RETRY_POLICY_INIT;
     o->max_await_rpcs = LRO_DEFAULT_MAX_AWAIT_RPCS;
+    o->channels = LRO_DEFAULT_CHANNELS;
+    o->max_streams = LRO_DEFAULT_MAX_STREAMS;
     *out = o;
     return LRO_OK;
 }
@@ -62,12 +76,15 @@ static int set_str(char **slot, const char *s)
 
 int lro_client_options_set_target(lro_client_options *o, const char *target)
 {
-    if (o == NULL || target == NULL || target[0] == '\0' || strlen(target) > 4096) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (target == NULL || target[0] == '\0' || strlen(target) > 4096) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "target is %s",
+                        target == NULL ? "NULL" : target[0] ? "longer than 4096 bytes" : "empty");
     }
     for (const char *p = target; *p; p++) {
         if ((unsigned char)*p < 0x20 || *p == 0x7f) {
-            return LRO_ERR_INVALID_ARG;
+            return lro_fail(LRO_ERR_INVALID_ARG, "target has control character 0x%02x at byte %zu",
+                            (unsigned char)*p, (size_t)(p - target));
         }
     }
     return set_str(&o->target, target);
@@ -75,9 +92,7 @@ int lro_client_options_set_target(lro_client_options *o, const char *target)
 
 int lro_client_options_set_plaintext(lro_client_options *o)
 {
-    if (o == NULL) {
-        return LRO_ERR_INVALID_ARG;
-    }
+    CHECK_O(o);
     o->plaintext = 1;
     o->tls_set = 0;
     return LRO_OK;
@@ -85,8 +100,11 @@ int lro_client_options_set_plaintext(lro_client_options *o)
 
 int lro_client_options_set_tls(lro_client_options *o, const char *root_pem)
 {
-    if (o == NULL || (root_pem != NULL && strstr(root_pem, "-----BEGIN") == NULL)) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (root_pem != NULL && strstr(root_pem, "-----BEGIN") == NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "root_pem is not PEM text (no \"-----BEGIN\" line): pass the "
+                        "certificate's contents, not a file name");
     }
     int rc = set_str(&o->root_pem, root_pem);
     if (rc == LRO_OK) {
@@ -98,8 +116,9 @@ int lro_client_options_set_tls(lro_client_options *o, const char *root_pem)
 
 int lro_client_options_set_tls_server_name(lro_client_options *o, const char *name)
 {
-    if (o == NULL || name == NULL || name[0] == '\0') {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (name == NULL || name[0] == '\0') {
+        return lro_fail(LRO_ERR_INVALID_ARG, "TLS server name is %s", name ? "empty" : "NULL");
     }
     return set_str(&o->tls_server_name, name);
 }
@@ -107,12 +126,18 @@ int lro_client_options_set_tls_server_name(lro_client_options *o, const char *na
 int lro_client_options_set_bearer_token(lro_client_options *o, const char *token,
                                         int allow_plaintext)
 {
-    if (o == NULL || token == NULL || token[0] == '\0') {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (token == NULL || token[0] == '\0') {
+        return lro_fail(LRO_ERR_INVALID_ARG, "bearer token is %s", token ? "empty" : "NULL");
     }
     for (const char *p = token; *p; p++) {
         if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
-            return LRO_ERR_INVALID_ARG; /* would break (or inject into) the header */
+            /* would break (or inject into) the header. The text gives the
+             * position only: the token itself never goes into a message. */
+            return lro_fail(LRO_ERR_INVALID_ARG,
+                            "bearer token has a byte outside printable ASCII (or a space) at "
+                            "byte %zu: a trailing newline from a file?",
+                            (size_t)(p - token));
         }
     }
     char *copy = lro_strdup(token);
@@ -130,8 +155,9 @@ int lro_client_options_set_bearer_token(lro_client_options *o, const char *token
 
 int lro_client_options_set_default_timeout_ms(lro_client_options *o, int64_t ms)
 {
-    if (o == NULL || ms < 0) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (ms < 0) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "default timeout %lld ms is negative", (long long)ms);
     }
     o->default_timeout_ms = ms;
     return LRO_OK;
@@ -139,10 +165,17 @@ int lro_client_options_set_default_timeout_ms(lro_client_options *o, int64_t ms)
 
 int lro_client_options_add_header(lro_client_options *o, const char *key, const char *value)
 {
-    if (o == NULL) {
-        return LRO_ERR_INVALID_ARG;
+    return lro_client_options_add_header_n(o, key, value, 0);
+}
+
+int lro_client_options_add_header_n(lro_client_options *o, const char *key, const char *value,
+                                    size_t value_len)
+{
+    CHECK_O(o);
+    if (value != NULL && value_len == 0) {
+        value_len = strnlen(value, 16385); /* longer is refused by the check */
     }
-    int rc = lro_check_header(key, value);
+    int rc = lro_check_header_n(key, value, value_len);
     if (rc != LRO_OK) {
         return rc;
     }
@@ -152,7 +185,7 @@ int lro_client_options_add_header(lro_client_options *o, const char *key, const 
     }
     o->headers = h;
     char *k = lro_strdup(key);
-    char *v = lro_strdup(value);
+    char *v = lro_strndup(value, value_len); /* NUL-terminated copy, NULs inside kept */
     if (k == NULL || v == NULL) {
         lro_free(k);
         lro_free(v);
@@ -160,14 +193,17 @@ int lro_client_options_add_header(lro_client_options *o, const char *key, const 
     }
     h[o->header_count].key = k;
     h[o->header_count].value = v;
+    h[o->header_count].value_len = value_len;
     o->header_count++;
     return LRO_OK;
 }
 
 int lro_client_options_set_max_receive_size(lro_client_options *o, int64_t bytes)
 {
-    if (o == NULL || bytes <= 0 || bytes > INT32_MAX) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (bytes <= 0 || bytes > INT32_MAX) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "max receive size %lld is not in 1..%d",
+                        (long long)bytes, INT32_MAX);
     }
     o->max_receive = bytes;
     return LRO_OK;
@@ -175,12 +211,16 @@ int lro_client_options_set_max_receive_size(lro_client_options *o, int64_t bytes
 
 int lro_client_options_set_lb_policy(lro_client_options *o, const char *policy)
 {
-    if (o == NULL || policy == NULL || policy[0] == '\0') {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (policy == NULL || policy[0] == '\0') {
+        return lro_fail(LRO_ERR_INVALID_ARG, "lb policy is %s", policy ? "empty" : "NULL");
     }
     for (const char *p = policy; *p; p++) {
         if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_')) {
-            return LRO_ERR_INVALID_ARG; /* it is spliced into a JSON service config */
+            /* it is spliced into a JSON service config */
+            return lro_fail(LRO_ERR_INVALID_ARG,
+                            "lb policy has character 0x%02x at byte %zu: names are [a-z0-9_]",
+                            (unsigned char)*p, (size_t)(p - policy));
         }
     }
     return set_str(&o->lb_policy, policy);
@@ -188,16 +228,20 @@ int lro_client_options_set_lb_policy(lro_client_options *o, const char *policy)
 
 int lro_client_options_set_user_agent(lro_client_options *o, const char *ua)
 {
-    if (o == NULL || ua == NULL || lro_check_header("x-ua", ua) != LRO_OK) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (ua == NULL || lro_check_header("x-ua", ua) != LRO_OK) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "user agent is NULL, longer than 16 KiB or not printable ASCII");
     }
     return set_str(&o->user_agent, ua);
 }
 
 int lro_client_options_set_mode(lro_client_options *o, lro_mode mode)
 {
-    if (o == NULL || (mode != LRO_MODE_THREAD && mode != LRO_MODE_LOOP)) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (mode != LRO_MODE_THREAD && mode != LRO_MODE_LOOP) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "mode %d is not LRO_MODE_THREAD or LRO_MODE_LOOP",
+                        (int)mode);
     }
     o->mode = mode;
     return LRO_OK;
@@ -205,9 +249,7 @@ int lro_client_options_set_mode(lro_client_options *o, lro_mode mode)
 
 int lro_client_options_set_wakeup(lro_client_options *o, void (*wakeup)(void *), void *data)
 {
-    if (o == NULL) {
-        return LRO_ERR_INVALID_ARG;
-    }
+    CHECK_O(o);
     o->wakeup = wakeup;
     o->wakeup_data = data;
     return LRO_OK;
@@ -215,46 +257,46 @@ int lro_client_options_set_wakeup(lro_client_options *o, void (*wakeup)(void *),
 
 int lro_client_options_set_retry(lro_client_options *o, const lro_retry_policy *p)
 {
-    if (o == NULL) {
-        return LRO_ERR_INVALID_ARG;
-    }
+    CHECK_O(o);
     return lro_retry_normalize(p, &o->retry);
 }
 
 int lro_client_options_set_poll_budget(lro_client_options *o, double per_second, int burst)
 {
-    if (o == NULL || !(per_second >= 0.0 && per_second <= 1e9) || burst < 0 ||
-        (per_second > 0 && burst < 1)) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o);
+    if (!(per_second >= 0.0 && per_second <= 1e9) || burst < 0 || (per_second > 0 && burst < 1)) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "poll budget %g/s burst %d: the rate must be in 0..1e9 and the burst "
+                        ">= 1 when the rate is not 0",
+                        per_second, burst);
     }
     o->budget_rate = per_second;
     o->budget_burst = burst;
     return LRO_OK;
 }
 
-int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max)
+/* An integer option within [lo, hi], with a text naming it when not. */
+static int set_int_in(lro_client_options *o, int *slot, int v, int lo, int hi, const char *what)
 {
-    if (o == NULL || max < 0) {
-        return LRO_ERR_INVALID_ARG;
+    CHECK_O(o); /* __func__ here would name this helper: the text names `what` */
+    if (v < lo || v > hi) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "%s %d is not in %d..%d", what, v, lo, hi);
     }
-    o->max_await_rpcs = max;
+    *slot = v;
     return LRO_OK;
 }
 
-int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
+int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max)
 {
-    if (in == NULL || in->struct_size < offsetof(lro_retry_policy, initial_backoff_ms)) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    lro_retry_policy r = LRO_RETRY_POLICY_INIT;
-    size_t n = in->struct_size < sizeof r ? in->struct_size : sizeof r;
-    memcpy(&r, in, n);
-    r.struct_size = sizeof r;
-    if (r.max_attempts < 1 || r.max_attempts > 1000 || r.initial_backoff_ms < 0 ||
-        !(r.multiplier >= 1.0 && r.multiplier <= 100.0) || r.max_backoff_ms < 0 ||
-        !(r.jitter >= 0.0 && r.jitter <= 1.0) || r.total_timeout_ms < 0) {
-        return LRO_ERR_INVALID_ARG;
-    }
-    *out = r;
-    return LRO_OK;
+    return set_int_in(o, o ? &o->max_await_rpcs : NULL, max, 0, INT_MAX, "max await RPCs");
+}
+
+int lro_client_options_set_channels(lro_client_options *o, int n)
+{
+    return set_int_in(o, o ? &o->channels : NULL, n, 1, 64, "channels");
+}
+
+int lro_client_options_set_max_streams(lro_client_options *o, int n)
+{
+    return set_int_in(o, o ? &o->max_streams : NULL, n, 1, 1000000, "max streams");
 }

@@ -45,24 +45,14 @@ static void pager_unref(lro_pager *p)
 int lro_pager_create(lro_client *c, const char *parent, const lro_list_args *args,
                      const lro_call_options *opts, lro_pager **out)
 {
-    if (c == NULL || out == NULL) {
-        return LRO_ERR_INVALID_ARG;
+    lro_list_args a;
+    int rc = lro_call_begin(c, parent);
+    if (rc == LRO_OK && out == NULL) {
+        rc = lro_fail(LRO_ERR_INVALID_ARG, "out is NULL");
     }
-    int rc = lro_check_name(parent);
+    rc = rc != LRO_OK ? rc : lro_list_args_normalize(args, &a); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
-    }
-    lro_list_args a = LRO_LIST_ARGS_INIT;
-    if (args != NULL) {
-        if (args->struct_size < offsetof(lro_list_args, filter)) {
-            return LRO_ERR_INVALID_ARG;
-        }
-        memcpy(&a, args, args->struct_size < sizeof a ? args->struct_size : sizeof a);
-        a.struct_size = sizeof a;
-    }
-    if (a.page_size < 0 || (a.filter && a.filter[0] && lro_check_name(a.filter) != LRO_OK) ||
-        (a.page_token && a.page_token[0] && lro_check_name(a.page_token) != LRO_OK)) {
-        return LRO_ERR_INVALID_ARG;
     }
     lro_pager *p = lro_calloc(1, sizeof *p);
     if (p == NULL) {
@@ -101,20 +91,14 @@ void lro_pager_destroy(lro_pager *p)
     if (p == NULL) {
         return;
     }
-    pthread_mutex_lock(&p->mu);
-    lro_future *f = p->inflight ? lro_future_ref(p->inflight) : NULL;
-    pthread_mutex_unlock(&p->mu);
-    if (f != NULL) {
-        lro_future_cancel(f);
-        lro_future_unref(f);
-    }
+    lro_future_cancel_in_slot(&p->mu, &p->inflight);
     pager_unref(p);
 }
 
 /* Completion hook of a page fetch (before the user's callback runs). */
 static void page_done(lro_future *f)
 {
-    lro_pager *p = f->owner;
+    lro_pager *p = lro_call_owner_data(f);
     pthread_mutex_lock(&p->mu);
     p->inflight = NULL;
     lro_future_unref(p->last);

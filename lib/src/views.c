@@ -41,19 +41,50 @@ static int any_out(const Google__Protobuf__Any *a, const char **type_url, const 
     return 1;
 }
 
-int lro_operation_metadata(const lro_operation *op, const char **type_url, const uint8_t **value,
-                           size_t *len)
+/* The public shape of an optional Any: LRO_OK, presence in *present, and
+ * out-pointers cleared when it is absent (so a binding never reads garbage). */
+static int any_present(const Google__Protobuf__Any *a, const char **type_url,
+                       const uint8_t **value, size_t *len, int *present)
 {
-    return op ? any_out(OP(op)->metadata, type_url, value, len) : 0;
+    int has = any_out(a, type_url, value, len);
+    if (!has) {
+        if (type_url) {
+            *type_url = NULL;
+        }
+        if (value) {
+            *value = NULL;
+        }
+        if (len) {
+            *len = 0;
+        }
+    }
+    if (present) {
+        *present = has;
+    }
+    return LRO_OK;
+}
+
+int lro_operation_metadata(const lro_operation *op, const char **type_url, const uint8_t **value,
+                           size_t *len, int *present)
+{
+    if (op == NULL) {
+        any_present(NULL, type_url, value, len, present);
+        return LRO_ERR_INVALID_ARG;
+    }
+    return any_present(OP(op)->metadata, type_url, value, len, present);
 }
 
 int lro_operation_response(const lro_operation *op, const char **type_url, const uint8_t **value,
-                           size_t *len)
+                           size_t *len, int *present)
 {
-    if (op == NULL || OP(op)->result_case != GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE) {
-        return 0;
+    if (op == NULL) {
+        any_present(NULL, type_url, value, len, present);
+        return LRO_ERR_INVALID_ARG;
     }
-    return any_out(OP(op)->response, type_url, value, len);
+    const Google__Protobuf__Any *a =
+        OP(op)->result_case == GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE ? OP(op)->response
+                                                                               : NULL;
+    return any_present(a, type_url, value, len, present);
 }
 
 const lro_status *lro_operation_error(const lro_operation *op)
@@ -89,7 +120,20 @@ int lro_status_detail(const lro_status *s, size_t i, const char **type_url, cons
     return LRO_OK;
 }
 
-int lro_status_retry_delay_ms(const lro_status *s, int64_t *ms)
+int lro_status_retry_delay_ms(const lro_status *s, int64_t *ms, int *present)
+{
+    int64_t v = 0;
+    int has = lro_status_has_retry_delay(s, &v);
+    if (ms) {
+        *ms = has ? v : 0;
+    }
+    if (present) {
+        *present = has;
+    }
+    return s ? LRO_OK : LRO_ERR_INVALID_ARG;
+}
+
+int lro_status_has_retry_delay(const lro_status *s, int64_t *ms)
 {
     if (s == NULL) {
         return 0;

@@ -3,6 +3,7 @@
  * fault with hits left decides how a call is answered. Faults are counted
  * when they hit, so "K times then success" is exact under concurrency.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "google/protobuf/duration.pb-c.h"
@@ -33,12 +34,24 @@ static void fault_free(srv_fault *f)
     lro_free(f->message);
     lro_free(f->details);
     lro_free(f->garbage);
+    lro_free(f->name_suffix);
+    lro_free(f->reason);
     lro_free(f);
 }
 
-int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *in)
+int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *given)
 {
-    if (s == NULL || in == NULL || in->struct_size < sizeof(lro_test_fault) ||
+    /* Sizes shipped: 0.1's (without name_suffix and reason: they read as
+     * NULL) and today's; any other is refused (ABI rule 1, lro/common.h). */
+    static const uint32_t sizes[] = {offsetof(lro_test_fault, name_suffix),
+                                     sizeof(lro_test_fault)};
+    lro_test_fault fcopy = LRO_TEST_FAULT_INIT;
+    if (given == NULL ||
+        lro_versioned_copy(&fcopy, sizeof fcopy, given, sizes, 2, "lro_test_fault") != LRO_OK) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    const lro_test_fault *in = &fcopy;
+    if (s == NULL ||
         (unsigned)in->kind > LRO_TEST_FAULT_BAD_DETAILS || (in->methods & ~LRO_TEST_ALL) != 0) {
         return LRO_ERR_INVALID_ARG;
     }
@@ -78,6 +91,12 @@ int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *in)
     if (in->garbage != NULL) {
         ok &= (f->garbage = dup_bytes(in->garbage, in->garbage_len)) != NULL;
     }
+    if (in->name_suffix != NULL) {
+        ok &= (f->name_suffix = lro_strdup(in->name_suffix)) != NULL;
+    }
+    if (in->reason != NULL) {
+        ok &= (f->reason = lro_strdup(in->reason)) != NULL;
+    }
     if (!ok) {
         fault_free(f);
         return LRO_ERR_NOMEM;
@@ -112,50 +131,32 @@ void lro_test_server_clear_faults(lro_test_server *s)
     pthread_mutex_unlock(&s->fault_mu);
 }
 
-/* The google.rpc.Status for a STATUS fault (details + optional RetryInfo). */
-static int status_trailer(const srv_fault *f, uint8_t **out, size_t *len)
+/* The google.rpc.Status for a STATUS fault: an ErrorInfo (unless the given
+ * details have one), the given details, and RetryInfo when asked. */
+static int status_trailer(const srv_fault *f, int method, uint8_t **out, size_t *len)
 {
     Google__Rpc__Status *given = NULL;
     if (f->details != NULL) {
         given = google__rpc__status__unpack(lro_pb_allocator(), f->f.details_len, f->details);
     }
-    size_t nd = given != NULL ? given->n_details : 0;
-    Google__Protobuf__Any **dets = lro_calloc(nd + 1, sizeof *dets);
-    uint8_t retry_buf[32];
-    Google__Protobuf__Any retry_any = GOOGLE__PROTOBUF__ANY__INIT;
-    int rc = LRO_ERR_NOMEM;
-    if (dets != NULL) {
-        for (size_t i = 0; i < nd; i++) {
-            dets[i] = given->details[i];
-        }
-        if (f->f.retry_delay_ms >= 0) {
-            Google__Protobuf__Duration d = GOOGLE__PROTOBUF__DURATION__INIT;
-            d.seconds = f->f.retry_delay_ms / 1000;
-            d.nanos = (int32_t)(f->f.retry_delay_ms % 1000) * 1000000;
-            Google__Rpc__RetryInfo ri = GOOGLE__RPC__RETRY_INFO__INIT;
-            ri.retry_delay = &d;
-            retry_any.type_url = "type.googleapis.com/google.rpc.RetryInfo";
-            retry_any.value.len = google__rpc__retry_info__pack(&ri, retry_buf);
-            retry_any.value.data = retry_buf;
-            dets[nd++] = &retry_any;
-        }
-        Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
-        st.code = f->f.code;
-        st.message = f->message != NULL ? f->message : "";
-        st.n_details = nd;
-        st.details = dets;
-        *len = google__rpc__status__get_packed_size(&st);
-        *out = lro_malloc(*len + 1);
-        if (*out != NULL) {
-            google__rpc__status__pack(&st, *out);
-            rc = LRO_OK;
-        }
-        lro_free(dets);
-    }
+    srv_status_spec sp = {f->f.code,
+                          f->message != NULL ? f->message : "injected fault",
+                          f->reason != NULL ? f->reason : "INJECTED_FAULT",
+                          method,
+                          NULL,
+                          given,
+                          f->f.retry_delay_ms};
+    int rc = srv_build_status(&sp, out, len);
     if (given != NULL) {
         google__rpc__status__free_unpacked(given, lro_pb_allocator());
     }
     return rc;
+}
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+    return n >= k && memcmp(s + n - k, suffix, k) == 0;
 }
 
 int faults_apply(srv_call *c, const char *name)
@@ -172,7 +173,8 @@ int faults_apply(srv_call *c, const char *name)
     pthread_mutex_lock(&s->fault_mu);
     for (srv_fault *f = s->faults; f != NULL; f = f->next) {
         if (f->f.times == 0 || (f->f.methods != 0 && !(f->f.methods & bit)) ||
-            (f->name != NULL && (name == NULL || strcmp(f->name, name) != 0))) {
+            (f->name != NULL && (name == NULL || strcmp(f->name, name) != 0)) ||
+            (f->name_suffix != NULL && (name == NULL || !ends_with(name, f->name_suffix)))) {
             continue;
         }
         if (f->f.times > 0) {
@@ -185,7 +187,7 @@ int faults_apply(srv_call *c, const char *name)
         message = lro_strdup(f->message != NULL ? f->message : "injected fault");
         latency = f->f.latency_ms;
         big = f->f.big_size;
-        if (kind == LRO_TEST_FAULT_STATUS && status_trailer(f, &buf, &len) != LRO_OK) {
+        if (kind == LRO_TEST_FAULT_STATUS && status_trailer(f, c->method, &buf, &len) != LRO_OK) {
             buf = NULL;
         } else if (kind == LRO_TEST_FAULT_GARBAGE && f->garbage != NULL) {
             buf = dup_bytes(f->garbage, f->f.garbage_len);

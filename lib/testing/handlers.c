@@ -44,27 +44,6 @@ static const char *req_name(const srv_call *c)
     }
 }
 
-void srv_answer_error(srv_call *c, int code, const char *msg)
-{
-    /* Like Google's servers, send the status as google.rpc.Status in the
-     * trailer too: clients exercise their details parsing on every error. */
-    Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
-    st.code = code;
-    st.message = (char *)msg;
-    size_t n = google__rpc__status__get_packed_size(&st);
-    uint8_t stackbuf[512];
-    uint8_t *b = n <= sizeof stackbuf ? stackbuf : lro_malloc(n);
-    if (b == NULL) {
-        srv_answer(c, code, msg, NULL, 0, NULL, 0);
-        return;
-    }
-    google__rpc__status__pack(&st, b);
-    srv_answer(c, code, msg, NULL, 0, b, n);
-    if (b != stackbuf) {
-        lro_free(b);
-    }
-}
-
 static void answer_empty(srv_call *c)
 {
     grpc_slice e = grpc_empty_slice();
@@ -107,7 +86,7 @@ static int bad_name(srv_call *c, const char *name, const char *what)
              "%s must be non-empty UTF-8 without control characters, "
              "at most %d bytes",
              what, LRO_MAX_NAME_LEN);
-    srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT, msg);
+    srv_answer_error_ex(c, LRO_CODE_INVALID_ARGUMENT, msg, NULL, "name");
     return 1;
 }
 
@@ -306,12 +285,14 @@ static void do_list(srv_call *c)
     }
     int mode = parse_filter(q->filter);
     if (mode == F_BAD) {
-        srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT,
-                         "unsupported filter: use \"\", \"done=true\" or \"done=false\"");
+        srv_answer_error_ex(c, LRO_CODE_INVALID_ARGUMENT,
+                            "unsupported filter: use \"\", \"done=true\" or \"done=false\"", NULL,
+                            "filter");
         return;
     }
     if (q->page_size < 0) {
-        srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT, "page_size must not be negative");
+        srv_answer_error_ex(c, LRO_CODE_INVALID_ARGUMENT, "page_size must not be negative", NULL,
+                            "page_size");
         return;
     }
     size_t page = q->page_size == 0              ? LIST_DEFAULT_PAGE
@@ -321,9 +302,10 @@ static void do_list(srv_call *c)
     if (q->page_token[0] != '\0') {
         int mismatch = 0;
         if (pagetoken_parse(q->page_token, q->name, q->filter, &from, &mismatch) != LRO_OK) {
-            srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT,
-                             mismatch ? "page_token was issued for a different name or filter"
-                                      : "page_token is not valid");
+            srv_answer_error_ex(c, LRO_CODE_INVALID_ARGUMENT,
+                                mismatch ? "page_token was issued for a different name or filter"
+                                         : "page_token is not valid",
+                                NULL, "page_token");
             return;
         }
     }

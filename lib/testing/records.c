@@ -390,11 +390,21 @@ int64_t lro_test_record_deadline_ms(const lro_test_record *r)
 }
 const char *lro_test_record_header(const lro_test_record *r, const char *key)
 {
+    return lro_test_record_header_n(r, key, NULL);
+}
+const char *lro_test_record_header_n(const lro_test_record *r, const char *key, size_t *len)
+{
+    if (len != NULL) {
+        *len = 0;
+    }
     if (r == NULL || key == NULL) {
         return NULL;
     }
     for (size_t i = 0; i < r->n_headers; i++) {
         if (strcmp(r->headers[i].key, key) == 0) {
+            if (len != NULL) {
+                *len = r->headers[i].value_len;
+            }
             return r->headers[i].value;
         }
     }

@@ -9,6 +9,7 @@
  * may answer a call (grpc_call_start_batch is thread-safe), and the answer's
  * completion always comes back to the owning thread, which frees the call.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -203,7 +204,8 @@ static void request_one(srv_thread *t, int method)
         grpc_call_details_init(&c->details);
         rc = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, t->cq, t->cq, c);
     } else {
-        rc = grpc_server_request_registered_call(s->server, s->rm[method], &c->call, &c->deadline,
+        void *rm = method >= M_ADMIN_BASE ? s->admin_rm[method - M_ADMIN_BASE] : s->rm[method];
+        rc = grpc_server_request_registered_call(s->server, rm, &c->call, &c->deadline,
                                                  &c->md, &c->payload, t->cq, t->cq, c);
     }
     if (rc != GRPC_CALL_OK) {
@@ -223,7 +225,11 @@ static void on_request(srv_call *c, int ok)
         request_one(c->t, c->method); /* keep the slot count constant */
     }
     if (c->method == M_UNKNOWN) {
-        srv_answer(c, LRO_CODE_UNIMPLEMENTED, "unknown method", NULL, 0, NULL, 0);
+        srv_answer_error(c, LRO_CODE_UNIMPLEMENTED, "unknown method");
+        return;
+    }
+    if (c->method >= M_ADMIN_BASE) {
+        admin_arrival(c);
         return;
     }
     handle_arrival(c);
@@ -320,19 +326,22 @@ static void free_server(lro_test_server *s)
 int lro_test_server_start(const lro_test_server_options *o, lro_test_server **out)
 {
     lro_test_server_options def = LRO_TEST_SERVER_OPTIONS_INIT;
-    if (out == NULL || (o != NULL && o->struct_size < sizeof(uint32_t))) {
+    /* Sizes shipped: 0.1 without and with the TLS fields, and today's. */
+    static const uint32_t sizes[] = {offsetof(lro_test_server_options, tls_cert_chain_pem),
+                                     offsetof(lro_test_server_options, max_concurrent_streams),
+                                     sizeof(lro_test_server_options)};
+    if (out == NULL || lro_versioned_copy(&def, sizeof def, o, sizes, 3,
+                                          "lro_test_server_options") != LRO_OK) {
         return LRO_ERR_INVALID_ARG;
-    }
-    /* Copy only the fields the caller's struct has (older, smaller struct). */
-    if (o != NULL) {
-        size_t n = o->struct_size < sizeof def ? o->struct_size : sizeof def;
-        memcpy(&def, o, n);
     }
     const char *listen = def.listen != NULL ? def.listen : "127.0.0.1:0";
     int is_unix = strncmp(listen, "unix:", 5) == 0;
     if (def.threads < 0 || def.threads > 64 || strlen(listen) > 256 ||
         (is_unix && listen[5] == '\0') || (!is_unix && strrchr(listen, ':') == NULL) ||
-        ((def.tls_cert_chain_pem == NULL) != (def.tls_private_key_pem == NULL))) {
+        ((def.tls_cert_chain_pem == NULL) != (def.tls_private_key_pem == NULL)) ||
+        def.max_concurrent_streams < 0 || def.max_connection_age_ms < 0 ||
+        def.max_connection_age_grace_ms < 0 || def.max_connection_age_ms > INT32_MAX ||
+        def.max_connection_age_grace_ms > INT32_MAX) {
         return LRO_ERR_INVALID_ARG;
     }
     lro_test_server *s = lro_calloc(1, sizeof *s);
@@ -366,11 +375,33 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
     }
 
     grpc_init();
-    s->server = grpc_server_create(NULL, NULL);
+    /* Front-end behaviour comes from grpc core's own server arguments: the
+     * limit is announced in the HTTP/2 SETTINGS frame, and recycling sends a
+     * real GOAWAY, so clients meet exactly what a proxy would do to them. */
+    grpc_arg args[3];
+    size_t nargs = 0;
+    if (def.max_concurrent_streams > 0) {
+        args[nargs].type = GRPC_ARG_INTEGER;
+        args[nargs].key = (char *)GRPC_ARG_MAX_CONCURRENT_STREAMS;
+        args[nargs++].value.integer = def.max_concurrent_streams;
+    }
+    if (def.max_connection_age_ms > 0) {
+        args[nargs].type = GRPC_ARG_INTEGER;
+        args[nargs].key = (char *)GRPC_ARG_MAX_CONNECTION_AGE_MS;
+        args[nargs++].value.integer = (int)def.max_connection_age_ms;
+        if (def.max_connection_age_grace_ms > 0) {
+            args[nargs].type = GRPC_ARG_INTEGER;
+            args[nargs].key = (char *)GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS;
+            args[nargs++].value.integer = (int)def.max_connection_age_grace_ms;
+        }
+    }
+    grpc_channel_args cargs = {nargs, args};
+    s->server = grpc_server_create(nargs > 0 ? &cargs : NULL, NULL);
     for (int i = 0; i < SRV_METHODS; i++) {
         s->rm[i] = grpc_server_register_method(s->server, srv_method_paths[i], NULL,
                                                GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
     }
+    admin_register(s);
     for (int i = 0; i < s->nthreads; i++) {
         s->threads[i].s = s;
         s->threads[i].cq = grpc_completion_queue_create_for_next(NULL);
@@ -417,6 +448,9 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
         for (int k = 0; k < SLOTS_UNKNOWN; k++) {
             request_one(t, M_UNKNOWN);
         }
+        for (int m = 0; m < SRV_ADMIN_METHODS; m++) {
+            request_one(t, M_ADMIN_BASE + m); /* low traffic: one slot each */
+        }
         t->started = pthread_create(&t->th, NULL, cq_thread, t) == 0;
     }
     int all_started = 1;
@@ -444,6 +478,9 @@ static void drop_held(lro_test_server *s)
     while ((n = lro_heap_top(&s->heap)) != NULL) {
         srv_timer *t = SRV_TIMER(n);
         heap_remove(s, t);
+        if (t->kind == TIMER_LIFECYCLE) {
+            continue; /* embedded in its op_entry, freed with the store */
+        }
         if (t->kind == TIMER_COMPLETE) {
             srv_completion *sc = t->owner;
             lro_free(sc->name);

@@ -9,6 +9,9 @@
  *   records.c    what clients sent, call counters
  *   pagetoken.c  opaque ListOperations page tokens
  *   disconnect.c closing the connection under a call
+ *   admin.c      lro.testing.v1.OperationsAdmin, the control API over gRPC
+ *   errors.c     the google.rpc.Status trailer of every error answer
+ *   lifecycle.c  operations that progress and finish by themselves
  *
  * Locking: s->mu guards the store, waiters, held calls and the timer heap.
  * s->rec_mu (records, counters) and s->fault_mu (faults) are leaf locks:
@@ -29,10 +32,14 @@
 #define SRV_METHODS 5 /* index i <-> LRO_TEST_* bit (1u << i) */
 enum { M_LIST = 0, M_GET = 1, M_DELETE = 2, M_CANCEL = 3, M_WAIT = 4, M_UNKNOWN = -1 };
 
+/* Admin methods (admin.c): srv_call.method = M_ADMIN_BASE + index. */
+#define SRV_ADMIN_METHODS 8
+#define M_ADMIN_BASE      100
+
 enum { TAG_REQUEST = 1, TAG_ANSWER = 2, TAG_SHUTDOWN = 3 };
 
 /* ---- timers.c ---- */
-enum { TIMER_WAIT = 1, TIMER_LATENCY = 2, TIMER_COMPLETE = 3 };
+enum { TIMER_WAIT = 1, TIMER_LATENCY = 2, TIMER_COMPLETE = 3, TIMER_LIFECYCLE = 4 };
 typedef struct srv_timer {
     lro_heap_node node; /* key: due time on the lro_now_ms() clock */
     int kind;
@@ -95,6 +102,11 @@ struct op_entry {
     bool done;
     op_entry *hnext;
     srv_call *waiters; /* held WaitOperation calls */
+    /* Lifecycle (lifecycle.c): armed while the operation is adopted and
+     * pending; owner is this entry. */
+    srv_timer lc_timer;
+    int64_t lc_born, lc_end; /* lro_now_ms() clock */
+    int lc_fail_code;        /* 0 = succeeds */
 };
 
 typedef struct srv_store {
@@ -112,6 +124,8 @@ typedef struct srv_fault {
     char *message;
     uint8_t *details;
     uint8_t *garbage;
+    char *name_suffix;
+    char *reason;
     struct srv_fault *next;
 } srv_fault;
 
@@ -182,6 +196,13 @@ struct lro_test_server {
 
     struct srv_unreachable *unreachable; /* List's unreachable locations (mu) */
 
+    void *admin_rm[SRV_ADMIN_METHODS]; /* admin.c */
+    atomic_int admin_on;
+    /* Lifecycle parameters (mu); lc_on == 0: off. */
+    int lc_on;
+    lro_test_lifecycle lc;
+    uint64_t lc_adopted; /* operations adopted so far */
+
     pthread_mutex_t active_mu; /* leaf */
     pthread_cond_t active_cond;
     long active; /* arrived calls not freed yet */
@@ -212,9 +233,29 @@ LRO_HIDDEN void srv_answer_slice(srv_call *c, int code, const char *msg, grpc_sl
 /* Drops a call without answering (after a disconnect, or at stop). */
 LRO_HIDDEN void srv_drop(srv_call *c);
 LRO_HIDDEN void srv_call_free(srv_call *c);
-/* Answers an error status with a google.rpc.Status trailer built from
- * code/msg (for INVALID_ARGUMENT etc. a trailer is not needed). */
+/* errors.c: answers an error status with a google.rpc.Status trailer
+ * carrying an ErrorInfo (reason from the code, domain "lro-c.testing",
+ * metadata {"method": ...}). Safe with or without s->mu held. */
 LRO_HIDDEN void srv_answer_error(srv_call *c, int code, const char *msg);
+/* As srv_answer_error with an explicit reason (NULL = from the code) and,
+ * when bad_field is not NULL, a google.rpc.BadRequest field violation. */
+LRO_HIDDEN void srv_answer_error_ex(srv_call *c, int code, const char *msg, const char *reason,
+                                    const char *bad_field);
+struct Google__Rpc__Status;
+typedef struct srv_status_spec {
+    int code;
+    const char *message;
+    const char *reason;                      /* NULL = from the code */
+    int method;                              /* M_* for the ErrorInfo metadata */
+    const char *bad_field;                   /* NULL = no BadRequest */
+    const struct Google__Rpc__Status *given; /* details to include, or NULL */
+    int64_t retry_delay_ms;                  /* >= 0 adds a RetryInfo */
+} srv_status_spec;
+/* Serialized google.rpc.Status: [ErrorInfo unless `given` has one], the
+ * given details, [BadRequest], [RetryInfo]. *out is lro_malloc'd. */
+LRO_HIDDEN int srv_build_status(const srv_status_spec *sp, uint8_t **out, size_t *len);
+/* "GetOperation" for M_GET, ...; "unknown" otherwise. */
+LRO_HIDDEN const char *srv_method_short(int method);
 
 /* timers.c (all with s->mu held) */
 /* LRO_OK or LRO_ERR_NOMEM (then the caller must not hold). */
@@ -235,6 +276,13 @@ LRO_HIDDEN size_t store_lower_bound(srv_store *st, uint64_t seq);
  * waiters. LRO_OK, LRO_ERR_INVALID_ARG (unknown), LRO_ERR_STATE (done). */
 LRO_HIDDEN int store_finish(lro_test_server *s, const char *name, const uint8_t *result_op,
                             size_t len);
+/* Replaces e's metadata (type_url NULL: none). LRO_OK or LRO_ERR_NOMEM. */
+LRO_HIDDEN int store_set_metadata(op_entry *e, const char *type_url, const uint8_t *meta,
+                                  size_t meta_len);
+/* lifecycle.c (s->mu held): adopts e if a lifecycle is on and e is pending
+ * and not adopted yet; fires its timer. */
+LRO_HIDDEN void lifecycle_adopt(lro_test_server *s, op_entry *e);
+LRO_HIDDEN void lifecycle_fire(lro_test_server *s, op_entry *e);
 /* Removes an operation; waiters get NOT_FOUND. */
 LRO_HIDDEN int store_delete(lro_test_server *s, const char *name);
 LRO_HIDDEN void waiter_add(op_entry *e, srv_call *c);
@@ -276,6 +324,11 @@ LRO_HIDDEN int pagetoken_parse(const char *tok, const char *parent, const char *
 /* disconnect.c: shuts down the socket(s) carrying this call. Returns how
  * many sockets were shut down. */
 LRO_HIDDEN int disconnect_call(srv_call *c);
+
+/* admin.c: registers the admin methods (before grpc_server_start); an admin
+ * call arrived (s->mu NOT held). */
+LRO_HIDDEN void admin_register(lro_test_server *s);
+LRO_HIDDEN void admin_arrival(srv_call *c);
 
 /* Small helpers shared by the files (store.c). */
 LRO_HIDDEN uint64_t srv_hash(const void *p, size_t n, uint64_t h);

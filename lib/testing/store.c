@@ -147,7 +147,7 @@ static void answer_waiters(lro_test_server *s, op_entry *e, int gone)
         waiter_remove(c);
         heap_remove(s, &c->timer);
         if (gone) {
-            srv_answer(c, LRO_CODE_NOT_FOUND, "operation deleted while waiting", NULL, 0, NULL, 0);
+            srv_answer_error(c, LRO_CODE_NOT_FOUND, "operation deleted while waiting");
         } else {
             srv_answer(c, LRO_CODE_OK, "", e->bytes, e->len, NULL, 0);
         }
@@ -166,7 +166,10 @@ static int store_put_bytes(lro_test_server *s, const char *name, uint8_t *bytes,
         e->len = len;
         e->done = done;
         if (done) {
+            heap_remove(s, &e->lc_timer); /* nothing left to schedule */
             answer_waiters(s, e, 0);
+        } else {
+            lifecycle_adopt(s, e);
         }
         return LRO_OK;
     }
@@ -191,10 +194,16 @@ static int store_put_bytes(lro_test_server *s, const char *name, uint8_t *bytes,
     e->bytes = bytes;
     e->len = len;
     e->done = done;
+    e->lc_timer.node.index = SIZE_MAX;
+    e->lc_timer.kind = TIMER_LIFECYCLE;
+    e->lc_timer.owner = e;
     size_t k = bucket_of(st, name);
     e->hnext = st->buckets[k];
     st->buckets[k] = e;
     st->vec[st->n++] = e;
+    if (!done) {
+        lifecycle_adopt(s, e);
+    }
     return LRO_OK;
 }
 
@@ -279,6 +288,7 @@ int store_delete(lro_test_server *s, const char *name)
     size_t i = store_lower_bound(st, e->seq);
     memmove(&st->vec[i], &st->vec[i + 1], (st->n - i - 1) * sizeof *st->vec);
     st->n--;
+    heap_remove(s, &e->lc_timer);
     answer_waiters(s, e, 1);
     entry_free(e);
     return LRO_OK;
@@ -410,29 +420,33 @@ int lro_test_server_set_metadata(lro_test_server *s, const char *name, const cha
     }
     pthread_mutex_lock(&s->mu);
     op_entry *e = store_find(&s->store, name);
-    int rc = LRO_ERR_INVALID_ARG;
-    Op *op = e != NULL ? op_unpack(e->bytes, e->len) : NULL;
-    if (op != NULL) {
-        Google__Protobuf__Any any, *old = op->metadata;
-        op->metadata = NULL;
-        if (meta_type_url != NULL) {
-            any_set(&any, meta_type_url, meta, meta_len);
-            op->metadata = &any;
-        }
-        uint8_t *b;
-        size_t n;
-        rc = pack_alloc(&op->base, &b, &n);
-        op->metadata = old;
-        if (rc == LRO_OK) {
-            lro_free(e->bytes);
-            e->bytes = b;
-            e->len = n;
-        }
-        op_free(op);
-    } else if (e != NULL) {
-        rc = LRO_ERR_NOMEM;
-    }
+    int rc = e != NULL ? store_set_metadata(e, meta_type_url, meta, meta_len) : LRO_ERR_INVALID_ARG;
     pthread_mutex_unlock(&s->mu);
+    return rc;
+}
+
+int store_set_metadata(op_entry *e, const char *meta_type_url, const uint8_t *meta, size_t meta_len)
+{
+    Op *op = op_unpack(e->bytes, e->len);
+    if (op == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    Google__Protobuf__Any any, *old = op->metadata;
+    op->metadata = NULL;
+    if (meta_type_url != NULL) {
+        any_set(&any, meta_type_url, meta, meta_len);
+        op->metadata = &any;
+    }
+    uint8_t *b;
+    size_t n;
+    int rc = pack_alloc(&op->base, &b, &n);
+    op->metadata = old;
+    if (rc == LRO_OK) {
+        lro_free(e->bytes);
+        e->bytes = b;
+        e->len = n;
+    }
+    op_free(op);
     return rc;
 }
 

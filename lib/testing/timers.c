@@ -32,6 +32,8 @@ static void fire(lro_test_server *s, srv_timer *t)
 {
     if (t->kind == TIMER_WAIT) {
         wait_timed_out(t->owner);
+    } else if (t->kind == TIMER_LIFECYCLE) {
+        lifecycle_fire(s, t->owner);
     } else if (t->kind == TIMER_LATENCY) {
         /* The real answer may take s->mu (and may hold the call again as a
          * Wait): run it unlocked. The call is no longer in the heap, so

@@ -56,7 +56,9 @@ static void test_outcomes(void)
     CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_OK);
     const lro_operation *op = lro_future_operation(f);
     CHECK(op != NULL && lro_operation_done(op));
-    CHECK_EQ_INT(lro_operation_response(op, NULL, NULL, NULL), 1);
+    int present_59 = -1;
+    CHECK_EQ_INT(lro_operation_response(op, NULL, NULL, NULL, &present_59), LRO_OK);
+    CHECK_EQ_INT(present_59, 1);
     CHECK(lro_future_polls(f) >= 1); /* how many depends on the machine speed */
     CHECK_EQ_INT(lro_future_polls(f), lro_test_server_call_count(srv, LRO_TEST_GET, PARENT "/a-ok"));
     lro_future_unref(f);
@@ -254,7 +256,9 @@ static void on_progress(const lro_operation *op, void *ud)
     progress_log *pl = ud;
     const uint8_t *v = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(lro_operation_metadata(op, NULL, &v, &len), 1);
+    int present_257 = -1;
+    CHECK_EQ_INT(lro_operation_metadata(op, NULL, &v, &len, &present_257), LRO_OK);
+    CHECK_EQ_INT(present_257, 1);
     int i = atomic_load(&pl->n);
     if (i < 16 && len >= 2 && len - 2 < sizeof pl->seen[0]) {
         memcpy(pl->seen[i], v + 2, len - 2);
@@ -307,6 +311,45 @@ static void test_progress_dedup(void)
     CHECK_EQ_STR(pl.seen[2], "50%");
     CHECK_EQ_STR(pl.seen[3], "90%");
     CHECK(lro_future_polls(f) > 8);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+}
+
+/* Progress under the default method against a server that implements
+ * WaitOperation: the first state at once, then each change within the
+ * progress interval, although the server would hold a Wait for 10 s. */
+static void test_progress_with_wait(void)
+{
+    lro_client *c = make_client(srv);
+    const char *name = PARENT "/prog-wait";
+    CHECK_EQ_INT(lro_test_server_put_pending(srv, name, NULL, NULL, 0), LRO_OK);
+    set_progress(name, "0%");
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT; /* AUTO */
+    pp.wait_timeout_ms = 10000;
+    pp.progress_interval_ms = 200;
+    progress_log pl;
+    memset(&pl, 0, sizeof pl);
+    uint64_t waits0 = lro_test_server_call_count(srv, LRO_TEST_WAIT, name);
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_await(c, name, &pp, NULL, on_progress, NULL, &pl, NULL, &f), LRO_OK);
+    WAIT_UNTIL(atomic_load(&pl.n) == 1); /* the first state, from a Get */
+    set_progress(name, "50%");
+    WAIT_UNTIL(atomic_load(&pl.n) == 2);
+    set_progress(name, "90%");
+    WAIT_UNTIL(atomic_load(&pl.n) == 3);
+    CHECK_EQ_INT(lro_test_server_complete(srv, name, 0, NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, -1), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    CHECK_EQ_INT(atomic_load(&pl.n), 3);
+    CHECK_EQ_STR(pl.seen[0], "0%");
+    CHECK_EQ_STR(pl.seen[1], "50%");
+    CHECK_EQ_STR(pl.seen[2], "90%");
+    /* It waited with WaitOperation (turns cut to the interval), not Gets. */
+    CHECK(lro_test_server_call_count(srv, LRO_TEST_WAIT, name) > waits0);
+    lro_test_record *r = lro_test_server_last_record(srv, LRO_TEST_WAIT, name);
+    CHECK(r != NULL);
+    CHECK(lro_test_record_wait_timeout_ms(r) <= 200);
+    lro_test_record_free(r);
     lro_future_unref(f);
     lro_client_destroy(c);
 }
@@ -543,7 +586,9 @@ static void test_last_state_after_polls(void)
     const char *url = NULL;
     const uint8_t *val = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(lro_operation_metadata(op, &url, &val, &len), 1);
+    int present_546 = -1;
+    CHECK_EQ_INT(lro_operation_metadata(op, &url, &val, &len, &present_546), LRO_OK);
+    CHECK_EQ_INT(present_546, 1);
     CHECK_EQ_STR(url, ty);
     /* The timeout can only land after a poll that saw m2 when there was one
      * after the change; the server's count tells. */
@@ -563,6 +608,7 @@ int main(void)
     RUN(test_retry_info_on_poll);
     RUN(test_poll_budget);
     RUN(test_progress_dedup);
+    RUN(test_progress_with_wait);
     RUN(test_local_cancel_stops_polling);
     RUN(test_cap_wait_turns);
     RUN(test_cap_poll);

@@ -31,7 +31,9 @@ static void test_get_succeeded(void)
     const char *url = NULL;
     const uint8_t *val = NULL;
     size_t len = 0;
-    CHECK_EQ_INT(lro_operation_response(op, &url, &val, &len), 1);
+    int present_34 = -1;
+    CHECK_EQ_INT(lro_operation_response(op, &url, &val, &len, &present_34), LRO_OK);
+    CHECK_EQ_INT(present_34, 1);
     CHECK_EQ_STR(url, "type.googleapis.com/google.protobuf.StringValue");
     /* Typed unpacking, and a type mismatch refused clearly. */
     ProtobufCMessage *m = NULL;
@@ -54,7 +56,9 @@ static void test_get_failed_with_details(void)
     CHECK_EQ_INT(lro_future_result(f), LRO_OK); /* the RPC worked; the operation failed */
     const lro_operation *op = lro_future_operation(f);
     CHECK_EQ_INT(lro_operation_done(op), 1);
-    CHECK_EQ_INT(lro_operation_response(op, NULL, NULL, NULL), 0);
+    int present_57 = -1;
+    CHECK_EQ_INT(lro_operation_response(op, NULL, NULL, NULL, &present_57), LRO_OK);
+    CHECK_EQ_INT(present_57, 0);
     const lro_status *err = lro_operation_error(op);
     CHECK(err != NULL);
     CHECK_EQ_INT(lro_status_code(err), LRO_CODE_INVALID_ARGUMENT);
@@ -79,7 +83,9 @@ static void test_get_pending_has_metadata(void)
     const lro_operation *op = lro_future_operation(f);
     CHECK_EQ_INT(lro_operation_done(op), 0);
     const char *url = NULL;
-    CHECK_EQ_INT(lro_operation_metadata(op, &url, NULL, NULL), 1);
+    int present_82 = -1;
+    CHECK_EQ_INT(lro_operation_metadata(op, &url, NULL, NULL, &present_82), LRO_OK);
+    CHECK_EQ_INT(present_82, 1);
     CHECK_EQ_STR(url, "type.googleapis.com/google.protobuf.Struct");
     lro_future_unref(f);
 }
@@ -133,7 +139,7 @@ static void test_bad_names_never_call_back(void)
 
 static void test_routing_and_headers(void)
 {
-    lro_header hs[2] = {{"x-test-one", "1"}, {"x-test-two", "two words"}};
+    lro_header hs[2] = {{"x-test-one", "1", 0}, {"x-test-two", "two words", 0}};
     lro_call_options co = LRO_CALL_OPTIONS_INIT;
     co.headers = hs;
     co.header_count = 2;
@@ -168,9 +174,9 @@ static void test_routing_and_headers(void)
     lro_test_record_free(r);
 
     /* Headers that must never be sent. */
-    const lro_header bad[] = {{"X-Upper", "v"}, {"x-crlf", "a\r\nb"}, {"", "v"},
-                              {"grpc-timeout", "1S"}, {"x-nl", "a\nb"}, {"bad key", "v"},
-                              {":authority", "evil"}};
+    const lro_header bad[] = {{"X-Upper", "v", 0}, {"x-crlf", "a\r\nb", 0}, {"", "v", 0},
+                              {"grpc-timeout", "1S", 0}, {"x-nl", "a\nb", 0}, {"bad key", "v", 0},
+                              {":authority", "evil", 0}};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         co.headers = &bad[i];
         co.header_count = 1;

@@ -164,9 +164,12 @@ static void test_retry_info_honoured(void)
     CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
     f = get_once(c, op_name(20), NULL);
     int64_t ms = 0;
-    CHECK_EQ_INT(lro_status_retry_delay_ms(lro_future_status(f), &ms), 1);
+    int present_167 = -1;
+    CHECK_EQ_INT(lro_status_retry_delay_ms(lro_future_status(f), &ms, &present_167), LRO_OK);
+    CHECK_EQ_INT(present_167, 1);
     CHECK_EQ_INT(ms, 1500);
-    CHECK_EQ_INT(lro_status_detail_count(lro_future_status(f)), 1);
+    /* The server's ErrorInfo (every error carries one) and the RetryInfo. */
+    CHECK_EQ_INT(lro_status_detail_count(lro_future_status(f)), 2);
     lro_future_unref(f);
     lro_test_server_clear_faults(srv);
     lro_client_destroy(c);

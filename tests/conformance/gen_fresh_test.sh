@@ -9,7 +9,7 @@ mkdir -p "$tmp/tree/tools"
 cp -rL proto "$tmp/tree/proto"
 cp tools/gen.sh "$tmp/tree/tools/gen.sh"
 bash "$tmp/tree/tools/gen.sh" "$tmp/fresh"
-if ! diff -ru gen/google "$tmp/fresh/google" >"$tmp/diff"; then
+if ! { diff -ru gen/google "$tmp/fresh/google" && diff -ru gen/lro "$tmp/fresh/lro"; } >"$tmp/diff"; then
   head -40 "$tmp/diff"
   echo "FAIL: gen/ is stale; run tools/gen.sh and commit the result"
   exit 1

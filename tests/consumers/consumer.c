@@ -56,7 +56,8 @@ int main(int argc, char **argv)
         size_t n = 0;
         EXPECT(strcmp(lro_operation_name(op), PARENT "/op-00000") == 0);
         EXPECT(lro_operation_done(op) == 1);
-        EXPECT(lro_operation_response(op, &url, &v, &n) == 1);
+        int present = 0;
+        EXPECT(lro_operation_response(op, &url, &v, &n, &present) == LRO_OK && present == 1);
         EXPECT(url && strcmp(url, "type.googleapis.com/google.protobuf.StringValue") == 0);
         char *json = NULL;
         EXPECT(lro_operation_to_json(op, 0, &json, NULL) == LRO_OK);

@@ -36,17 +36,17 @@ bash "$top/tools/install.sh" --dist "$dist" --prefix "$prefix"
 
 # ---- what was installed ------------------------------------------------------
 lib="$prefix/lib"
-[ -f "$lib/liblro.so.0.1.0" ] && [ ! -L "$lib/liblro.so.0.1.0" ] || fail "no liblro.so.0.1.0"
-[ "$(readlink "$lib/liblro.so.0")" = liblro.so.0.1.0 ] || fail "liblro.so.0 link"
-[ "$(readlink "$lib/liblro.so")" = liblro.so.0 ] || fail "liblro.so link"
-soname="$(objdump -p "$lib/liblro.so.0.1.0" | awk '$1 == "SONAME" {print $2}')"
-[ "$soname" = liblro.so.0 ] || fail "SONAME is '$soname'"
-[ -f "$lib/liblro_testing.so.0.1.0" ] && [ ! -L "$lib/liblro_testing.so.0.1.0" ] || fail "no liblro_testing.so.0.1.0"
-[ "$(readlink "$lib/liblro_testing.so.0")" = liblro_testing.so.0.1.0 ] || fail "liblro_testing.so.0 link"
-[ "$(readlink "$lib/liblro_testing.so")" = liblro_testing.so.0 ] || fail "liblro_testing.so link"
-tsoname="$(objdump -p "$lib/liblro_testing.so.0.1.0" | awk '$1 == "SONAME" {print $2}')"
-[ "$tsoname" = liblro_testing.so.0 ] || fail "liblro_testing SONAME is '$tsoname'"
-[ -z "$(nm -D --defined-only "$lib/liblro.so.0.1.0" | grep ' lro_test_' || true)" ] ||
+[ -f "$lib/liblro.so.1.0.0" ] && [ ! -L "$lib/liblro.so.1.0.0" ] || fail "no liblro.so.1.0.0"
+[ "$(readlink "$lib/liblro.so.1")" = liblro.so.1.0.0 ] || fail "liblro.so.1 link"
+[ "$(readlink "$lib/liblro.so")" = liblro.so.1 ] || fail "liblro.so link"
+soname="$(objdump -p "$lib/liblro.so.1.0.0" | awk '$1 == "SONAME" {print $2}')"
+[ "$soname" = liblro.so.1 ] || fail "SONAME is '$soname'"
+[ -f "$lib/liblro_testing.so.1.0.0" ] && [ ! -L "$lib/liblro_testing.so.1.0.0" ] || fail "no liblro_testing.so.1.0.0"
+[ "$(readlink "$lib/liblro_testing.so.1")" = liblro_testing.so.1.0.0 ] || fail "liblro_testing.so.1 link"
+[ "$(readlink "$lib/liblro_testing.so")" = liblro_testing.so.1 ] || fail "liblro_testing.so link"
+tsoname="$(objdump -p "$lib/liblro_testing.so.1.0.0" | awk '$1 == "SONAME" {print $2}')"
+[ "$tsoname" = liblro_testing.so.1 ] || fail "liblro_testing SONAME is '$tsoname'"
+[ -z "$(nm -D --defined-only "$lib/liblro.so.1.0.0" | grep ' lro_test_' || true)" ] ||
   fail "liblro.so exports lro_test_ symbols"
 want_headers="client.h common.h future.h json.h longrunning.h lro.h lro_pb.h registry.h testing.h"
 have_headers="$(cd "$prefix/include/lro" && find . -maxdepth 1 -name '*.h' | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ')"
@@ -88,8 +88,8 @@ grep -qx "prefix=$prefix" "$lib/pkgconfig/lro.pc" || fail "lro.pc prefix"
 grep -qx "prefix=$prefix" "$lib/pkgconfig/lro-testing.pc" || fail "lro-testing.pc prefix"
 
 export PKG_CONFIG_PATH="$lib/pkgconfig"
-[ "$(pkg-config --modversion lro)" = 0.1.0 ] || fail "pkg-config --modversion lro"
-[ "$(pkg-config --modversion lro-testing)" = 0.1.0 ] || fail "pkg-config --modversion lro-testing"
+[ "$(pkg-config --modversion lro)" = 1.0.0 ] || fail "pkg-config --modversion lro"
+[ "$(pkg-config --modversion lro-testing)" = 1.0.0 ] || fail "pkg-config --modversion lro-testing"
 # The public headers need no macro and no other include directory: --cflags
 # is the prefix's include directory, and nothing of grpc's (-DNOMINMAX).
 for m in lro lro-testing; do
@@ -97,7 +97,7 @@ for m in lro lro-testing; do
   case " $cflags " in *NOMINMAX*) fail "pkg-config --cflags $m leaks grpc's -DNOMINMAX: $cflags" ;; esac
   [ "$(echo $cflags)" = "-I$prefix/include" ] || fail "pkg-config --cflags $m is '$cflags'"
 done
-pkg-config --print-requires lro-testing | grep -qx 'lro = 0.1.0' || fail "lro-testing does not require lro = 0.1.0"
+pkg-config --print-requires lro-testing | grep -qx 'lro = 1.0.0' || fail "lro-testing does not require lro = 1.0.0"
 for l in -llro -lgrpc -lgpr -lprotobuf-c; do
   pkg-config --static --libs lro | tr ' ' '\n' | grep -qx -- "$l" || fail "pkg-config --static --libs lro lacks $l"
 done
@@ -106,7 +106,7 @@ pkg-config --libs lro-testing | tr ' ' '\n' | grep -qx -- -llro || fail "pkg-con
 # A sanitizer build of lro-c (--config=asan) needs the program instrumented
 # too (the runtime must come first); otherwise the builds are plain.
 san=()
-if objdump -p "$lib/liblro.so.0.1.0" | grep -c 'NEEDED.*libasan' >/dev/null; then
+if objdump -p "$lib/liblro.so.1.0.0" | grep -c 'NEEDED.*libasan' >/dev/null; then
   san=(-fsanitize=address,undefined)
 fi
 
@@ -133,13 +133,13 @@ cp "$top/tests/consumers/consumer.c" "$top/tests/consumers/consumer_testing.c" \
 # (awk reads all of objdump's output: `grep -q` would stop early, objdump
 # would die of SIGPIPE, and pipefail would turn a match into a failure.)
 needs() { objdump -p "$1" | awk -v l="$2" '$1 == "NEEDED" && $2 == l {f = 1} END {exit !f}'; }
-needs_liblro() { needs "$1" liblro.so.0; }
-needs_testing() { needs "$1" liblro_testing.so.0; }
+needs_liblro() { needs "$1" liblro.so.1; }
+needs_testing() { needs "$1" liblro_testing.so.1; }
 
 # ---- 1. plain cc + pkg-config (shared) ----------------------------------------------
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/consumer_cc" "$src/consumer.c" \
   $(pkg-config --cflags --libs lro)
-needs_liblro "$tmp/consumer_cc" || fail "cc build does not link liblro.so.0"
+needs_liblro "$tmp/consumer_cc" || fail "cc build does not link liblro.so.1"
 ! needs_testing "$tmp/consumer_cc" || fail "a program using lro only needs liblro_testing"
 LD_LIBRARY_PATH="$lib" "$tmp/consumer_cc" "$target" || fail "cc build: consumer failed"
 
@@ -148,12 +148,12 @@ cmake -S "$src" -B "$tmp/build" -DCMAKE_BUILD_TYPE=Release \
   -DCMAKE_C_FLAGS="${san[*]:-}" -DCMAKE_EXE_LINKER_FLAGS="${san[*]:-}" >"$tmp/cmake.log" 2>&1 ||
   { cat "$tmp/cmake.log"; fail "cmake configure"; }
 cmake --build "$tmp/build" >>"$tmp/cmake.log" 2>&1 || { cat "$tmp/cmake.log"; fail "cmake build"; }
-needs_liblro "$tmp/build/consumer" || fail "CMake build does not link liblro.so.0"
+needs_liblro "$tmp/build/consumer" || fail "CMake build does not link liblro.so.1"
 ! needs_testing "$tmp/build/consumer" || fail "CMake: a program using lro only needs liblro_testing"
 # CMake puts the prefix's lib/ in the build RPATH: no LD_LIBRARY_PATH needed.
 "$tmp/build/consumer" "$target" || fail "CMake build: consumer failed"
 needs_testing "$tmp/build/consumer_testing" && needs_liblro "$tmp/build/consumer_testing" ||
-  fail "CMake build of consumer_testing does not link liblro_testing.so.0 and liblro.so.0"
+  fail "CMake build of consumer_testing does not link liblro_testing.so.1 and liblro.so.1"
 "$tmp/build/consumer_testing" || fail "CMake build: consumer_testing failed"
 
 # ---- 3. static: liblro.a + pkg-config --static -------------------------------
@@ -161,7 +161,7 @@ static_libs="$(pkg-config --static --libs lro)"
 static_libs="${static_libs/-llro/-l:liblro.a}"
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/consumer_static" "$src/consumer.c" \
   $(pkg-config --cflags lro) $static_libs
-! needs_liblro "$tmp/consumer_static" || fail "static build still needs liblro.so.0"
+! needs_liblro "$tmp/consumer_static" || fail "static build still needs liblro.so.1"
 "$tmp/consumer_static" "$target" || fail "static build: consumer failed"
 
 # ---- 4. the embedded server: pkg-config lro-testing, shared and static ----------
@@ -169,8 +169,19 @@ cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/consumer_static" "$src/co
 cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/testing_cc" "$src/consumer_testing.c" \
   $(pkg-config --cflags --libs lro-testing libprotobuf-c)
 needs_testing "$tmp/testing_cc" && needs_liblro "$tmp/testing_cc" ||
-  fail "lro-testing build does not link liblro_testing.so.0 and liblro.so.0"
+  fail "lro-testing build does not link liblro_testing.so.1 and liblro.so.1"
 LD_LIBRARY_PATH="$lib" "$tmp/testing_cc" || fail "lro-testing build: consumer_testing failed"
+# The ABI probe of tests/abi (struct tails, sizes, every struct_size accepted
+# or refused as documented) against the INSTALLED headers and libraries, as
+# C11 and as C99 -pedantic: what a binding author compiles against.
+cp "$top/tests/abi/probe.c" "$top/tests/common/check.h" "$src/"
+for std in c11 c99; do
+  cc -std=$std -pedantic -Wall -Wextra -Werror -D_GNU_SOURCE "${san[@]}" -o "$tmp/probe_$std" \
+    "$src/probe.c" -I"$src" $(pkg-config --cflags --libs lro-testing) ||
+    fail "the ABI probe does not build against the installed headers ($std)"
+  LD_LIBRARY_PATH="$lib" "$tmp/probe_$std" >"$tmp/probe_$std.log" 2>&1 ||
+    { cat "$tmp/probe_$std.log"; fail "the ABI probe failed against the installed library ($std)"; }
+done
 # liblro_testing.so finds its liblro.so beside it (RUNPATH \$ORIGIN): a
 # program with an rpath to the prefix only needs no LD_LIBRARY_PATH.
 cc -std=c11 "${san[@]}" -o "$tmp/testing_rpath" "$src/consumer_testing.c" \

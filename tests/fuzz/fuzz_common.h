@@ -70,7 +70,8 @@ static inline void fuzz_status(const lro_status *s)
         }
     }
     int64_t ms = 0;
-    if (lro_status_retry_delay_ms(s, &ms)) {
+    int present = 0;
+    if (lro_status_retry_delay_ms(s, &ms, &present) == LRO_OK && present) {
         fuzz_sink += (size_t)ms;
     }
 }
@@ -82,10 +83,11 @@ static inline void fuzz_operation(const lro_operation *op)
     const char *url;
     const uint8_t *val;
     size_t len;
-    if (lro_operation_metadata(op, &url, &val, &len)) {
+    int present = 0;
+    if (lro_operation_metadata(op, &url, &val, &len, &present) == LRO_OK && present) {
         fuzz_any(url, val, len);
     }
-    if (lro_operation_response(op, &url, &val, &len)) {
+    if (lro_operation_response(op, &url, &val, &len, &present) == LRO_OK && present) {
         fuzz_any(url, val, len);
     }
     fuzz_status(lro_operation_error(op));

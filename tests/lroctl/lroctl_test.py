@@ -20,8 +20,11 @@ def op(i):
 
 
 class Server:
-    def __init__(self, seed=20):
-        self.p = subprocess.Popen([LROCTL, "serve", "--seed", str(seed)],
+    # The golden tests below need operations that stay as seeded:
+    # --complete-after 0 turns the lifecycle off. LiveServeTest runs the
+    # defaults.
+    def __init__(self, seed=20, args=("--complete-after", "0")):
+        self.p = subprocess.Popen([LROCTL, "serve", "--seed", str(seed)] + list(args),
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.target = self.p.stdout.readline().strip()
         assert self.target.startswith("127.0.0.1:"), self.target
@@ -117,8 +120,11 @@ class LroctlTest(unittest.TestCase):
         code, out, err = self.run_ctl("get", PARENT + "/nope")
         self.assertEqual(code, 15)  # 10 + NOT_FOUND
         self.assertEqual(out, "")
-        self.assertEqual(err.count("\n"), 1)
-        self.assertIn("NOT_FOUND", err)
+        # The error line, then the status as one line of JSON.
+        lines = err.strip().split("\n")
+        self.assertEqual(len(lines), 2, err)
+        self.assertIn("NOT_FOUND", lines[0])
+        self.assertEqual(json.loads(lines[1])["code"], 5)
 
     # ---- list --------------------------------------------------------------
     def test_list_pages(self):
@@ -172,7 +178,7 @@ class LroctlTest(unittest.TestCase):
         code, out, err = self.run_ctl("list", PARENT, "--page-token", "bogus")
         self.assertEqual(code, 13)  # 10 + INVALID_ARGUMENT
         self.assertIn("INVALID_ARGUMENT", err)
-        self.assertEqual(err.count("\n"), 1)
+        self.assertEqual(err.count("\n"), 2)
 
     # ---- cancel / delete / wait --------------------------------------------
     def test_cancel_then_get(self):
@@ -256,6 +262,24 @@ class LroctlTest(unittest.TestCase):
         self.assert_usage(code, err, "duration")
         code, _, err = self.run_ctl("get", "bad\x01name")
         self.assert_usage(code, err, "control characters")
+        # Refusals of the library itself come with its lro_last_error() text.
+        code, _, err = self.run_ctl("--header", "Bad=1", "get", op(0))
+        self.assert_usage(code, err, "keys are lowercase")
+        code, _, err = self.run_ctl("--header", "grpc-foo=1", "get", op(0))
+        self.assert_usage(code, err, "header key 'grpc-foo' is reserved")
+        code, _, err = self.run_ctl("get", "bad\udcffname")  # byte 0xff on the command line
+        self.assert_usage(code, err, "name has invalid UTF-8 at byte 3")
+
+    def test_unreadable_files_say_why(self):
+        missing = "/nonexistent-lroctl-test/ca.pem"
+        r = subprocess.run([LROCTL, "--target", self.srv.target, "--ca-file", missing, "get",
+                            op(0)], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("cannot read CA file '%s': No such file or directory" % missing, r.stderr)
+        r = subprocess.run([LROCTL, "--target", self.srv.target, "--token-file", missing, "get",
+                            op(0)], capture_output=True, text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("No such file or directory", r.stderr)
         code, out, _ = self.run_ctl("--help", connect=False)
         self.assertEqual(code, 0)
         self.assertIn("Exit codes", out)
@@ -278,8 +302,10 @@ class LroctlTest(unittest.TestCase):
         r = subprocess.run([LROCTL, "--target", "127.0.0.1:1", "--plaintext", "get", op(0)],
                            capture_output=True, text=True, timeout=60)
         self.assertEqual(r.returncode, 24, r.stderr)  # 10 + UNAVAILABLE
-        self.assertEqual(r.stderr.count("\n"), 1)
-        self.assertIn("UNAVAILABLE", r.stderr)
+        lines = r.stderr.strip().split("\n")
+        self.assertEqual(len(lines), 2, r.stderr)
+        self.assertIn("UNAVAILABLE", lines[0])
+        self.assertEqual(json.loads(lines[1])["code"], 14)
 
     def test_tls_default_refuses_plaintext_server(self):
         # Without --plaintext lroctl speaks TLS: against a plaintext server the
@@ -287,6 +313,302 @@ class LroctlTest(unittest.TestCase):
         r = subprocess.run([LROCTL, "--target", self.srv.target, "--call-timeout", "3s",
                             "get", op(0)], capture_output=True, text=True, timeout=60)
         self.assertIn(r.returncode, (24, 14), r.stderr)
+
+
+def run_tty(argv):
+    """Runs argv with stderr on a pseudo-terminal; returns (code, stdout, tty)."""
+    import pty
+    master, slave = pty.openpty()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    out, _ = p.communicate(timeout=60)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return p.returncode, out, b"".join(chunks).decode()
+
+
+class ServeBase(unittest.TestCase):
+    SERVE_ARGS = ()
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server(20, cls.SERVE_ARGS)
+
+    @classmethod
+    def tearDownClass(cls):
+        assert cls.srv.stop() == 0
+
+    def run_ctl(self, *args, env=None, timeout=60):
+        argv = [LROCTL, "--target", self.srv.target, "--plaintext"] + list(args)
+        e = dict(os.environ)
+        e.pop("LRO_TARGET", None)
+        e.pop("LRO_TOKEN", None)
+        if env:
+            e.update(env)
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=e)
+        return r.returncode, r.stdout, r.stderr
+
+
+class LiveServeTest(ServeBase):
+    """A plain `lroctl serve`: pending operations progress and finish."""
+    SERVE_ARGS = ()
+
+    def test_wait_on_plain_serve_ends(self):
+        # Default --complete-after is 5s: the wait must end by itself, with
+        # success or the operation's failure, within it plus a margin (the
+        # subprocess timeout bounds it; nothing is timed).
+        code, out, err = self.run_ctl("wait", op(2), timeout=5 + 40)
+        self.assertIn(code, (0, 3), err)
+        o = json.loads(out)
+        self.assertIs(o["done"], True)
+        self.assertIn("progress", o["metadata"]["value"])
+
+    def test_wait_several_in_order_worst_exit(self):
+        # Pending seeded ops are 2, 6, 10, 14, 18, adopted in that order; with
+        # --fail-every 3 (default) the third one (op-00010) fails.
+        names = [op(18), op(10), op(2), op(0)]
+        code, out, err = self.run_ctl("wait", *names, timeout=5 + 40)
+        self.assertEqual(code, 3, err)  # the worst: one failed
+        arr = json.loads(out)
+        self.assertEqual([o["name"] for o in arr], names)  # the order given
+        self.assertEqual([o.get("done") for o in arr], [True] * 4)
+        self.assertEqual(arr[1]["error"]["code"], 10)  # ABORTED
+        det = arr[1]["error"]["details"][0]
+        self.assertEqual(det["reason"], "SIMULATED_FAILURE")
+        self.assertEqual(det["domain"], "lro-c.testing")
+        self.assertIn("response", arr[0])
+        self.assertIn(op(10), err)
+        # An unknown name among them: null in its place, the RPC error wins.
+        code, out, err = self.run_ctl("wait", op(0), PARENT + "/nope")
+        self.assertEqual(code, 15, err)
+        arr = json.loads(out)
+        self.assertEqual(arr[0]["name"], op(0))
+        self.assertIsNone(arr[1])
+        # Text: one table, rows in order.
+        code, out, err = self.run_ctl("wait", op(3), op(0), "--format", "text")
+        self.assertEqual(code, 0, err)
+        lines = out.strip().split("\n")
+        self.assertTrue(lines[0].startswith("NAME"))
+        self.assertIn(op(3), lines[1])
+        self.assertIn(op(0), lines[2])
+
+    def test_wait_several_live_lines(self):
+        # New operations appear through the server's own lifecycle only when
+        # put; the seeded pending ones may be done by now, so wait on one done
+        # and one unknown: both lines are drawn on the terminal.
+        code, out, tty = run_tty([LROCTL, "--target", self.srv.target, "--plaintext", "wait",
+                                  op(0), op(4)])
+        self.assertEqual(code, 0, tty)
+        self.assertIn(op(0) + "  ", tty)
+        self.assertIn(op(4) + "  ", tty)
+        self.assertIn("succeeded after", tty)
+        self.assertEqual(len(json.loads(out)), 2)
+
+
+class LiveProgressTest(ServeBase):
+    SERVE_ARGS = ("--complete-after", "3s", "--progress-every", "200ms", "--fail-every", "0")
+
+    def test_progress_on_terminal_then_done(self):
+        code, out, tty = run_tty([LROCTL, "--target", self.srv.target, "--plaintext", "wait",
+                                  op(14), "--poll-only", "--poll-interval", "100ms"])
+        self.assertEqual(code, 0, tty)  # --fail-every 0: every one succeeds
+        self.assertIn("progress ", tty)
+        self.assertIn("done after", tty)
+        self.assertIs(json.loads(out)["done"], True)
+
+
+class VerboseWaitTest(ServeBase):
+    SERVE_ARGS = ("--complete-after", "2s", "--progress-every", "200ms")
+
+    def test_verbose_wait_lines(self):
+        code, out, err = self.run_ctl("-v", "wait", op(2), "--poll-only", "--poll-interval",
+                                      "100ms", timeout=2 + 40)
+        self.assertEqual(code, 0, err)  # the first adopted one succeeds
+        self.assertIn("> 127.0.0.1:", err)
+        self.assertIn("/google.longrunning.Operations/GetOperation", err)
+        # Sampled every 100 ms: a line per new poll count, not necessarily 1.
+        self.assertRegex(err, r"\[await\] " + op(2) + r": poll [0-9]+ made by [0-9.]+s")
+        self.assertIn("still running, progress ", err)
+        self.assertIn("[await] " + op(2) + ": succeeded, OK after ", err)
+
+
+class FaultFlagsTest(ServeBase):
+    SERVE_ARGS = ("--complete-after", "0",
+                  "--fault", "get:op-00003=UNAVAILABLEx2@retry=100ms",
+                  "--fault", "get:op-00005=RESOURCE_EXHAUSTED@retry=1500ms",
+                  "--fault", "list:nowhere=FAILED_PRECONDITIONx1@reason=NOT_READY@retry=1s",
+                  "--fault", "delete=PERMISSION_DENIED",
+                  "--unimplemented", "wait,cancel",
+                  "--latency", "20ms",
+                  "--max-streams", "8")
+
+    def test_fault_k_times_with_retry_info_verbose(self):
+        code, out, err = self.run_ctl("-v", "get", op(3))
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["name"], op(3))
+        attempts = [l for l in err.split("\n") if "[attempt " in l]
+        self.assertEqual(len(attempts), 3, err)
+        self.assertIn("[attempt 1] GetOperation " + op(3) + ": UNAVAILABLE", attempts[0])
+        self.assertIn("retry in 100 ms (the server's RetryInfo)", attempts[0])
+        self.assertIn("[attempt 3] GetOperation " + op(3) + ": OK", attempts[2])
+        self.assertIn("> x-goog-request-params: name=" + op(3), err)
+
+    def test_latency_flag(self):
+        # --latency 20ms: every attempt lroctl reports took at least that
+        # long (a lower bound the server guarantees, not a timing guess).
+        import re
+        code, out, err = self.run_ctl("-v", "get", op(0))
+        self.assertEqual(code, 0, err)
+        ms = re.search(r"\[attempt 1\] GetOperation \S+: OK \(([0-9.]+) ms\)", err)
+        self.assertIsNotNone(ms, err)
+        self.assertGreaterEqual(float(ms.group(1)), 19.5)
+
+    def test_error_details_text_and_json(self):
+        # RetryInfo on a code that is not retried: shown, not acted upon.
+        code, out, err = self.run_ctl("get", op(5), "--format", "text")
+        self.assertEqual(code, 18, err)  # 10 + RESOURCE_EXHAUSTED
+        lines = err.rstrip("\n").split("\n")
+        self.assertEqual(lines[0], "lroctl: get failed: RESOURCE_EXHAUSTED: "
+                                   "injected by lroctl serve --fault")
+        self.assertEqual(lines[1], "  ErrorInfo: reason INJECTED_FAULT, domain lro-c.testing, "
+                                   "metadata method=GetOperation")
+        self.assertEqual(lines[2], "  RetryInfo: retry after 1.5s")
+        code, out, err = self.run_ctl("get", op(5))
+        self.assertEqual(code, 18, err)
+        st = json.loads(err.rstrip("\n").split("\n")[-1])
+        self.assertEqual(st["code"], 8)
+        self.assertEqual(st["message"], "injected by lroctl serve --fault")
+        self.assertEqual([d["@type"] for d in st["details"]],
+                         ["type.googleapis.com/google.rpc.ErrorInfo",
+                          "type.googleapis.com/google.rpc.RetryInfo"])
+        self.assertEqual(st["details"][1]["retryDelay"], "1.500s")
+        # BadRequest from a bad page token.
+        code, out, err = self.run_ctl("list", PARENT, "--page-token", "junk", "--format", "text")
+        self.assertEqual(code, 13, err)
+        self.assertIn("\n  BadRequest: field page_token: page_token is not valid\n", err)
+        code, out, err = self.run_ctl("list", PARENT, "--page-token", "junk")
+        st = json.loads(err.rstrip("\n").split("\n")[-1])
+        self.assertEqual(st["details"][1]["fieldViolations"][0]["field"], "page_token")
+
+    def test_fault_reason_and_suffix_on_list(self):
+        code, out, err = self.run_ctl("list", "projects/p/locations/nowhere", "--format", "text")
+        self.assertEqual(code, 19, err)  # 10 + FAILED_PRECONDITION
+        self.assertIn("  ErrorInfo: reason NOT_READY, domain lro-c.testing", err)
+        self.assertIn("  RetryInfo: retry after 1s", err)
+        # x1: the next call goes through (an empty collection).
+        code, out, err = self.run_ctl("list", "projects/p/locations/nowhere")
+        self.assertEqual(code, 0, err)
+
+    def test_unimplemented_and_permission_denied(self):
+        code, out, err = self.run_ctl("cancel", op(2))
+        self.assertEqual(code, 22, err)  # 10 + UNIMPLEMENTED
+        st = json.loads(err.rstrip("\n").split("\n")[-1])
+        self.assertEqual(st["details"][0]["reason"], "METHOD_NOT_IMPLEMENTED")
+        self.assertEqual(st["details"][0]["metadata"], {"method": "CancelOperation"})
+        # Wait is unimplemented: the await falls back to polling and works.
+        code, out, err = self.run_ctl("wait", op(0))
+        self.assertEqual(code, 0, err)
+        code, out, err = self.run_ctl("-v", "delete", op(0), "--format", "text")
+        self.assertEqual(code, 17, err)  # 10 + PERMISSION_DENIED
+        self.assertIn("not retried (PERMISSION_DENIED is not a retryable code)", err)
+        self.assertIn("  ErrorInfo: reason INJECTED_FAULT", err)
+
+    def test_secrets_never_printed_verbose(self):
+        secret = "s3cr3t-t0ken-in-env"
+        code, out, err = self.run_ctl("-v", "--allow-insecure-token", "get", op(0),
+                                      env={"LRO_TOKEN": secret})
+        self.assertEqual(code, 0, err)
+        self.assertIn("> authorization: Bearer <redacted>", err)
+        self.assertNotIn(secret, out + err)
+        import tempfile
+        with tempfile.NamedTemporaryFile("w", suffix=".tok", delete=False) as tf:
+            tf.write("f1le-t0ken-secret\n")
+        try:
+            code, out, err = self.run_ctl("--verbose", "--allow-insecure-token", "--token-file",
+                                          tf.name, "--header", "x-api-key=hdr-secret-v",
+                                          "--header", "x-tenant=blue", "wait", op(0), op(3))
+        finally:
+            os.unlink(tf.name)
+        self.assertEqual(code, 0, err)
+        self.assertIn("> authorization: Bearer <redacted>", err)
+        self.assertIn("> x-api-key: <redacted, 12 bytes>", err)
+        self.assertIn("> x-tenant: blue", err)
+        self.assertIn("[await] " + op(0) + ": succeeded", err)
+        for s in ("f1le-t0ken-secret", "hdr-secret-v"):
+            self.assertNotIn(s, out + err)
+
+
+class ServeLimitsTest(ServeBase):
+    # Operations outlive several recycled connections (more cuts than a
+    # single poll's retry policy has attempts): awaits must ride them all.
+    SERVE_ARGS = ("--complete-after", "6s", "--progress-every", "500ms", "--max-streams", "1",
+                  "--max-conn-age", "1s", "--max-conn-age-grace", "200ms")
+
+    def test_wait_held_through_recycling(self):
+        # The default await holds WaitOperation; the server cuts it when the
+        # connection is recycled (GOAWAY, 200 ms grace) and lroctl still ends
+        # with the operation's real outcome (op-00014: adopted 4th, succeeds).
+        code, out, err = self.run_ctl("wait", op(14), timeout=2 + 40)
+        self.assertEqual(code, 0, err)
+        self.assertIs(json.loads(out)["done"], True)
+
+    def test_wait_with_one_stream_and_recycling(self):
+        # Both awaits share one connection that allows one stream and is
+        # recycled every second; polling (short calls) rides through.
+        code, out, err = self.run_ctl("wait", op(2), op(6), "--poll-only", "--poll-interval",
+                                      "100ms", timeout=2 + 40)
+        self.assertEqual(code, 0, err)
+        self.assertEqual([o["name"] for o in json.loads(out)], [op(2), op(6)])
+
+
+class ServeUsageTest(unittest.TestCase):
+    def serve(self, *args):
+        r = subprocess.run([LROCTL, "serve"] + list(args), capture_output=True, text=True,
+                           timeout=30)
+        return r.returncode, r.stdout, r.stderr
+
+    def test_bad_flags(self):
+        for args, needle in [
+            (["--seed", "100001"], "0..100000"),
+            (["--seed", "-1"], "0..100000"),
+            (["--fault", "get=NOPE"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "fetch=UNAVAILABLE"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get=UNAVAILABLEx0"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get=UNAVAILABLE@retry=soon"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get:=UNAVAILABLE"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get=17"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get=5@reason=lower"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--fault", "get=5@color=red"], "METHOD[:NAME_SUFFIX]=CODE"),
+            (["--unimplemented", "wait,"], "list,get,wait"),
+            (["--max-streams", "0"], "1..2147483647"),
+            (["--complete-after", "later"], "duration"),
+            (["--max-conn-age", "0"], "out of range"),
+            (["--max-conn-age-grace", "1s"], "needs --max-conn-age"),
+            (["--latency"], "needs a value"),
+        ]:
+            code, out, err = self.serve(*args)
+            self.assertEqual(code, 2, (args, err))
+            self.assertEqual(out, "")
+            self.assertEqual(err.count("\n"), 1, (args, err))
+            self.assertIn(needle, err, args)
+
+    def test_help(self):
+        r = subprocess.run([LROCTL, "serve", "--help"], capture_output=True, text=True)
+        for flag in ["--complete-after", "--progress-every", "--fault", "--latency",
+                     "--unimplemented", "--max-streams", "--max-conn-age"]:
+            self.assertIn(flag, r.stdout)
+        r = subprocess.run([LROCTL, "wait", "--help"], capture_output=True, text=True)
+        self.assertIn("NAME...", r.stdout)
+        r = subprocess.run([LROCTL, "--help"], capture_output=True, text=True)
+        self.assertIn("--verbose", r.stdout)
 
 
 class DemoTest(unittest.TestCase):

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """Tests of the asyncio binding (bindings/python/lro) against the embedded
-server: in-process (lro.testing, over liblro_testing.so.0's lro_test_* API)
+server: in-process (lro.testing, over liblro_testing.so.1's lro_test_* API)
 and `lroctl serve` in another process.
 
 Run by tests/python/lro_binding_test.sh with LRO_LIBRARY, LRO_TESTING_LIBRARY
@@ -114,6 +114,35 @@ class CallsTest(Base):
             self.assertEqual(cm.exception.code, 3, bad[:10])
             self.assertLess(cm.exception.result, 0)
         self.assertEqual(self.ops.inflight, 0)
+
+    async def test_refusals_carry_lro_last_error_text(self):
+        # lro-c's own refusals say what was wrong (lro_last_error), not just
+        # "invalid argument".
+        with self.assertRaises(lro.LroError) as cm:
+            self.ops.get("ops/" + "x" * 5000)
+        self.assertIn("name is longer than 4096 bytes", str(cm.exception))
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, headers=[("Bad", "1")])
+        self.assertIn("keys are lowercase", cm.exception.message)
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, headers=[("grpc-x", "1")])
+        self.assertIn("header key 'grpc-x' is reserved", cm.exception.message)
+        secret = "py-s3cret-t0ken"
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, token=secret)
+        self.assertEqual(cm.exception.message,
+                         "bearer token over plaintext: set allow_plaintext or use TLS")
+        self.assertNotIn(secret, str(cm.exception))
+        # A bytes value with NUL for a "-bin" key is fine; for a text key it
+        # is refused with the reason.
+        c = lro.Client(self.srv.target, plaintext=True, headers=[("x-blob-bin", b"a\0b")])
+        try:
+            self.assertTrue((await c.get(opname(0))).done)
+        finally:
+            c.close()
+        with self.assertRaises(lro.LroError) as cm:
+            lro.Client(self.srv.target, plaintext=True, headers=[("x-text", b"a\0b")])
+        self.assertIn("header 'x-text' value has byte 0x00 at 1", cm.exception.message)
 
     async def test_cancel_then_delete(self):
         self.srv.put_pending("jobs/a/1", int32(5))
@@ -451,8 +480,8 @@ class LibrariesTest(unittest.TestCase):
     def test_testing_library_loaded_only_by_lro_testing(self):
         out = subprocess.run(["/usr/bin/python3", "-c", self.PROBE], check=True,
                              stdout=subprocess.PIPE, timeout=60).stdout.decode().split("\n")
-        self.assertEqual(out[0], "liblro.so.0")
-        self.assertEqual(out[1], "liblro.so.0 liblro_testing.so.0")
+        self.assertEqual(out[0], "liblro.so.1")
+        self.assertEqual(out[1], "liblro.so.1 liblro_testing.so.1")
         self.assertEqual(out[2], "3")
 
     def test_testing_library_found_beside_liblro(self):
@@ -462,20 +491,20 @@ class LibrariesTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as d:
             for var in ("LRO_LIBRARY", "LRO_TESTING_LIBRARY"):
                 shutil.copy(os.environ[var], d)
-            env = dict(os.environ, LRO_LIBRARY=os.path.join(d, "liblro.so.0"))
+            env = dict(os.environ, LRO_LIBRARY=os.path.join(d, "liblro.so.1"))
             del env["LRO_TESTING_LIBRARY"]
             probe = self.PROBE.replace("l.split()[-1].rsplit('/', 1)[-1]", "l.split()[-1]")
             out = subprocess.run(["/usr/bin/python3", "-c", probe], env=env, check=True,
                                  stdout=subprocess.PIPE, timeout=60).stdout.decode().split("\n")
-            self.assertEqual(out[1], "%s/liblro.so.0 %s/liblro_testing.so.0" % (d, d))
+            self.assertEqual(out[1], "%s/liblro.so.1 %s/liblro_testing.so.1" % (d, d))
             self.assertEqual(out[2], "3")
 
     def test_testing_library_must_exist(self):
-        env = dict(os.environ, LRO_TESTING_LIBRARY="/nonexistent/liblro_testing.so.0")
+        env = dict(os.environ, LRO_TESTING_LIBRARY="/nonexistent/liblro_testing.so.1")
         p = subprocess.run(["/usr/bin/python3", "-c", "import lro\nimport lro.testing"],
                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
         self.assertNotEqual(p.returncode, 0)
-        self.assertIn(b"liblro_testing.so.0", p.stderr)
+        self.assertIn(b"liblro_testing.so.1", p.stderr)
 
 
 class LroctlServeTest(unittest.IsolatedAsyncioTestCase):

@@ -363,7 +363,9 @@ static void test_wrong_type_in_any(void)
     const char *url;
     const uint8_t *val;
     size_t len;
-    CHECK_EQ_INT(lro_operation_response(lro_future_operation(f), &url, &val, &len), 1);
+    int present_366 = -1;
+    CHECK_EQ_INT(lro_operation_response(lro_future_operation(f), &url, &val, &len, &present_366), LRO_OK);
+    CHECK_EQ_INT(present_366, 1);
     ProtobufCMessage *m = NULL;
     CHECK_EQ_INT(lro_any_unpack(url, val, len, &google__protobuf__duration__descriptor, &m),
                  LRO_ERR_TYPE_MISMATCH);
@@ -379,7 +381,9 @@ static void test_wrong_type_in_any(void)
                  LRO_OK);
     f = get_counted(c, name, NULL, &k);
     CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    CHECK_EQ_INT(lro_operation_response(lro_future_operation(f), &url, &val, &len), 1);
+    int present_382 = -1;
+    CHECK_EQ_INT(lro_operation_response(lro_future_operation(f), &url, &val, &len, &present_382), LRO_OK);
+    CHECK_EQ_INT(present_382, 1);
     CHECK_EQ_INT(lro_any_unpack(url, val, len, &google__protobuf__duration__descriptor, &m),
                  LRO_ERR_DECODE);
     CHECK(m == NULL);

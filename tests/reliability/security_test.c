@@ -257,11 +257,11 @@ static void test_headers_and_names_rejected(lro_test_server *s)
     lro_client *c = make_client(s);
     uint64_t before = lro_test_server_call_count(s, 0, NULL);
     static const lro_header bad[][1] = {
-        {{"x-a", "v\r\nx-injected: 1"}}, {{"x-a", "v\n"}},     {{"x-a", "v\r"}},
-        {{"X-Upper", "v"}},              {{"x a", "v"}},       {{"x:a", "v"}},
-        {{"", "v"}},                     {{":path", "/x"}},    {{"grpc-timeout", "1S"}},
-        {{"authorization", "Bearer x"}}, {{"x-a", "caf\xc3\xa9"}}, {{"x-a\n", "v"}},
-        {{"te", "trailers"}},            {{"x-a", "\x01"}},
+        {{"x-a", "v\r\nx-injected: 1", 0}}, {{"x-a", "v\n", 0}},     {{"x-a", "v\r", 0}},
+        {{"X-Upper", "v", 0}},              {{"x a", "v", 0}},       {{"x:a", "v", 0}},
+        {{"", "v", 0}},                     {{":path", "/x", 0}},    {{"grpc-timeout", "1S", 0}},
+        {{"authorization", "Bearer x", 0}}, {{"x-a", "caf\xc3\xa9", 0}}, {{"x-a\n", "v", 0}},
+        {{"te", "trailers", 0}},            {{"x-a", "\x01", 0}},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         lro_call_options co = LRO_CALL_OPTIONS_INIT;
@@ -280,7 +280,7 @@ static void test_headers_and_names_rejected(lro_test_server *s)
     }
     /* A "-bin" header takes any bytes (grpc base64s it on the wire). */
     lro_call_options co = LRO_CALL_OPTIONS_INIT;
-    lro_header okh = {"x-blob-bin", "\x01\x02\r\n"};
+    lro_header okh = {"x-blob-bin", "\x01\x02\r\n", 0};
     co.headers = &okh;
     co.header_count = 1;
     counter k;
@@ -437,7 +437,9 @@ static void test_bounded_allocation(lro_test_server *s)
             lro_status_message(lro_future_status(f)), lro_future_attempts(f));
     CHECK_EQ_INT(lro_future_attempts(f), 1);
     int64_t ms = 0;
-    CHECK_EQ_INT(lro_status_retry_delay_ms(lro_future_status(f), &ms), 1);
+    int present_440 = -1;
+    CHECK_EQ_INT(lro_status_retry_delay_ms(lro_future_status(f), &ms, &present_440), LRO_OK);
+    CHECK_EQ_INT(present_440, 1);
     CHECK(ms <= INT64_C(86400000) + 1000);
     lro_future_unref(f);
     lro_test_server_clear_faults(s);

@@ -27,6 +27,7 @@ WaitReq = M["google.longrunning.WaitOperationRequest"]
 Empty = M["google.protobuf.Empty"]
 Status = M["google.rpc.Status"]
 ErrorInfo = M["google.rpc.ErrorInfo"]
+BadRequest = M["google.rpc.BadRequest"]
 StringValue = M["google.protobuf.StringValue"]
 Struct = M["google.protobuf.Struct"]
 
@@ -91,6 +92,12 @@ code, err = code_of(get, GetReq(name=PARENT + "/missing"))
 check(code == grpc.StatusCode.NOT_FOUND, "missing -> NOT_FOUND, got %s" % code)
 details = [v for k, v in err.trailing_metadata() if k == "grpc-status-details-bin"]
 check(len(details) == 1 and Status.FromString(details[0]).code == 5, "status details trailer")
+# Like Google's servers: the trailer's Status carries an ErrorInfo.
+st = Status.FromString(details[0])
+check(st.details[0].type_url == "type.googleapis.com/google.rpc.ErrorInfo", "ErrorInfo first")
+ei = ErrorInfo.FromString(st.details[0].value)
+check(ei.reason == "OPERATION_NOT_FOUND" and ei.domain == "lro-c.testing" and
+      ei.metadata["method"] == "GetOperation", "ErrorInfo %r" % ei)
 code, _ = code_of(get, GetReq(name=""))
 check(code == grpc.StatusCode.INVALID_ARGUMENT, "empty name -> INVALID_ARGUMENT")
 
@@ -107,8 +114,13 @@ check(names == [PARENT + "/op-%05d" % i for i in range(20)], "list order: %r" % 
 check(pages == 3, "3 pages, got %d" % pages)
 resp = lst(ListReq(name=PARENT, filter="done=false"), timeout=10)
 check(len(resp.operations) == 5 and resp.next_page_token == "", "5 pending")
-code, _ = code_of(lst, ListReq(name=PARENT, page_token="not-a-token"))
+code, err = code_of(lst, ListReq(name=PARENT, page_token="not-a-token"))
 check(code == grpc.StatusCode.INVALID_ARGUMENT, "bad token -> INVALID_ARGUMENT")
+st = Status.FromString([v for k, v in err.trailing_metadata()
+                        if k == "grpc-status-details-bin"][0])
+br = BadRequest.FromString(st.details[1].value)
+check(st.details[1].type_url == "type.googleapis.com/google.rpc.BadRequest" and
+      br.field_violations[0].field == "page_token", "BadRequest names page_token")
 
 # Cancel a pending one -> error code 1; Delete -> NOT_FOUND afterwards.
 cancel(CancelReq(name=PARENT + "/op-00010"), timeout=10)

@@ -164,6 +164,9 @@ static void test_get(grpc_channel *ch, lro_test_server *s)
         /* The status also travels as google.rpc.Status in the trailer. */
         Google__Rpc__Status *rs = google__rpc__status__unpack(NULL, r.details_len, r.details);
         CHECK(rs != NULL && rs->code == LRO_CODE_INVALID_ARGUMENT);
+        /* ... with an ErrorInfo first, as Google's servers send it. */
+        CHECK(rs->n_details >= 1);
+        CHECK(strcmp(rs->details[0]->type_url, "type.googleapis.com/google.rpc.ErrorInfo") == 0);
         google__rpc__status__free_unpacked(rs, NULL);
         tc_result_clear(&r);
     }

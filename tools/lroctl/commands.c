@@ -11,8 +11,8 @@
 /* argv[*i] that is not a flag of the command itself: a connection/output
  * flag, or the command's one positional argument (stored in *slot).
  * Returns EXIT_OK, or EXIT_USAGE after printing why. */
-static int take_arg(conn_opts *co, const char *cmd, const char *what, int argc, char **argv,
-                    int *i, const char **slot)
+static int take_arg(conn_opts *co, const char *cmd, const char *what, int argc, char **argv, int *i,
+                    const char **slot)
 {
     int r = parse_global_flag(co, argc, argv, i);
     if (r < 0) {
@@ -69,7 +69,7 @@ static int check_name_arg(const char *cmd, const char *name)
 
 static int start_error(const char *cmd, int rc)
 {
-    die_msg("%s: %s", cmd, lro_strerror(rc));
+    die_msg("%s: %s", cmd, lroctl_why(rc));
     return rc == LRO_ERR_BAD_NAME || rc == LRO_ERR_BAD_HEADER || rc == LRO_ERR_INVALID_ARG
                ? EXIT_USAGE
                : EXIT_LOCAL;
@@ -77,6 +77,80 @@ static int start_error(const char *cmd, int rc)
 
 typedef int (*simple_call)(lro_client *, const char *, const lro_call_options *, lro_done_cb,
                            void *, lro_free_fn, lro_future **);
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static const char *method_of(const char *cmd)
+{
+    return strcmp(cmd, "get") == 0      ? "GetOperation"
+           : strcmp(cmd, "cancel") == 0 ? "CancelOperation"
+           : strcmp(cmd, "delete") == 0 ? "DeleteOperation"
+           : strcmp(cmd, "list") == 0   ? "ListOperations"
+                                        : "WaitOperation";
+}
+
+/* -v: the attempts one by one (max_attempts 1 each), retried here with the
+ * library's default policy (LRO_RETRY_POLICY_INIT: its attempts, codes,
+ * backoff, jitter; a server's RetryInfo replaces the backoff), so each one
+ * gets its line: method, name, attempt, status, duration, retry delay and
+ * why. *out is the last attempt's future. */
+static int verbose_attempts(const conn_opts *co, const char *cmd, simple_call call, lro_client *c,
+                            const char *name, lro_future **out)
+{
+    const lro_retry_policy def = LRO_RETRY_POLICY_INIT;
+    lro_retry_policy one = def;
+    one.max_attempts = 1;
+    lro_call_options opts = LRO_CALL_OPTIONS_INIT;
+    opts.retry = &one;
+    verbose_request_headers(co, method_of(cmd), name);
+    double backoff = (double)def.initial_backoff_ms;
+    for (int attempt = 1;; attempt++) {
+        lro_future *f = NULL;
+        double t0 = now_s();
+        int e = call(c, name, &opts, NULL, NULL, NULL, &f);
+        if (e != LRO_OK) {
+            return e;
+        }
+        lro_future_wait(f, -1);
+        const lro_status *st = lro_future_status(f);
+        int code = lro_status_code(st);
+        fprintf(stderr, "lroctl: [attempt %d] %s %s: %s%s%s (%.1f ms)", attempt, method_of(cmd),
+                name, lro_code_name(code), code != 0 ? ": " : "",
+                code != 0 ? lro_status_message(st) : "", (now_s() - t0) * 1000);
+        int retryable = lro_future_result(f) == LRO_ERR_RPC && code > 0 && code < 32 &&
+                        (def.retry_codes & (1u << code)) != 0;
+        if (lro_future_result(f) == LRO_OK) {
+            fputc('\n', stderr);
+        } else if (!retryable) {
+            fprintf(stderr, "; not retried (%s is not a retryable code)\n", lro_code_name(code));
+        } else if (attempt >= def.max_attempts) {
+            fprintf(stderr, "; not retried (%d attempts made, the policy's limit)\n", attempt);
+        } else {
+            int64_t server = status_retry_delay_ms(st);
+            double delay = backoff * (1.0 - def.jitter * (rand() / (double)RAND_MAX));
+            if (server >= 0) {
+                delay = (double)server;
+            }
+            fprintf(stderr, "; retry in %.0f ms (%s)\n", delay,
+                    server >= 0 ? "the server's RetryInfo" : "backoff: UNAVAILABLE is retryable");
+            backoff = backoff * def.multiplier;
+            if (backoff > (double)def.max_backoff_ms) {
+                backoff = (double)def.max_backoff_ms;
+            }
+            lro_future_unref(f);
+            struct timespec ts = {(time_t)(delay / 1000), (long)((int64_t)delay % 1000) * 1000000};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        *out = f;
+        return LRO_OK;
+    }
+}
 
 static int run_simple(conn_opts *co, const char *cmd, simple_call call, int argc, char **argv)
 {
@@ -94,10 +168,12 @@ static int run_simple(conn_opts *co, const char *cmd, simple_call call, int argc
         return rc;
     }
     lro_future *f = NULL;
-    int e = call(c, name, NULL, NULL, NULL, NULL, &f);
+    int e = g_verbose ? verbose_attempts(co, cmd, call, c, name, &f)
+                      : call(c, name, NULL, NULL, NULL, NULL, &f);
     if (e != LRO_OK) {
+        int r = start_error(cmd, e); /* before destroy: the text is this thread's last */
         lro_client_destroy(c);
-        return start_error(cmd, e);
+        return r;
     }
     lro_future_wait(f, -1);
     if (lro_future_result(f) != LRO_OK) {
@@ -173,11 +249,13 @@ int cmd_list(conn_opts *co, int argc, char **argv)
     if (rc != EXIT_OK) {
         return rc;
     }
+    verbose_request_headers(co, "ListOperations", parent);
     lro_pager *p = NULL;
     int e = lro_pager_create(c, parent, &la, NULL, &p);
     if (e != LRO_OK) {
+        int r = start_error("list", e);
         lro_client_destroy(c);
-        return start_error("list", e);
+        return r;
     }
     int first = 1;
     if (all && co->format == FMT_JSON) {
@@ -196,6 +274,14 @@ int cmd_list(conn_opts *co, int argc, char **argv)
             break;
         }
         lro_future_wait(f, -1);
+        if (g_verbose) {
+            const lro_status *st = lro_future_status(f);
+            fprintf(stderr, "lroctl: [page] ListOperations %s: %s%s%s (%d attempt%s in lro-c)\n",
+                    parent, lro_code_name(lro_status_code(st)),
+                    lro_status_code(st) != 0 ? ": " : "",
+                    lro_status_code(st) != 0 ? lro_status_message(st) : "", lro_future_attempts(f),
+                    lro_future_attempts(f) == 1 ? "" : "s");
+        }
         if (lro_future_result(f) != LRO_OK) {
             if (all && co->format == FMT_JSON) {
                 printf("]\n}\n");
@@ -245,31 +331,114 @@ int cmd_list(conn_opts *co, int argc, char **argv)
 
 /* ---- wait ------------------------------------------------------------------- */
 
-/* Written by the progress callback (library thread), read by the redraw
- * loop: hundredths of a percent, -1 while unknown. */
-typedef struct wait_view {
-    atomic_long progress_x100;
-} wait_view;
+#define WAIT_MAX_NAMES 1000
+
+/* One awaited operation. progress_x100 and polls_seen are written by the
+ * progress callback (library thread) and read by the redraw loop. */
+typedef struct wait_item {
+    const char *name;
+    lro_future *f;
+    atomic_long progress_x100; /* hundredths of a percent, -1 while unknown */
+    atomic_int changes;
+    double t_done;
+    int polls_seen; /* -v: polls already reported */
+} wait_item;
 
 static void on_progress(const lro_operation *op, void *ud)
 {
-    wait_view *v = ud;
+    wait_item *w = ud;
     double p = progress_of(op);
     if (p >= 0) {
-        atomic_store(&v->progress_x100, (long)(p * 100 + 0.5));
+        atomic_store(&w->progress_x100, (long)(p * 100 + 0.5));
+    }
+    atomic_fetch_add(&w->changes, 1);
+}
+
+/* Larger is worse: every failure beats success, an RPC failure beats an
+ * operation outcome, and a local failure (1) beats everything. */
+static int worse(int a, int b)
+{
+    int ra = a == EXIT_LOCAL ? 1000 : a, rb = b == EXIT_LOCAL ? 1000 : b;
+    return ra >= rb ? a : b;
+}
+
+static const char *outcome_word(const wait_item *w)
+{
+    switch (lro_future_result(w->f)) {
+    case LRO_OK:
+        return "succeeded";
+    case LRO_ERR_OP_FAILED:
+        return "failed";
+    case LRO_ERR_OP_CANCELLED:
+        return "cancelled";
+    case LRO_ERR_TIMEOUT:
+        return "timed out";
+    default:
+        return lro_code_name(lro_status_code(lro_future_status(w->f)));
     }
 }
 
-static double now_s(void)
+static void draw_line(const wait_item *w, double now, double t0, int multi)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+    if (multi) {
+        fprintf(stderr, "\033[K%s  ", w->name);
+    } else {
+        fputs("\r\033[K", stderr);
+    }
+    if (lro_future_is_done(w->f) && multi) {
+        fprintf(stderr, "%s after %.1fs, %d polls\n", outcome_word(w), w->t_done - t0,
+                lro_future_polls(w->f));
+        return;
+    }
+    long px = atomic_load(&w->progress_x100);
+    fprintf(stderr, "waiting %.1fs  polls %d", now - t0, lro_future_polls(w->f));
+    if (px >= 0) {
+        fprintf(stderr, "  progress %g%%", px / 100.0);
+    }
+    if (multi) {
+        fputc('\n', stderr);
+    }
+}
+
+/* The exit code of one finished await, with its stderr lines. */
+static int wait_result(wait_item *w, int multi)
+{
+    int r = lro_future_result(w->f);
+    const lro_operation *op = lro_future_operation(w->f);
+    char what[LRO_MAX_NAME_LEN + 16];
+    snprintf(what, sizeof what, multi ? "wait %s" : "wait", w->name);
+    switch (r) {
+    case LRO_OK:
+        return EXIT_OK;
+    case LRO_ERR_OP_FAILED:
+    case LRO_ERR_OP_CANCELLED:
+        fprintf(stderr, "lroctl: %s: the operation %s: %s: %s\n", what,
+                r == LRO_ERR_OP_CANCELLED ? "was cancelled" : "failed",
+                lro_code_name(lro_status_code(lro_operation_error(op))),
+                lro_status_message(lro_operation_error(op)));
+        if (g_format == FMT_TEXT) {
+            print_status_details(stderr, lro_operation_error(op), "  ");
+        }
+        return r == LRO_ERR_OP_CANCELLED ? EXIT_OP_CANCELLED : EXIT_OP_FAILED;
+    case LRO_ERR_TIMEOUT:
+        fprintf(stderr, "lroctl: %s: %s\n", what, lro_status_message(lro_future_status(w->f)));
+        return EXIT_WAIT_TIMEOUT;
+    default:
+        return report_failure(what, w->f);
+    }
+}
+
+static void print_rpc_row(const wait_item *w)
+{
+    const lro_status *st = lro_future_status(w->f);
+    printf("%-60s %-5s rpc error %s: %.160s\n", w->name, "-", lro_code_name(lro_status_code(st)),
+           lro_status_message(st));
 }
 
 int cmd_wait(conn_opts *co, int argc, char **argv)
 {
-    const char *name = NULL;
+    static const char *names[WAIT_MAX_NAMES];
+    size_t n = 0;
     lro_poll_policy pp = LRO_POLL_POLICY_INIT;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -288,74 +457,181 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
             } else {
                 pp.initial_delay_ms = ms;
             }
-        } else if (take_arg(co, "wait", "NAME", argc, argv, &i, &name) != EXIT_OK) {
-            return EXIT_USAGE;
+        } else {
+            int r = parse_global_flag(co, argc, argv, &i);
+            if (r < 0) {
+                return EXIT_USAGE;
+            }
+            if (r == 1) {
+                continue;
+            }
+            if (a[0] == '-' && a[1] != '\0') {
+                die_msg("wait: unknown flag '%s' (see lroctl wait --help)", a);
+                return EXIT_USAGE;
+            }
+            if (n == WAIT_MAX_NAMES) {
+                die_msg("wait: at most %d names at once", WAIT_MAX_NAMES);
+                return EXIT_USAGE;
+            }
+            names[n++] = a;
         }
     }
-    if (name == NULL) {
+    if (n == 0) {
         die_msg("wait: missing NAME (see lroctl wait --help)");
         return EXIT_USAGE;
     }
-    int rc = check_name_arg("wait", name);
-    if (rc != EXIT_OK) {
-        return rc;
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_name_arg("wait", names[i]);
+        if (rc != EXIT_OK) {
+            return rc;
+        }
     }
     lro_client *c = NULL;
-    rc = connect_client(co, &c);
+    int rc = connect_client(co, &c);
     if (rc != EXIT_OK) {
         return rc;
     }
-    int live = isatty(STDERR_FILENO);
-    wait_view view;
-    atomic_init(&view.progress_x100, -1);
-    lro_future *f = NULL;
-    int e = lro_await(c, name, &pp, NULL, live ? on_progress : NULL, NULL, &view, NULL, &f);
-    if (e != LRO_OK) {
+    int multi = n > 1;
+    /* -v writes a log of lines; redrawing over it would garble both. */
+    int live = isatty(STDERR_FILENO) && !g_verbose;
+    wait_item *items = calloc(n, sizeof *items);
+    if (items == NULL) {
         lro_client_destroy(c);
-        return start_error("wait", e);
+        die_msg("out of memory");
+        return EXIT_LOCAL;
     }
     double t0 = now_s();
-    while (lro_future_wait(f, live ? 200 : -1) == LRO_ERR_TIMEOUT) {
-        long px = atomic_load(&view.progress_x100);
-        if (px >= 0) {
-            fprintf(stderr, "\r\033[Kwaiting %.1fs  polls %d  progress %g%%", now_s() - t0,
-                    lro_future_polls(f), px / 100.0);
-        } else {
-            fprintf(stderr, "\r\033[Kwaiting %.1fs  polls %d", now_s() - t0, lro_future_polls(f));
+    size_t started = 0;
+    for (; started < n; started++) {
+        wait_item *w = &items[started];
+        w->name = names[started];
+        atomic_init(&w->progress_x100, -1);
+        atomic_init(&w->changes, 0);
+        verbose_request_headers(
+            co, pp.method == LRO_AWAIT_POLL_ONLY ? "GetOperation" : "WaitOperation", w->name);
+        int e = lro_await(c, w->name, &pp, NULL, live || g_verbose ? on_progress : NULL, NULL, w,
+                          NULL, &w->f);
+        if (e != LRO_OK) {
+            rc = start_error("wait", e);
+            break;
         }
-        fflush(stderr);
     }
-    if (live) {
+    if (started < n) {
+        for (size_t i = 0; i < started; i++) {
+            lro_future_cancel(items[i].f);
+            lro_future_wait(items[i].f, -1);
+            lro_future_unref(items[i].f);
+        }
+        free(items);
+        lro_client_destroy(c);
+        return rc;
+    }
+    /* Wait for all; on a terminal redraw one line per operation (or the
+     * single line) every 200 ms. */
+    int drawn = 0;
+    for (;;) {
+        size_t pending = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].t_done == 0 && lro_future_is_done(items[i].f)) {
+                items[i].t_done = now_s();
+                if (g_verbose) {
+                    const lro_status *st = lro_future_status(items[i].f);
+                    fprintf(stderr, "lroctl: [await] %s: %s, %s after %.1f ms, %d polls/attempts\n",
+                            items[i].name, outcome_word(&items[i]),
+                            lro_code_name(lro_status_code(st)), (items[i].t_done - t0) * 1000,
+                            lro_future_polls(items[i].f));
+                }
+            }
+            if (g_verbose && items[i].t_done == 0) {
+                /* Each poll or Wait turn lro-c has made since the last look
+                 * (sampled every 100 ms: lro-c reports no single attempt). */
+                int p = lro_future_polls(items[i].f);
+                if (p > items[i].polls_seen) {
+                    long px = atomic_load(&items[i].progress_x100);
+                    fprintf(stderr, "lroctl: [await] %s: poll %d made by %.1fs, still running",
+                            items[i].name, p, now_s() - t0);
+                    if (px >= 0) {
+                        fprintf(stderr, ", progress %g%%", px / 100.0);
+                    }
+                    fputc('\n', stderr);
+                    items[i].polls_seen = p;
+                }
+            }
+            pending += items[i].t_done == 0;
+        }
+        if (live && (multi || pending > 0)) {
+            if (drawn && multi) {
+                fprintf(stderr, "\033[%zuA", n);
+            }
+            for (size_t i = 0; i < n && (multi || i == 0); i++) {
+                draw_line(&items[i], now_s(), t0, multi);
+            }
+            drawn = 1;
+            fflush(stderr);
+        }
+        if (pending == 0) {
+            break;
+        }
+        for (size_t i = 0; i < n; i++) {
+            if (items[i].t_done == 0) {
+                lro_future_wait(items[i].f, g_verbose ? 100 : live ? 200 : -1);
+                break;
+            }
+        }
+    }
+    if (live && !multi) {
         fprintf(stderr, "\r\033[Kdone after %.1fs, %d polls\n", now_s() - t0,
-                lro_future_polls(f));
+                lro_future_polls(items[0].f));
     }
-    int r = lro_future_result(f);
-    const lro_operation *op = lro_future_operation(f);
-    switch (r) {
-    case LRO_OK:
-        rc = print_operation(co, op);
-        break;
-    case LRO_ERR_OP_FAILED:
-    case LRO_ERR_OP_CANCELLED:
-        print_operation(co, op);
-        fprintf(stderr, "lroctl: wait: the operation %s: %s: %s\n",
-                r == LRO_ERR_OP_CANCELLED ? "was cancelled" : "failed",
-                lro_code_name(lro_status_code(lro_operation_error(op))),
-                lro_status_message(lro_operation_error(op)));
-        rc = r == LRO_ERR_OP_CANCELLED ? EXIT_OP_CANCELLED : EXIT_OP_FAILED;
-        break;
-    case LRO_ERR_TIMEOUT:
-        if (op != NULL) {
-            print_operation(co, op);
+    /* Results in the order given. One name: the operation as before. Several:
+     * JSON, an array with one element per name (the operation, or null when
+     * the await ended without one); text, one table. */
+    rc = EXIT_OK;
+    if (multi && co->format == FMT_JSON) {
+        printf("[");
+    } else if (multi) {
+        print_text_header();
+    }
+    for (size_t i = 0; i < n; i++) {
+        wait_item *w = &items[i];
+        const lro_operation *op = lro_future_operation(w->f);
+        int r = lro_future_result(w->f);
+        int has_op = op != NULL && (r == LRO_OK || r == LRO_ERR_OP_FAILED ||
+                                    r == LRO_ERR_OP_CANCELLED || r == LRO_ERR_TIMEOUT);
+        if (!multi) {
+            if (has_op && print_operation(co, op) != EXIT_OK) {
+                rc = worse(rc, EXIT_LOCAL);
+            }
+        } else if (co->format == FMT_JSON) {
+            char *json = NULL;
+            if (has_op && lro_operation_to_json(op, LRO_JSON_PRETTY, &json, NULL) == LRO_OK) {
+                /* indent the object one level inside the array */
+                printf("%s\n  ", i ? "," : "");
+                for (const char *p = json; *p; p++) {
+                    putchar(*p);
+                    if (*p == '\n') {
+                        fputs("  ", stdout);
+                    }
+                }
+                lro_free(json);
+            } else {
+                printf("%s\n  null", i ? "," : "");
+            }
+        } else if (has_op) {
+            print_text_row(op);
+        } else {
+            print_rpc_row(w);
         }
-        fprintf(stderr, "lroctl: wait: %s\n", lro_status_message(lro_future_status(f)));
-        rc = EXIT_WAIT_TIMEOUT;
-        break;
-    default:
-        rc = report_failure("wait", f);
-        break;
+        fflush(stdout);
+        rc = worse(rc, wait_result(w, multi));
     }
-    lro_future_unref(f);
+    if (multi && co->format == FMT_JSON) {
+        printf("\n]\n");
+    }
+    for (size_t i = 0; i < n; i++) {
+        lro_future_unref(items[i].f);
+    }
+    free(items);
     lro_client_destroy(c);
     return rc;
 }

@@ -1,11 +1,14 @@
 /* Connection set-up from flags: TLS unless --plaintext, tokens only where
  * they cannot leak, everything validated with one clear message. */
+#include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lroctl.h"
 
-/* Reads a whole (small) file; NULL on error. */
+/* Reads a whole (small) file; NULL on error with errno saying why (EFBIG
+ * for a file over max bytes). */
 static char *slurp(const char *path, size_t max)
 {
     FILE *f = fopen(path, "rb");
@@ -13,11 +16,17 @@ static char *slurp(const char *path, size_t max)
         return NULL;
     }
     char *buf = malloc(max + 1);
+    int err = buf ? 0 : ENOMEM;
     size_t n = buf ? fread(buf, 1, max + 1, f) : 0;
-    int bad = ferror(f) || n > max;
+    if (err == 0 && ferror(f)) {
+        err = errno ? errno : EIO;
+    } else if (err == 0 && n > max) {
+        err = EFBIG;
+    }
     fclose(f);
-    if (buf == NULL || bad) {
+    if (err != 0) {
         free(buf);
+        errno = err;
         return NULL;
     }
     buf[n] = '\0';
@@ -42,8 +51,11 @@ int connect_client(const conn_opts *co, lro_client **out)
         die_msg("out of memory");
         return EXIT_LOCAL;
     }
-    if (lro_client_options_set_target(o, co->target) != LRO_OK) {
-        return fail_usage(o, "--target: not a valid gRPC target");
+    int trc = lro_client_options_set_target(o, co->target);
+    if (trc != LRO_OK) {
+        char why[300];
+        snprintf(why, sizeof why, "--target: not a valid gRPC target: %s", lroctl_why(trc));
+        return fail_usage(o, why);
     }
     if (co->plaintext) {
         if (co->ca_file != NULL) {
@@ -55,7 +67,7 @@ int connect_client(const conn_opts *co, lro_client **out)
         if (co->ca_file != NULL) {
             pem = slurp(co->ca_file, 1 << 20);
             if (pem == NULL) {
-                die_msg("--ca-file: cannot read '%s'", co->ca_file);
+                die_msg("--ca-file: cannot read CA file '%s': %s", co->ca_file, strerror(errno));
                 lro_client_options_destroy(o);
                 return EXIT_LOCAL;
             }
@@ -75,7 +87,7 @@ int connect_client(const conn_opts *co, lro_client **out)
     if (co->token_file != NULL) {
         token = slurp(co->token_file, 64 * 1024);
         if (token == NULL) {
-            die_msg("--token-file: cannot read '%s'", co->token_file);
+            die_msg("--token-file: cannot read '%s': %s", co->token_file, strerror(errno));
             lro_client_options_destroy(o);
             return EXIT_LOCAL;
         }
@@ -96,16 +108,20 @@ int connect_client(const conn_opts *co, lro_client **out)
         int rc = lro_client_options_set_bearer_token(o, token, co->allow_insecure_token);
         memset(token, 0, n);
         free(token);
+        g_token_set = rc == LRO_OK; /* -v says "redacted"; the value is gone */
         if (rc != LRO_OK) {
-            /* Never echo the token itself. */
-            return fail_usage(o, "the bearer token is empty or has characters not allowed in "
-                                 "a header");
+            /* lro_last_error() never echoes the token itself. */
+            char why[300];
+            snprintf(why, sizeof why, "bearer token refused: %s", lroctl_why(rc));
+            return fail_usage(o, why);
         }
     }
     for (size_t i = 0; i < co->header_count; i++) {
-        if (lro_client_options_add_header(o, co->headers[i].key, co->headers[i].value) !=
-            LRO_OK) {
-            return fail_usage(o, "--header: not allowed");
+        int hrc = lro_client_options_add_header(o, co->headers[i].key, co->headers[i].value);
+        if (hrc != LRO_OK) {
+            char why[300];
+            snprintf(why, sizeof why, "--header: %s", lroctl_why(hrc));
+            return fail_usage(o, why);
         }
     }
     if (co->timeout_ms > 0) {
@@ -118,7 +134,7 @@ int connect_client(const conn_opts *co, lro_client **out)
     int rc = lro_client_create(o, out);
     lro_client_options_destroy(o);
     if (rc != LRO_OK) {
-        die_msg("cannot create the client: %s", lro_strerror(rc));
+        die_msg("cannot create the client: %s", lroctl_why(rc));
         return rc == LRO_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_LOCAL;
     }
     return EXIT_OK;

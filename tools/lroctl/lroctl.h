@@ -45,8 +45,11 @@ int print_operation(const conn_opts *co, const lro_operation *op);
 int print_page(const conn_opts *co, const lro_page *p);
 void print_text_header(void);
 void print_text_row(const lro_operation *op);
-/* One error line for a failed future; returns the exit code. */
+/* One error line for a failed future, then its status details (see
+ * report_details); returns the exit code. */
 int report_failure(const char *what, lro_future *f);
+/* The details of a status in the run's format, on stderr. */
+void report_details(const lro_status *s);
 /* A progress figure found in the operation's metadata (a number field named
  * progress, progressPercent, percentComplete, percentage...), or -1. */
 double progress_of(const lro_operation *op);
@@ -59,9 +62,35 @@ int cmd_delete(conn_opts *co, int argc, char **argv);
 int cmd_wait(conn_opts *co, int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+/* admin.c: lro.testing.v1.OperationsAdmin client. */
+int cmd_admin(conn_opts *co, int argc, char **argv);
+void print_admin_help(FILE *out);
+
+/* The output format and verbosity of this run (one process, one command).
+ * Set by parse_global_flag, which also fills co->format: kept global so the
+ * error printers need no conn_opts (the flag may follow the command). */
+extern out_format g_format;
+extern int g_verbose;
+
+/* details.c: status details. Text: one line per detail, each starting with
+ * `indent` (ErrorInfo reason/domain/metadata, RetryInfo delay, BadRequest
+ * violations, others by type as JSON). */
+void print_status_details(FILE *out, const lro_status *s, const char *indent);
+/* The whole status as compact proto3 JSON on one line (lro_status_to_json). */
+void print_status_json(FILE *out, const lro_status *s);
+/* The RetryInfo delay of a status in ms, or -1 when it has none. */
+int64_t status_retry_delay_ms(const lro_status *s);
+
+/* verbose.c (-v): the request headers lroctl sends, secrets redacted. */
+void verbose_request_headers(const conn_opts *co, const char *method, const char *name);
+/* Set by connect_client when a bearer token is configured (never the value). */
+extern int g_token_set;
 
 /* Prints "lroctl: <msg>" on stderr. */
 void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Why an lro-c call just refused (same thread, no lro call in between):
+ * lro_last_error()'s text when it has one, else lro_strerror(rc). */
+const char *lroctl_why(int rc);
 
 
 

@@ -27,9 +27,11 @@ static const char *k_tool_help =
     "  list PARENT              ListOperations (one page, or every page with --all)\n"
     "  cancel NAME              CancelOperation (asks the server to cancel it)\n"
     "  delete NAME              DeleteOperation\n"
-    "  wait NAME                await until done (WaitOperation, falling back to polling)\n"
+    "  wait NAME...             await until done (WaitOperation, falling back to polling)\n"
     "  demo                     a short tour against an in-process embedded server\n"
     "  serve                    run the embedded Operations server until interrupted\n"
+    "  admin SUBCOMMAND         steer `serve --admin` (put, complete, fail, progress,\n"
+    "                           fault, clear-faults, calls, clear-calls)\n"
     "\n"
     "Connection and output flags (before or after the command):\n"
     "  --target HOST:PORT       server address (default: $LRO_TARGET)\n"
@@ -44,9 +46,17 @@ static const char *k_tool_help =
     "  --format json|text       proto3 JSON (default) or a compact table\n"
     "  --protoset FILE          message types for JSON, from protoc --include_imports\n"
     "                           --descriptor_set_out=FILE (repeatable)\n"
+    "  -v, --verbose            on stderr: request headers (secrets redacted) and one line\n"
+    "                           per attempt (get/cancel/delete), page (list) or new poll\n"
+    "                           (wait, sampled every 100 ms)\n"
     "  -h, --help               help (also: lroctl COMMAND --help)\n"
     "\n"
     "Durations: 500ms, 10s, 2m, 1h, or a number of seconds.\n"
+    "\n"
+    "Errors: one line 'lroctl: CMD failed: CODE: message', then the status details:\n"
+    "with --format text an indented line per detail (ErrorInfo, RetryInfo,\n"
+    "BadRequest, others as JSON); with --format json the whole google.rpc.Status\n"
+    "as one line of proto3 JSON (the last line of stderr).\n"
     "\n"
     "Exit codes:\n"
     "  0   success\n"
@@ -60,6 +70,44 @@ static const char *k_tool_help =
     "      17 PERMISSION_DENIED, 18 RESOURCE_EXHAUSTED, 19 FAILED_PRECONDITION,\n"
     "      20 ABORTED, 21 OUT_OF_RANGE, 22 UNIMPLEMENTED, 23 INTERNAL, 24 UNAVAILABLE,\n"
     "      25 DATA_LOSS, 26 UNAUTHENTICATED\n";
+
+static const char *k_serve_help =
+    "usage: lroctl serve [--listen ADDR] [--seed N] [--threads N] [flags below]\n"
+    "\n"
+    "Runs the embedded Operations server until SIGINT/SIGTERM. The first line\n"
+    "printed (stdout) is the bound address. ADDR: 127.0.0.1:0 (default),\n"
+    "host:port or unix:/path. --seed N (0..100000, default 20) puts N\n"
+    "deterministic operations under projects/demo/locations/global/operations:\n"
+    "op-<i> with i%4 0 and 3 succeeded, 1 failed, 2 pending.\n"
+    "\n"
+    "Operations that live (pending ones, seeded or created later):\n"
+    "  --complete-after DUR   finish this long after they appear (default 5s;\n"
+    "                         0 = never: they stay pending)\n"
+    "  --progress-every DUR   metadata {\"progress\": P} every DUR (default 1s; 0 = off)\n"
+    "  --fail-every N         1 in N fails (ABORTED, with an ErrorInfo), the others\n"
+    "                         succeed; deterministic in order of appearance\n"
+    "                         (default 3; 0 = none fails)\n"
+    "Faults and limits:\n"
+    "  --fault METHOD[:NAME_SUFFIX]=CODE[xK][@retry=DUR][@reason=NAME]  (repeatable)\n"
+    "                         answer METHOD (get, list, wait, cancel, delete, all,\n"
+    "                         or a comma list) for names ending in NAME_SUFFIX with\n"
+    "                         CODE (name or number), K times (default: always),\n"
+    "                         with a RetryInfo of DUR when @retry is given, and\n"
+    "                         ErrorInfo reason NAME (default INJECTED_FAULT).\n"
+    "                         e.g. get=UNAVAILABLEx2@retry=200ms, delete:op-00003=7\n"
+    "  --latency DUR          delay every answer no --fault took\n"
+    "  --unimplemented LIST   answer these methods UNIMPLEMENTED, e.g. wait,cancel\n"
+    "  --max-streams N        at most N concurrent calls per connection (HTTP/2)\n"
+    "  --max-conn-age DUR     recycle connections (GOAWAY) after DUR (+-10%)\n"
+    "  --max-conn-age-grace DUR  then cut calls still open after DUR (default 1s)\n"
+    "Every error the server answers carries a google.rpc.Status with an ErrorInfo\n"
+    "(domain lro-c.testing) in grpc-status-details-bin.\n"
+    "Control API:\n"
+    "  --admin                also serve lro.testing.v1.OperationsAdmin on the same\n"
+    "                         address so tests in any language can steer it (see\n"
+    "                         lroctl admin --help; add --complete-after 0 to move\n"
+    "                         operations only from the test). Anyone who can\n"
+    "                         connect can then change the server: keep it on loopback.\n";
 
 void print_help(FILE *out, const char *cmd)
 {
@@ -80,28 +128,30 @@ void print_help(FILE *out, const char *cmd)
               "(CancelOperation); prints {} on success.\n",
               out);
     } else if (strcmp(cmd, "delete") == 0) {
-        fputs("usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n",
-              out);
+        fputs("usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n", out);
     } else if (strcmp(cmd, "wait") == 0) {
-        fputs("usage: lroctl wait NAME [--timeout DUR] [--poll-only] [--poll-interval DUR]"
+        fputs("usage: lroctl wait NAME... [--timeout DUR] [--poll-only] [--poll-interval DUR]"
               " [flags]\n\n"
-              "Awaits the operation until it is done (WaitOperation, falling back to\n"
-              "GetOperation polling with backoff if the server lacks it), then prints it.\n"
-              "--timeout bounds the whole wait (default 1h); the per-RPC deadline is\n"
-              "--call-timeout. On a terminal, live progress goes to stderr.\n"
-              "Exit 0 succeeded, 3 failed, 4 cancelled, 5 timed out.\n",
+              "Awaits the operations until they are done (WaitOperation, falling back to\n"
+              "GetOperation polling with backoff if the server lacks it), all at once,\n"
+              "then prints them in the order given: one name, the operation; several, a\n"
+              "JSON array (null for a name whose await ended without an operation) or\n"
+              "one table with --format text.\n"
+              "--timeout bounds each wait (default 1h); the per-RPC deadline is\n"
+              "--call-timeout. On a terminal, live progress goes to stderr (one line\n"
+              "per operation).\n"
+              "Exit 0 succeeded, 3 failed, 4 cancelled, 5 timed out; with several names\n"
+              "the worst: an RPC failure (10+code) beats 5 beats 4 beats 3 beats 0, and a\n"
+              "local failure (1) beats everything.\n",
               out);
     } else if (strcmp(cmd, "demo") == 0) {
         fputs("usage: lroctl demo\n\nStarts the embedded Operations server in this process "
               "with seeded operations\nand walks through list, get, cancel, wait and delete.\n",
               out);
     } else if (strcmp(cmd, "serve") == 0) {
-        fputs("usage: lroctl serve [--listen ADDR] [--seed N] [--threads N]\n\n"
-              "Runs the embedded Operations server until SIGINT/SIGTERM. The first line\n"
-              "printed is the bound address. ADDR: 127.0.0.1:0 (default), host:port or\n"
-              "unix:/path. --seed N puts N deterministic operations under\n"
-              "projects/demo/locations/global/operations (default 20).\n",
-              out);
+        fputs(k_serve_help, out);
+    } else if (strcmp(cmd, "admin") == 0) {
+        print_admin_help(out);
     } else {
         fputs(k_tool_help, out);
     }
@@ -169,8 +219,12 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         co->allow_insecure_token = 1;
         return 1;
     }
-    static const char *const with_value[] = {"--target", "--ca-file", "--tls-server-name",
-                                             "--header", "--token-file", "--call-timeout",
+    if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
+        g_verbose = 1;
+        return 1;
+    }
+    static const char *const with_value[] = {"--target",  "--ca-file",          "--tls-server-name",
+                                             "--header",  "--token-file",       "--call-timeout",
                                              "--timeout", "--max-message-size", "--format"};
     size_t k = 0;
     for (; k < sizeof with_value / sizeof with_value[0]; k++) {
@@ -208,9 +262,9 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         co->max_message = n;
     } else if (strcmp(a, "--format") == 0) {
         if (strcmp(v, "json") == 0) {
-            co->format = FMT_JSON;
+            co->format = g_format = FMT_JSON;
         } else if (strcmp(v, "text") == 0) {
-            co->format = FMT_TEXT;
+            co->format = g_format = FMT_TEXT;
         } else {
             die_msg("--format: '%s' is not json or text", v);
             return -1;
@@ -239,7 +293,7 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         }
         lro_client_options_destroy(probe);
         if (rc != LRO_OK) {
-            die_msg("--header: '%s' is not allowed: %s", key, lro_strerror(rc));
+            die_msg("--header: '%s' is not allowed: %s", key, lroctl_why(rc));
             free(key);
             return -1;
         }
@@ -250,10 +304,23 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
     return 1;
 }
 
+static int run(conn_opts *co, int argc, char **argv);
+
 int main(int argc, char **argv)
 {
     conn_opts co;
     conn_opts_init(&co);
+    int rc = run(&co, argc, argv);
+    /* The --header keys parse_global_flag copied (LeakSanitizer counts
+     * them once main's frame is gone). */
+    for (size_t i = 0; i < co.header_count; i++) {
+        free((char *)co.headers[i].key);
+    }
+    return rc;
+}
+
+static int run(conn_opts *co, int argc, char **argv)
+{
     int i = 1;
     for (; i < argc; i++) {
         const char *a = argv[i];
@@ -265,7 +332,7 @@ int main(int argc, char **argv)
             printf("lroctl (lro-c %s)\n", lro_version_string());
             return EXIT_OK;
         }
-        int r = parse_global_flag(&co, argc, argv, &i);
+        int r = parse_global_flag(co, argc, argv, &i);
         if (r < 0) {
             return EXIT_USAGE;
         }
@@ -291,25 +358,28 @@ int main(int argc, char **argv)
         }
     }
     if (strcmp(cmd, "get") == 0) {
-        return cmd_get(&co, cargc, cargv);
+        return cmd_get(co, cargc, cargv);
     }
     if (strcmp(cmd, "list") == 0) {
-        return cmd_list(&co, cargc, cargv);
+        return cmd_list(co, cargc, cargv);
     }
     if (strcmp(cmd, "cancel") == 0) {
-        return cmd_cancel(&co, cargc, cargv);
+        return cmd_cancel(co, cargc, cargv);
     }
     if (strcmp(cmd, "delete") == 0) {
-        return cmd_delete(&co, cargc, cargv);
+        return cmd_delete(co, cargc, cargv);
     }
     if (strcmp(cmd, "wait") == 0) {
-        return cmd_wait(&co, cargc, cargv);
+        return cmd_wait(co, cargc, cargv);
     }
     if (strcmp(cmd, "demo") == 0) {
         return cmd_demo(cargc, cargv);
     }
     if (strcmp(cmd, "serve") == 0) {
         return cmd_serve(cargc, cargv);
+    }
+    if (strcmp(cmd, "admin") == 0) {
+        return cmd_admin(co, cargc, cargv);
     }
     die_msg("unknown command '%s' (see lroctl --help)", cmd);
     return EXIT_USAGE;

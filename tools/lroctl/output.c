@@ -58,9 +58,16 @@ static const char *short_type(const char *url)
     return s ? s + 1 : url;
 }
 
+const char *lroctl_why(int rc)
+{
+    const char *t = lro_last_error();
+    return t[0] ? t : lro_strerror(rc);
+}
+
 void print_text_row(const lro_operation *op)
 {
     const char *url = NULL;
+    int has_response = 0;
     char result[256];
     const lro_status *err = lro_operation_error(op);
     if (!lro_operation_done(op)) {
@@ -73,13 +80,26 @@ void print_text_row(const lro_operation *op)
     } else if (err != NULL) {
         snprintf(result, sizeof result, "error %s: %.160s", lro_code_name(lro_status_code(err)),
                  lro_status_message(err));
-    } else if (lro_operation_response(op, &url, NULL, NULL)) {
+    } else if (lro_operation_response(op, &url, NULL, NULL, &has_response) == LRO_OK &&
+               has_response) {
         snprintf(result, sizeof result, "response %s", short_type(url));
     } else {
         snprintf(result, sizeof result, "done");
     }
     printf("%-60s %-5s %s\n", lro_operation_name(op), lro_operation_done(op) ? "yes" : "no",
            result);
+}
+
+/* After the one-line error: text, an indented line per detail; json, the
+ * whole status as one line of proto3 JSON (the last line of stderr, for
+ * scripts). */
+void report_details(const lro_status *s)
+{
+    if (g_format == FMT_TEXT) {
+        print_status_details(stderr, s, "  ");
+    } else {
+        print_status_json(stderr, s);
+    }
 }
 
 int report_failure(const char *what, lro_future *f)
@@ -90,10 +110,12 @@ int report_failure(const char *what, lro_future *f)
         int code = lro_status_code(s);
         fprintf(stderr, "lroctl: %s failed: %s: %s\n", what, lro_code_name(code),
                 lro_status_message(s));
+        report_details(s);
         return EXIT_RPC_BASE + (code >= 1 && code <= 16 ? code : LRO_CODE_UNKNOWN);
     }
     if (r == LRO_ERR_DECODE) {
         fprintf(stderr, "lroctl: %s failed: %s\n", what, lro_status_message(s));
+        report_details(s);
         return EXIT_RPC_BASE + LRO_CODE_INTERNAL;
     }
     fprintf(stderr, "lroctl: %s failed: %s (%s)\n", what, lro_strerror(r),
@@ -106,7 +128,9 @@ int report_failure(const char *what, lro_future *f)
  * progress_percent / percent_complete fields). */
 double progress_of(const lro_operation *op)
 {
-    if (op == NULL || !lro_operation_metadata(op, NULL, NULL, NULL)) {
+    int has_metadata = 0;
+    if (op == NULL || lro_operation_metadata(op, NULL, NULL, NULL, &has_metadata) != LRO_OK ||
+        !has_metadata) {
         return -1;
     }
     char *json = NULL;

@@ -185,7 +185,7 @@ int main(int argc, char **argv)
     pp.wait_timeout_ms = 20;
     pp.total_timeout_ms = 200;
     lro_call_options co = LRO_CALL_OPTIONS_INIT;
-    lro_header hdr = {"x-soak", "1"};
+    lro_header hdr = {"x-soak", "1", 0};
     for (long i = 0; i < total; i++) {
         sem_wait(&window);
         rnd = rnd * 1103515245u + 12345u;

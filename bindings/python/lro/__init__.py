@@ -1,4 +1,4 @@
-"""lro: asyncio client for google.longrunning.Operations, on lro-c (liblro.so.0).
+"""lro: asyncio client for google.longrunning.Operations, on lro-c (liblro.so.1).
 
     import asyncio, lro
 
@@ -48,7 +48,7 @@ _CODE_FOR_LOCAL = {
 
 
 def version():
-    """The version of the loaded liblro, e.g. "0.1.0"."""
+    """The version of the loaded liblro, e.g. "1.0.0"."""
     return _c.lro_version_string().decode()
 
 
@@ -108,6 +108,14 @@ class LroError(Exception):
     def _local(cls, rc):
         return cls(_CODE_FOR_LOCAL.get(rc, 2), _c.lro_strerror(rc).decode(), result=rc)
 
+    @classmethod
+    def _refused(cls, rc):
+        """rc of an lro-c function that just failed on this thread (a setter,
+        client create, a call starter): lro_last_error() says what was
+        wrong, e.g. "name has invalid UTF-8 at byte 3"."""
+        text = _c.lro_last_error().decode("utf-8", "replace")
+        return cls(_CODE_FOR_LOCAL.get(rc, 2), text or _c.lro_strerror(rc).decode(), result=rc)
+
 
 class WaitTimeout(LroError, TimeoutError):
     """wait_done() gave up after its timeout; .operation is the last state
@@ -165,7 +173,9 @@ class Page:
 
 def _any(getter, opp):
     url, val, n = ctypes.c_char_p(), ctypes.c_void_p(), ctypes.c_size_t()
-    if not getter(opp, ctypes.byref(url), ctypes.byref(val), ctypes.byref(n)):
+    present = ctypes.c_int()
+    if getter(opp, ctypes.byref(url), ctypes.byref(val), ctypes.byref(n),
+              ctypes.byref(present)) != _c.OK or not present.value:
         return None
     return Any(_s(url.value), ctypes.string_at(val.value, n.value) if n.value else b"")
 
@@ -364,7 +374,8 @@ def _on_py_done(entry, fut):
 def _call_options(timeout):
     if timeout is None:
         return None
-    o = _c.CallOptions(ctypes.sizeof(_c.CallOptions), max(1, int(timeout * 1000)), None, 0, None)
+    o = _c.CallOptions(ctypes.sizeof(_c.CallOptions), max(1, int(timeout * 1000)), None, 0, None,
+                       ctypes.sizeof(_c.Header))
     return ctypes.byref(o)
 
 
@@ -409,7 +420,7 @@ class _Core:
             raise
         if rc != _c.OK:
             _calls.pop(ud, None)
-            raise LroError._local(rc)
+            raise LroError._refused(rc)
         with _lock:
             if entry.finished:
                 late = out.value
@@ -464,7 +475,7 @@ class Client:
     system roots unless plaintext=True (or root_pem, PEM text). token: bearer
     token sent on every call (refused over plaintext). timeout: default
     per-RPC deadline in seconds (None: none). headers: (key, value) pairs sent
-    on every call. loop: the event loop (default: the running loop, so create
+    on every call (a bytes value for a "-bin" key may hold any bytes). loop: the event loop (default: the running loop, so create
     the client inside a coroutine). poll_budget: (polls per second, burst)
     shared by every wait_done() of this client. max_await_rpcs: how many of
     their RPCs may be in flight at once (the rest queue; 0 = no cap; default
@@ -490,11 +501,11 @@ class Client:
         o = ctypes.c_void_p()
         rc = _c.lro_client_options_create(ctypes.byref(o))
         if rc != _c.OK:
-            raise LroError._local(rc)
+            raise LroError._refused(rc)
         try:
             def chk(rc):
                 if rc != _c.OK:
-                    raise LroError._local(rc)
+                    raise LroError._refused(rc)
 
             chk(_c.lro_client_options_set_target(o, _b(target, "target")))
             chk(_c.lro_client_options_set_mode(o, _c.MODE_LOOP))
@@ -509,7 +520,13 @@ class Client:
             chk(_c.lro_client_options_set_default_timeout_ms(
                 o, 0 if timeout is None else max(1, int(timeout * 1000))))
             for k, v in headers:
-                chk(_c.lro_client_options_add_header(o, _b(k, "header"), _b(v, "header")))
+                if isinstance(v, (bytes, bytearray)):
+                    # Any bytes (NUL included) for a "-bin" key; lro-c
+                    # refuses them for other keys, with the reason.
+                    v = bytes(v)
+                    chk(_c.lro_client_options_add_header_n(o, _b(k, "header"), v, len(v)))
+                else:
+                    chk(_c.lro_client_options_add_header(o, _b(k, "header"), _b(v, "header")))
             if user_agent is not None:
                 chk(_c.lro_client_options_set_user_agent(o, _b(user_agent, "user_agent")))
             if poll_budget is not None:
@@ -625,7 +642,7 @@ class Pager:
         rc = _c.lro_pager_create(core.ptr, _b(parent, "parent"), ctypes.byref(args),
                                  _call_options(timeout), ctypes.byref(ptr))
         if rc != _c.OK:
-            raise LroError._local(rc)
+            raise LroError._refused(rc)
         self._ptr = ptr.value
         self._finalizer = weakref.finalize(self, _c.lro_pager_destroy, ptr.value)
         self._buf = collections.deque()

@@ -1,13 +1,13 @@
-"""ctypes declarations of liblro.so.0 (the C API of lro/*.h).
+"""ctypes declarations of liblro.so.1 (the C API of lro/*.h).
 
 Only this module knows C types. The library is found, in order, at
 $LRO_LIBRARY (a path; an error if it cannot be loaded), through the dynamic
-loader's own search ("liblro.so.0": LD_LIBRARY_PATH, ld.so.cache), next to
+loader's own search ("liblro.so.1": LD_LIBRARY_PATH, ld.so.cache), next to
 this package when it sits inside an install prefix (PREFIX/lib/...), and in
 /usr/local/lib and /usr/lib.
 
 The embedded server (lro/testing.h) is a library of its own,
-liblro_testing.so.0; only lro.testing loads it (load_testing()), found the
+liblro_testing.so.1; only lro.testing loads it (load_testing()), found the
 same way: $LRO_TESTING_LIBRARY, then the directory liblro was loaded from,
 then the loader's search and the places above.
 """
@@ -16,8 +16,8 @@ import os
 from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_int32, c_int64,
                     c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
-SONAME = "liblro.so.0"
-ABI_MAJOR = 0
+SONAME = "liblro.so.1"
+ABI_MAJOR = 1
 
 
 def _candidates(soname=SONAME):
@@ -75,20 +75,26 @@ DONE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 PROGRESS_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 
 
+class Header(Structure):
+    _fields_ = [("key", c_char_p), ("value", c_void_p), ("value_len", c_size_t)]
+
+
 class CallOptions(Structure):
     _fields_ = [("struct_size", c_uint32), ("timeout_ms", c_int64), ("headers", c_void_p),
-                ("header_count", c_size_t), ("retry", c_void_p)]
+                ("header_count", c_size_t), ("retry", c_void_p), ("header_size", c_size_t),
+                ("credentials", c_void_p), ("traceparent", c_char_p), ("tracestate", c_char_p)]
 
 
 class ListArgs(Structure):
     _fields_ = [("struct_size", c_uint32), ("filter", c_char_p), ("page_size", c_int32),
-                ("page_token", c_char_p), ("return_partial_success", c_int)]
+                ("page_token", c_char_p), ("return_partial_success", c_int32),
+                ("reserved0", c_uint32)]
 
 
 class PollPolicy(Structure):
     _fields_ = [("struct_size", c_uint32), ("initial_delay_ms", c_int64), ("multiplier", c_double),
                 ("max_delay_ms", c_int64), ("jitter", c_double), ("total_timeout_ms", c_int64),
-                ("method", c_int), ("wait_timeout_ms", c_int64)]
+                ("method", c_int32), ("wait_timeout_ms", c_int64)]
 
 
 class TestServerOptions(Structure):
@@ -119,6 +125,7 @@ _fn("lro_version", c_int)
 _fn("lro_version_string", c_char_p)
 _fn("lro_strerror", c_char_p, c_int)
 _fn("lro_err_name", c_char_p, c_int)
+_fn("lro_last_error", c_char_p)
 _fn("lro_code_name", c_char_p, c_int)
 _fn("lro_free", None, P)
 
@@ -131,8 +138,9 @@ _fn("lro_client_options_set_tls_server_name", c_int, P, c_char_p)
 _fn("lro_client_options_set_bearer_token", c_int, P, c_char_p, c_int)
 _fn("lro_client_options_set_default_timeout_ms", c_int, P, c_int64)
 _fn("lro_client_options_add_header", c_int, P, c_char_p, c_char_p)
+_fn("lro_client_options_add_header_n", c_int, P, c_char_p, c_char_p, c_size_t)
 _fn("lro_client_options_set_user_agent", c_int, P, c_char_p)
-_fn("lro_client_options_set_mode", c_int, P, c_int)
+_fn("lro_client_options_set_mode", c_int, P, c_int32)
 _fn("lro_client_options_set_poll_budget", c_int, P, ctypes.c_double, c_int)
 _fn("lro_client_options_set_max_await_rpcs", c_int, P, c_int)
 _fn("lro_client_awaits_queued", c_size_t, P)
@@ -157,8 +165,8 @@ _fn("lro_future_page", P, P)
 
 _fn("lro_operation_name", c_char_p, P)
 _fn("lro_operation_done", c_int, P)
-_fn("lro_operation_metadata", c_int, P, POINTER(c_char_p), PP, POINTER(c_size_t))
-_fn("lro_operation_response", c_int, P, POINTER(c_char_p), PP, POINTER(c_size_t))
+_fn("lro_operation_metadata", c_int, P, POINTER(c_char_p), PP, POINTER(c_size_t), POINTER(c_int))
+_fn("lro_operation_response", c_int, P, POINTER(c_char_p), PP, POINTER(c_size_t), POINTER(c_int))
 _fn("lro_operation_error", P, P)
 _fn("lro_operation_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
 

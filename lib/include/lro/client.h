@@ -68,8 +68,8 @@ typedef void (*lro_done_cb)(lro_future *f, void *user_data);
  * An options object is only read by lro_client_create(), which copies every
  * value: the options may be changed or destroyed right after. Options objects
  * are NOT thread-safe; use one from one thread at a time. Setters return
- * LRO_OK, LRO_ERR_INVALID_ARG (bad value; the option is unchanged) or
- * LRO_ERR_NOMEM. */
+ * LRO_OK, LRO_ERR_INVALID_ARG (bad value; the option is unchanged; the reason
+ * in lro_last_error()) or LRO_ERR_NOMEM. */
 LRO_API int lro_client_options_create(lro_client_options **out);
 LRO_API void lro_client_options_destroy(lro_client_options *o); /* NULL ok */
 
@@ -97,10 +97,17 @@ LRO_API int lro_client_options_set_bearer_token(lro_client_options *o, const cha
  * 0 = no deadline. (WaitOperation calls get the server-side timeout plus
  * this value.) */
 LRO_API int lro_client_options_set_default_timeout_ms(lro_client_options *o, int64_t ms);
-/* Adds a header sent on every call (key lowercase [0-9a-z_.-], value printable
- * ASCII; "-bin" keys take any bytes). Repeatable. */
+/* Adds a header sent on every call. Repeatable. Rules (lro_header below):
+ * key lowercase [0-9a-z_.-] and not reserved; value printable ASCII, or any
+ * bytes for a key ending in "-bin". LRO_ERR_BAD_HEADER otherwise, with the
+ * reason in lro_last_error(). The NUL-terminated form: */
 LRO_API int lro_client_options_add_header(lro_client_options *o, const char *key,
                                           const char *value);
+/* The same with an explicit value length, for "-bin" values that contain
+ * NUL bytes (value_len 0 = strlen(value), so an empty value is "" either
+ * way). Added in 1.0. */
+LRO_API int lro_client_options_add_header_n(lro_client_options *o, const char *key,
+                                            const char *value, size_t value_len);
 /* Largest response accepted, in bytes. Default 4 MiB. Larger responses end
  * the call with RESOURCE_EXHAUSTED. */
 LRO_API int lro_client_options_set_max_receive_size(lro_client_options *o, int64_t bytes);
@@ -109,7 +116,9 @@ LRO_API int lro_client_options_set_lb_policy(lro_client_options *o, const char *
 /* Prefix of the user-agent header ("lro-c/<version>" is always appended). */
 LRO_API int lro_client_options_set_user_agent(lro_client_options *o, const char *ua);
 
-typedef enum lro_mode { LRO_MODE_THREAD = 0, LRO_MODE_LOOP = 1 } lro_mode;
+/* Threading mode: an int32_t, not an enum (ABI rule 2 in lro/common.h). */
+typedef int32_t lro_mode;
+enum { LRO_MODE_THREAD = 0, LRO_MODE_LOOP = 1 };
 LRO_API int lro_client_options_set_mode(lro_client_options *o, lro_mode mode);
 /* Loop mode only: `wakeup(data)` is called when completions become pending,
  * for loops that cannot watch lro_client_fd() (a condition variable, a
@@ -130,12 +139,13 @@ LRO_API int lro_client_options_set_wakeup(lro_client_options *o, void (*wakeup)(
 /* ---- Client ------------------------------------------------------------ */
 
 /* Creates a client. On success *out is set; on failure *out is untouched.
- * Errors: LRO_ERR_INVALID_ARG (no target, token over plaintext, unreadable
- * credentials), LRO_ERR_NOMEM, LRO_ERR_INTERNAL. Connecting is lazy: a dead
+ * Errors: LRO_ERR_INVALID_ARG (no target, token over plaintext, wakeup hook
+ * in thread mode, credentials grpc refuses), LRO_ERR_NOMEM, LRO_ERR_IO (no
+ * eventfd), LRO_ERR_INTERNAL; lro_last_error() says which. Connecting is lazy: a dead
  * server shows up as UNAVAILABLE on calls, not here. */
 LRO_API int lro_client_create(const lro_client_options *o, lro_client **out);
 
-/* The seed's close(). Stops the client: every call still in flight completes
+/* Stops the client: every call still in flight completes
  * exactly once with LRO_ERR_SHUTDOWN (its callback runs, in thread mode on the
  * I/O thread before this returns; in loop mode right here on the caller's
  * thread), later calls are refused with LRO_ERR_SHUTDOWN, and the I/O thread
@@ -178,15 +188,52 @@ LRO_API int lro_client_process(lro_client *c, int max);
 /* Number of calls started and not yet completed (diagnostics). */
 LRO_API size_t lro_client_inflight(const lro_client *c);
 
+/* ---- Connections --------------------------------------------------------------
+ * A client opens `channels` connections for ordinary calls (Get, List,
+ * Cancel, Delete, and the Get polls of awaits), used in turn, and separate
+ * connections for held calls (WaitOperation, which the server keeps open for
+ * up to its timeout), each carrying at most max_streams - max_streams/10 of
+ * them; one more is opened whenever all are full (at most 64; past that the
+ * least loaded one takes it). So thousands of awaits waiting with
+ * WaitOperation never take the streams ordinary calls need: HTTP/2 servers
+ * allow a limited number of concurrent streams per connection (Google's
+ * front ends and many proxies: 100), calls beyond it queue inside grpc, and
+ * grpc does not tell a client the peer's limit, hence the option. Every
+ * connection reconnects with its own backoff. Defaults LRO_DEFAULT_CHANNELS
+ * and LRO_DEFAULT_MAX_STREAMS; out of range (channels 1..64, max_streams
+ * >= 1) is LRO_ERR_INVALID_ARG. */
+#define LRO_DEFAULT_CHANNELS 1
+#define LRO_DEFAULT_MAX_STREAMS 100
+LRO_API int lro_client_options_set_channels(lro_client_options *o, int n);
+LRO_API int lro_client_options_set_max_streams(lro_client_options *o, int n);
+/* Connections (channels) the client has open now, both kinds (diagnostics). */
+LRO_API size_t lro_client_channels(const lro_client *c);
+
 /* ---- Per-call options -----------------------------------------------------
  * A small versioned struct: declare with LRO_CALL_OPTIONS_INIT and set the
  * fields you need; fields appended in later versions keep their defaults for
  * callers compiled against older headers. All values are copied when the
  * call starts. Pass NULL for all defaults. */
+/* A request header (gRPC metadata entry).
+ *  - key: lowercase [0-9a-z_.-], 1..1024 bytes.
+ *  - value: printable ASCII (0x20..0x7e) up to 16 KiB; a key ending in
+ *    "-bin" takes any bytes (NUL included: set value_len), which gRPC sends
+ *    base64-encoded.
+ *  - value_len: bytes of value; 0 = strlen(value) (an empty value is ""
+ *    either way). Added in 1.0 (0.1's lro_header was {key, value}: see
+ *    lro_call_options.header_size).
+ * Reserved keys, refused with LRO_ERR_BAD_HEADER because the library or
+ * gRPC owns them: "authorization" (use lro_client_options_set_bearer_token),
+ * "x-goog-request-params" (every call sends name=<name>), "user-agent"
+ * (lro_client_options_set_user_agent), every "grpc-*" key, HTTP/2 pseudo
+ * headers (":path", ...; refused by the key rule), and "te", "host",
+ * "content-type", "connection", "transfer-encoding". */
 typedef struct lro_header {
     const char *key;
     const char *value;
+    size_t value_len;
 } lro_header;
+LRO_ASSERT_NO_TAIL_PADDING(lro_header, value_len);
 
 typedef struct lro_retry_policy {
     uint32_t struct_size;
@@ -197,7 +244,10 @@ typedef struct lro_retry_policy {
     double jitter;             /* 0..1, fraction of each delay randomized */
     int64_t total_timeout_ms;  /* all attempts and sleeps; 0 = unbounded */
     uint32_t retry_codes;      /* bit (1u << LRO_CODE_x) per retryable code */
+    uint32_t reserved0;        /* 0; was tail padding in 0.1 (ignored) */
 } lro_retry_policy;
+LRO_ASSERT_NO_TAIL_PADDING(lro_retry_policy, reserved0);
+/* struct_size values accepted (LP64): 56 (0.1 and 1.0). */
 /* Defaults: 4 attempts, 100 ms, x2, max 5000 ms, jitter 0.2, total 0,
  * UNAVAILABLE only. A server's google.rpc.RetryInfo delay replaces the
  * computed backoff for that attempt. With a total budget, a retry that would
@@ -205,7 +255,7 @@ typedef struct lro_retry_policy {
  * last attempt's status (e.g. UNAVAILABLE), not with a DEADLINE_EXCEEDED of
  * an attempt that never had a chance. */
 #define LRO_RETRY_POLICY_INIT                                                                      \
-    { sizeof(lro_retry_policy), 4, 100, 2.0, 5000, 0.2, 0, (1u << LRO_CODE_UNAVAILABLE) }
+    { sizeof(lro_retry_policy), 4, 100, 2.0, 5000, 0.2, 0, (1u << LRO_CODE_UNAVAILABLE), 0 }
 
 typedef struct lro_call_options {
     uint32_t struct_size;
@@ -216,8 +266,27 @@ typedef struct lro_call_options {
     size_t header_count;
     /* NULL = the client's retry policy (by default LRO_RETRY_POLICY_INIT). */
     const lro_retry_policy *retry;
+    /* Appended in 1.0: sizeof(lro_header) as the caller compiled it, i.e.
+     * the stride of `headers`: sizeof(lro_header) (with value_len), or
+     * 2 * sizeof(void *) for 0.1's {key, value} layout. */
+    size_t header_size;
+    /* Appended in 1.0: credentials for this call only (one client serving
+     * several tenants), on top of the client's channel credentials; NULL =
+     * the client's. See lro/credentials.h. Referenced, not copied: keep it
+     * alive until the call's callback ran. */
+    const struct lro_credentials *credentials;
+    /* Appended in 1.0: W3C trace context (traceparent "00-<32 hex>-<16
+     * hex>-<2 hex>", tracestate as the header's value) sent on every
+     * attempt, and for an await on every poll, so that a distributed trace
+     * shows lro-c's RPCs under the caller's span. NULL = none. Copied. */
+    const char *traceparent;
+    const char *tracestate;
 } lro_call_options;
-#define LRO_CALL_OPTIONS_INIT { sizeof(lro_call_options), 0, NULL, 0, NULL }
+LRO_ASSERT_NO_TAIL_PADDING(lro_call_options, tracestate);
+/* struct_size values accepted (LP64): 40 (0.1: headers use 0.1's layout)
+ * and 72 (1.0). */
+#define LRO_CALL_OPTIONS_INIT                                                                      \
+    { sizeof(lro_call_options), 0, NULL, 0, NULL, sizeof(lro_header), NULL, NULL, NULL }
 
 /* Client-wide retry policy for every call without its own. Copied. */
 LRO_API int lro_client_options_set_retry(lro_client_options *o, const lro_retry_policy *p);
@@ -231,7 +300,10 @@ LRO_API int lro_client_options_set_retry(lro_client_options *o, const lro_retry_
  *    lro_client_process, also a ud_free given without cb).
  *  - Return a negative LRO_ERR_* when the call did not start; then nothing is
  *    ever called and *out is untouched. Bad names give LRO_ERR_BAD_NAME,
- *    bad headers LRO_ERR_BAD_HEADER, a destroyed client LRO_ERR_SHUTDOWN.
+ *    bad headers LRO_ERR_BAD_HEADER, a destroyed client LRO_ERR_SHUTDOWN;
+ *    lro_last_error() says what was wrong (e.g. "name has invalid UTF-8 at
+ *    byte 3", "lro_call_options.struct_size 12 is not a size this library
+ *    knows (40, 48): ...").
  *  - `out` may be NULL (fire and forget). If not NULL, *out receives a new
  *    reference to the call's future, which the caller must lro_future_unref().
  *  - String arguments are copied (or sent) before return.
@@ -250,9 +322,12 @@ typedef struct lro_list_args {
     const char *filter;
     int32_t page_size;
     const char *page_token;
-    int return_partial_success;
+    int32_t return_partial_success; /* 0 or 1 */
+    uint32_t reserved0;             /* 0; was tail padding in 0.1 (ignored) */
 } lro_list_args;
-#define LRO_LIST_ARGS_INIT { sizeof(lro_list_args), NULL, 0, NULL, 0 }
+LRO_ASSERT_NO_TAIL_PADDING(lro_list_args, reserved0);
+/* struct_size values accepted (LP64): 40 (0.1 and 1.0). */
+#define LRO_LIST_ARGS_INIT { sizeof(lro_list_args), NULL, 0, NULL, 0, 0 }
 LRO_API int lro_list(lro_client *c, const char *parent, const lro_list_args *args,
                      const lro_call_options *opts, lro_done_cb cb, void *user_data,
                      lro_free_fn ud_free, lro_future **out);

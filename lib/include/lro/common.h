@@ -28,17 +28,57 @@ extern "C" {
 #endif
 
 /* Version of the headers you compiled against; lro_version() tells which
- * library you are running with. The shared library's SONAME carries MAJOR. */
-#define LRO_VERSION_MAJOR 0
-#define LRO_VERSION_MINOR 1
+ * library you are running with. The shared library's SONAME carries MAJOR:
+ * liblro.so.1 since 1.0.0, whose ABI differs from 0.1's (liblro.so.0) as
+ * described under "ABI rules" below. */
+#define LRO_VERSION_MAJOR 1
+#define LRO_VERSION_MINOR 0
 #define LRO_VERSION_PATCH 0
-#define LRO_VERSION_STRING "0.1.0"
+#define LRO_VERSION_STRING "1.0.0"
 #define LRO_VERSION_NUMBER                                                                         \
     ((LRO_VERSION_MAJOR * 10000) + (LRO_VERSION_MINOR * 100) + LRO_VERSION_PATCH)
 
+/* ---- ABI rules ------------------------------------------------------------
+ * What a binding author (ctypes, cgo, Rust FFI, N-API...) may rely on, and
+ * what the library keeps to across minor versions of one SONAME:
+ *
+ *  1. Versioned structs. A public struct whose first member is
+ *     `uint32_t struct_size` (lro_call_options, lro_retry_policy,
+ *     lro_list_args, lro_poll_policy, and lro/testing.h's option structs) is
+ *     versioned: the caller sets struct_size to sizeof the struct as it was
+ *     compiled (the LRO_*_INIT macros do it). Fields are only ever appended,
+ *     and the library reads only the bytes the caller declared; fields the
+ *     caller does not know keep their documented defaults.
+ *     - struct_size must be EXACTLY one of the sizes this library has shipped
+ *       for that struct (each struct's comment lists them, for LP64
+ *       platforms). Anything else (a smaller size, one ending inside a
+ *       field, a larger size from newer headers) is LRO_ERR_INVALID_ARG with
+ *       a message in lro_last_error(): never a silent guess.
+ *     - No tail padding: sizeof(struct) == offset of the end of its last
+ *       member (reserved fields fill the gap; each header checks it with a
+ *       static assertion), so a field appended later always changes sizeof
+ *       and padding bytes can never be mistaken for a new field.
+ *     - `reserved*` fields: set them to 0 (the INIT macros do); this version
+ *       ignores them.
+ *  2. No C enum type in a public struct or as a by-value parameter: their
+ *     size depends on compiler flags (-fshort-enums). Such values are
+ *     int32_t with named constants (e.g. lro_mode, lro_await_method).
+ *  3. One return convention. A function that can fail returns LRO_OK (0) or
+ *     a negative LRO_ERR_* code, nothing else; "present / found" is an
+ *     out-parameter (`int *present`), never a positive return value. The
+ *     functions that return something else never fail and say so: 0/1
+ *     predicates (lro_future_is_done, lro_operation_done, ...), counts and
+ *     views. One documented exception: lro_client_process() returns how many
+ *     callbacks it ran (>= 0) or a negative error, like read(2). So the one
+ *     test a binding needs for every int-returning function is `rc < 0`.
+ *  4. Errors without an RPC status carry a text: lro_last_error() below.
+ *  5. Strings are NUL-terminated UTF-8 unless a length goes with them
+ *     (lro_header.value_len for binary header values).
+ */
+
 /* Runtime version as LRO_VERSION_NUMBER would compute it. */
 LRO_API int lro_version(void);
-/* Runtime version string, static storage ("0.1.0"). */
+/* Runtime version string, static storage (e.g. "1.0.0"). */
 LRO_API const char *lro_version_string(void);
 
 /* ---- Result codes (layer 1). Pinned values; never reused. ---------------- */
@@ -65,6 +105,33 @@ LRO_API const char *lro_version_string(void);
 /* Static, never NULL: "invalid argument", ... ; unknown values get a
  * generic text. */
 LRO_API const char *lro_strerror(int err);
+
+/* What was wrong, in words, for a failure that has no RPC status: e.g.
+ * "bearer token over plaintext: set allow_plaintext or use TLS",
+ * "lro_list_args.struct_size 12 is not a size this library knows (40)",
+ * "name has invalid UTF-8 at byte 3", "header key 'grpc-foo' is reserved".
+ *
+ * Per thread: the text describes the most recent call ON THIS THREAD of a
+ * function that records one, so concurrent threads never see each other's
+ * messages and no extra parameter is needed (one call after the failing one,
+ * from any language). Why not an error-out parameter: every starter and
+ * setter would need one more argument, and bindings would allocate a buffer
+ * per call for the rare failure.
+ *
+ * Recorded by: lro_client_options_* setters, lro_client_create, lro_get,
+ * lro_list, lro_cancel, lro_delete, lro_wait, lro_await,
+ * lro_cancel_and_await and lro_pager_create. Each of them clears the text on
+ * entry and sets it when it returns an error, so right after one of them
+ * failed the text is about that failure ("" only when the code says it all,
+ * e.g. LRO_ERR_NOMEM or LRO_ERR_SHUTDOWN). Other functions may change it
+ * (lro_pager_next_page starts a List the same way), so read it right after
+ * the failing call, before the next lro_* call on this thread.
+ *
+ * Never NULL; "" when nothing was recorded. Static per-thread storage: valid
+ * until the next lro_* call on the same thread (copy it to keep it). Never
+ * contains a secret: bearer token values and header values are not quoted,
+ * only header keys and positions. */
+LRO_API const char *lro_last_error(void);
 /* Static, never NULL: "LRO_ERR_INVALID_ARG", ... */
 LRO_API const char *lro_err_name(int err);
 
@@ -89,6 +156,22 @@ LRO_API const char *lro_err_name(int err);
 
 /* "OK", "CANCELLED", ... "UNAUTHENTICATED"; "UNKNOWN_CODE" otherwise. Static. */
 LRO_API const char *lro_code_name(int code);
+
+/* ---- Static assertions for the ABI rules (usable as C99, C11 and C++11).
+ * LRO_STATIC_ASSERT(condition, unique_identifier) at file scope. */
+#if defined(__cplusplus) && __cplusplus >= 201103L
+#define LRO_STATIC_ASSERT(cond, id) static_assert(cond, #id)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define LRO_STATIC_ASSERT(cond, id) _Static_assert(cond, #id)
+#else
+/* C99: an array type of negative size does not compile. */
+#define LRO_STATIC_ASSERT(cond, id) typedef char lro_static_assert_##id[(cond) ? 1 : -1]
+#endif
+/* Offset of the first byte after `member` of struct `type`. */
+#define LRO_END_OF(type, member) (offsetof(type, member) + sizeof(((type *)0)->member))
+/* A versioned struct has no tail padding (ABI rule 1). */
+#define LRO_ASSERT_NO_TAIL_PADDING(type, last_member)                                              \
+    LRO_STATIC_ASSERT(sizeof(type) == LRO_END_OF(type, last_member), type##_has_no_tail_padding)
 
 /* ---- Limits ------------------------------------------------------------- */
 /* Longest operation or collection name accepted, in bytes. */

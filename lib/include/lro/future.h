@@ -83,12 +83,15 @@ LRO_API int lro_future_attempts(const lro_future *f);
 LRO_API const char *lro_operation_name(const lro_operation *op); /* never NULL */
 LRO_API int lro_operation_done(const lro_operation *op);         /* 0 or 1 */
 
-/* metadata / response Any: return 1 and fill the out-pointers (any may be
- * NULL) when present, 0 when absent (out-pointers untouched). */
+/* metadata / response Any. Return LRO_OK, or LRO_ERR_INVALID_ARG when op
+ * is NULL; absence is not an error (ABI rule 3 in lro/common.h): *present
+ * is set to 1 when the operation has it and the out-pointers are filled,
+ * else *present = 0 and they are set to NULL / NULL / 0. Every out-pointer
+ * may be NULL. (0.1 returned 1 / 0 instead.) */
 LRO_API int lro_operation_metadata(const lro_operation *op, const char **type_url,
-                                   const uint8_t **value, size_t *len);
+                                   const uint8_t **value, size_t *len, int *present);
 LRO_API int lro_operation_response(const lro_operation *op, const char **type_url,
-                                   const uint8_t **value, size_t *len);
+                                   const uint8_t **value, size_t *len, int *present);
 /* The operation's error (layer 3), or NULL when it has none. */
 LRO_API const lro_status *lro_operation_error(const lro_operation *op);
 
@@ -99,9 +102,11 @@ LRO_API size_t lro_status_detail_count(const lro_status *s);
 /* Detail i (an Any). LRO_OK, or LRO_ERR_INVALID_ARG when i is out of range. */
 LRO_API int lro_status_detail(const lro_status *s, size_t i, const char **type_url,
                               const uint8_t **value, size_t *len);
-/* If the status carries a google.rpc.RetryInfo detail, stores its delay in
- * *ms and returns 1; else returns 0. */
-LRO_API int lro_status_retry_delay_ms(const lro_status *s, int64_t *ms);
+/* The delay of the status's google.rpc.RetryInfo detail. LRO_OK, or
+ * LRO_ERR_INVALID_ARG when s is NULL. *present = 1 and *ms = the delay when
+ * the status carries one, else *present = 0 and *ms = 0. ms and present may
+ * be NULL. (0.1 returned 1 / 0 instead.) */
+LRO_API int lro_status_retry_delay_ms(const lro_status *s, int64_t *ms, int *present);
 
 /* ---- List page views -------------------------------------------------------- */
 LRO_API size_t lro_page_count(const lro_page *p);

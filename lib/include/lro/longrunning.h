@@ -19,12 +19,13 @@
 extern "C" {
 #endif
 
-/* ---- Pager (the seed's list_next) -------------------------------------------- */
+/* ---- Pager ----------------------------------------------------------------------- */
 typedef struct lro_pager lro_pager;
 
 /* A pager over `parent` with the given filter/page size; args->page_token
  * resumes a listing from a token saved earlier (lro_pager_page_token). The
- * arguments are copied. Nothing is sent until the first page is asked for. */
+ * arguments are copied. Nothing is sent until the first page is asked for.
+ * Refusals (bad name, args or options) say why in lro_last_error(). */
 LRO_API int lro_pager_create(lro_client *c, const char *parent, const lro_list_args *args,
                              const lro_call_options *opts, lro_pager **out);
 /* Frees the pager; a page fetch in flight is cancelled locally (its callback
@@ -64,12 +65,14 @@ LRO_API size_t lro_pager_unreachable_count(const lro_pager *p);
 LRO_API const char *lro_pager_unreachable(const lro_pager *p, size_t i);
 
 /* ---- Await until done --------------------------------------------------------- */
-typedef enum lro_await_method {
+/* How an await asks: an int32_t, not an enum (ABI rule 2, lro/common.h). */
+typedef int32_t lro_await_method;
+enum {
     LRO_AWAIT_AUTO = 0,      /* WaitOperation; on UNIMPLEMENTED switch to polling,
                                 remembered per client */
     LRO_AWAIT_POLL_ONLY = 1, /* GetOperation with backoff */
     LRO_AWAIT_WAIT_ONLY = 2  /* WaitOperation; UNIMPLEMENTED is an error */
-} lro_await_method;
+};
 
 typedef struct lro_poll_policy {
     uint32_t struct_size;
@@ -80,7 +83,7 @@ typedef struct lro_poll_policy {
     int64_t total_timeout_ms; /* whole await; 0 = no limit */
     lro_await_method method;
     int64_t wait_timeout_ms;  /* server-side timeout asked of each WaitOperation */
-    /* Appended in 0.2. Transient failures of a poll (after the poll's own
+    /* Appended in 1.0. Transient failures of a poll (after the poll's own
      * retries): codes in transient_codes (bit 1u << LRO_CODE_x; 0 = the
      * default UNAVAILABLE and DEADLINE_EXCEEDED) and any answer carrying a
      * google.rpc.RetryInfo are retried with the delays above (RetryInfo's
@@ -93,18 +96,32 @@ typedef struct lro_poll_policy {
      * code ends the await at once. */
     int64_t transient_budget_ms;
     uint32_t transient_codes;
-    uint32_t reserved_; /* keeps the struct free of tail padding; set 0 */
+    uint32_t reserved0; /* keeps the struct free of padding; set 0 */
+    /* Appended in 1.0. With a progress callback, the longest a change of
+     * metadata may go unreported: WaitOperation turns are cut to this (each
+     * turn answers with the state as it is then), and Get polls are never
+     * spaced further apart. Costs at most one poll RPC per interval per
+     * await, and only for awaits that have a progress callback. 0 = no
+     * limit (Wait turns of wait_timeout_ms; progress shows only when a
+     * turn ends). */
+    int64_t progress_interval_ms;
 } lro_poll_policy;
+LRO_ASSERT_NO_TAIL_PADDING(lro_poll_policy, progress_interval_ms);
+/* struct_size values accepted (LP64): 64 (0.1) and 88 (1.0). `method` is
+ * int32_t at offset 48 as 0.1's enum was on every common ABI. */
 /* Defaults: first delay 500 ms, x1.5, max 30 s, jitter 0.2, total 1 hour,
  * AUTO, WaitOperation timeout 30 s, transient failures retried for the whole
- * total timeout. A poll answered with a google.rpc.RetryInfo waits that long
- * instead. */
+ * total timeout, progress reported within 5 s. A poll answered with a
+ * google.rpc.RetryInfo waits that long instead. */
 #define LRO_POLL_POLICY_INIT                                                                       \
-    { sizeof(lro_poll_policy), 500, 1.5, 30000, 0.2, 3600000, LRO_AWAIT_AUTO, 30000, 0, 0, 0 }
+    { sizeof(lro_poll_policy), 500, 1.5, 30000, 0.2, 3600000, LRO_AWAIT_AUTO, 30000, 0, 0, 0, 5000 }
 
-/* Called (on the dispatch context, like any callback) each time a poll shows
- * metadata different from the previous poll's — never twice for the same
- * bytes. `op` is borrowed for the duration of the call. */
+/* Called (on the dispatch context, like any callback) with the first state
+ * the await sees (right away: its first poll is a GetOperation, also when
+ * it then waits with WaitOperation), then each time a poll shows metadata
+ * different from the last reported — never twice for the same bytes, and
+ * within progress_interval_ms of a change. The final state goes to the done
+ * callback, not here. `op` is borrowed for the duration of the call. */
 typedef void (*lro_progress_cb)(const lro_operation *op, void *user_data);
 
 /* Awaits the operation `name` until it is done. Needs nothing but the name,

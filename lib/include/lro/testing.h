@@ -17,6 +17,8 @@
  *     lro_test_server_add_fault(srv, &f);
  *     ... point a client at lro_test_server_target(srv) ...
  *     assert(lro_test_server_call_count(srv, LRO_TEST_GET, "ops/build-1") == 3);
+ *     lro_test_lifecycle lc = LRO_TEST_LIFECYCLE_INIT;   // pending ones finish
+ *     lro_test_server_set_lifecycle(srv, &lc);           //   by themselves (5 s)
  *     lro_test_server_stop(srv);
  *
  * Build: //lib/testing in Bazel; installed, liblro_testing (pkg-config
@@ -54,7 +56,15 @@
  *                    passed. Held Waits cost a timer entry, not a thread.
  *   other methods    UNIMPLEMENTED.
  * A request that does not decode is INVALID_ARGUMENT. Every error status
- * also carries a google.rpc.Status in the "grpc-status-details-bin" trailer.
+ * also carries a google.rpc.Status in the "grpc-status-details-bin" trailer
+ * (as Google's servers send it) with at least one google.rpc.ErrorInfo,
+ * domain "lro-c.testing", metadata {"method": <method name>}, and a reason
+ * per cause: OPERATION_NOT_FOUND, INVALID_REQUEST (with a
+ * google.rpc.BadRequest naming the field for a bad name, filter, page size
+ * or page token), METHOD_NOT_IMPLEMENTED, LOCATION_UNREACHABLE,
+ * RESOURCE_EXHAUSTED, INJECTED_FAULT (faults; see lro_test_fault.reason).
+ * The BAD_DETAILS fault is the one exception: its trailer is garbage on
+ * purpose.
  */
 #ifndef LRO_TESTING_H
 #define LRO_TESTING_H
@@ -85,8 +95,29 @@ typedef struct lro_test_server_options {
      * start). No client certificate is requested. NULL = plaintext. */
     const char *tls_cert_chain_pem;
     const char *tls_private_key_pem;
+    /* Front-end limits (appended in 1.0; older callers' smaller structs get
+     * the defaults). */
+    /* HTTP/2 SETTINGS_MAX_CONCURRENT_STREAMS the server announces: at most
+     * this many calls run at once on one connection; a client queues the
+     * rest until a stream frees up (Google's front ends allow 100). 0 = no
+     * limit (grpc's default), < 0 LRO_ERR_INVALID_ARG. */
+    int32_t max_concurrent_streams;
+    int32_t reserved0; /* set 0 */
+    /* Connection recycling, as front ends and proxies do it: a connection
+     * older than max_connection_age_ms (grpc adds +-10 % jitter) gets a
+     * GOAWAY; calls still open max_connection_age_grace_ms after that end
+     * UNAVAILABLE for the client, and the connection is closed. The client
+     * reconnects for its next call. age 0 = never; grace 0 = no limit (calls
+     * in flight finish on their own, grpc's default); < 0 either:
+     * LRO_ERR_INVALID_ARG. */
+    int64_t max_connection_age_ms;
+    int64_t max_connection_age_grace_ms;
 } lro_test_server_options;
-#define LRO_TEST_SERVER_OPTIONS_INIT { sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL }
+LRO_ASSERT_NO_TAIL_PADDING(lro_test_server_options, max_connection_age_grace_ms);
+/* struct_size values accepted (LP64): 40 and 56 (0.1, without and with the
+ * TLS fields) and 80 (1.0). */
+#define LRO_TEST_SERVER_OPTIONS_INIT                                                               \
+    { sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0 }
 
 /* Starts serving. *out untouched on failure (LRO_ERR_INVALID_ARG for a bad
  * address, LRO_ERR_IO when the address cannot be bound, LRO_ERR_NOMEM). */
@@ -153,6 +184,54 @@ LRO_API size_t lro_test_server_count(lro_test_server *s);
 /* Removes every operation (answers pending Waits with NOT_FOUND). */
 LRO_API void lro_test_server_clear(lro_test_server *s);
 
+/* ---- Operations that live by themselves ------------------------------------
+ * A lifecycle makes every pending operation progress and finish without the
+ * embedding program's help (this is what `lroctl serve` runs, so clients in
+ * any language see operations move). It applies to the operations pending
+ * when it is set and to every pending operation put later
+ * (lro_test_server_put / _put_pending / _seed); each is "adopted" then, and
+ * its clock starts at its adoption:
+ *   - every progress_every_ms its metadata is REPLACED by a
+ *     google.protobuf.Struct {"progress": P}, P = whole percent of
+ *     complete_after_ms elapsed (0..99);
+ *   - complete_after_ms after adoption it becomes done: the n-th adopted
+ *     operation (n = 0, 1, 2, ... in adoption order; the pending operations
+ *     present at the call are adopted in List order) fails when
+ *     fail_every > 0 and n % fail_every == fail_every - 1, and succeeds
+ *     otherwise. Success: response google.protobuf.Struct
+ *     {"result": "ok", "name": <name>}. Failure: error code fail_code with
+ *     message "simulated failure of <name>" and one google.rpc.ErrorInfo
+ *     {reason "SIMULATED_FAILURE", domain "lro-c.testing",
+ *     metadata {"operation": <name>}}. Metadata stays as last set.
+ * Held WaitOperation calls are answered when their operation finishes, as
+ * for lro_test_server_complete(). An operation that is cancelled, deleted,
+ * completed or replaced by a done one meanwhile is left alone from then on.
+ * The timers are entries in the server's one timer heap (no thread per
+ * operation). */
+typedef struct lro_test_lifecycle {
+    uint32_t struct_size;
+    int64_t complete_after_ms; /* > 0 */
+    int64_t progress_every_ms; /* 0 = metadata untouched; else >= 1 */
+    int fail_every;            /* 0 = every operation succeeds; default 3 */
+    int fail_code;             /* LRO_CODE_* 1..16; default ABORTED (10) */
+} lro_test_lifecycle;
+#define LRO_TEST_LIFECYCLE_INIT                                                                    \
+    {                                                                                              \
+        sizeof(lro_test_lifecycle), 5000, 1000, 3, LRO_CODE_ABORTED                                \
+    }
+
+/* Sets (or with lc == NULL turns off) the lifecycle. Setting it again
+ * while it is on: operations already adopted keep their finish time and
+ * outcome (progress_every_ms applies to all at their next tick), the new
+ * parameters apply to those adopted from then on. Turning it off stops the
+ * schedule of every adopted operation (they stay pending as they are); on
+ * again, the pending ones are adopted anew (their clocks restart). Returns LRO_OK, or LRO_ERR_INVALID_ARG
+ * (s NULL, struct_size too small, complete_after_ms <= 0, progress_every_ms
+ * < 0, fail_every < 0, fail_code outside 1..16 while fail_every > 0). An
+ * operation that cannot be scheduled for lack of memory stays pending.
+ * The struct is copied. Thread-safe like every function here. */
+LRO_API int lro_test_server_set_lifecycle(lro_test_server *s, const lro_test_lifecycle *lc);
+
 /* Makes ListOperations of exactly `parent` report these locations as
  * unreachable: with return_partial_success the first page lists them in
  * `unreachable` (and the operations as usual); without it the call fails with
@@ -169,7 +248,9 @@ LRO_API int lro_test_server_set_unreachable(lro_test_server *s, const char *pare
 #define LRO_TEST_WAIT 0x10u
 #define LRO_TEST_ALL 0x1fu
 
-typedef enum lro_test_fault_kind {
+/* An int32_t, not an enum (ABI rule 2 in lro/common.h). */
+typedef int32_t lro_test_fault_kind;
+enum {
     LRO_TEST_FAULT_STATUS = 0,     /* answer with code/message/details */
     LRO_TEST_FAULT_LATENCY = 1,    /* delay the real answer by latency_ms */
     /* status OK with `garbage` as the message; garbage NULL: a truncated
@@ -183,7 +264,7 @@ typedef enum lro_test_fault_kind {
      * less) with an unknown field (number 1000): still a valid message. */
     LRO_TEST_FAULT_BIG = 4,
     LRO_TEST_FAULT_BAD_DETAILS = 5 /* code/message + garbage grpc-status-details-bin */
-} lro_test_fault_kind;
+};
 
 typedef struct lro_test_fault {
     uint32_t struct_size;
@@ -200,15 +281,45 @@ typedef struct lro_test_fault {
     const uint8_t *garbage;        /* GARBAGE; copied */
     size_t garbage_len;
     size_t big_size; /* BIG */
+    /* Appended in 1.0 (0.1's struct_size means NULL for both):
+     * only calls whose name ends with this string; NULL = any. With `name`
+     * also set, both must match. Copied. */
+    const char *name_suffix;
+    /* STATUS: the google.rpc.ErrorInfo reason sent with it (every error of
+     * this server carries an ErrorInfo with domain "lro-c.testing"; a STATUS
+     * fault whose details_status has an ErrorInfo of its own sends only
+     * that one). NULL = "INJECTED_FAULT". Copied. */
+    const char *reason;
 } lro_test_fault;
+LRO_ASSERT_NO_TAIL_PADDING(lro_test_fault, reason);
+/* struct_size values accepted (LP64): 96 (0.1) and 112 (1.0). */
 #define LRO_TEST_FAULT_INIT                                                                        \
-    { sizeof(lro_test_fault), 0, NULL, 1, LRO_TEST_FAULT_STATUS, 0, NULL, NULL, 0, -1, 0, NULL, 0, 0 }
+    {                                                                                              \
+        sizeof(lro_test_fault), 0, NULL, 1, LRO_TEST_FAULT_STATUS, 0, NULL, NULL, 0, -1, 0, NULL,  \
+            0, 0, NULL, NULL                                                                       \
+    }
 
 /* Adds a fault; faults are matched in the order added, the first matching one
  * with hits left applies. LRO_OK or LRO_ERR_INVALID_ARG. A method answered
  * UNIMPLEMENTED forever: kind STATUS, code LRO_CODE_UNIMPLEMENTED, times -1. */
 LRO_API int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *f);
 LRO_API void lro_test_server_clear_faults(lro_test_server *s);
+
+/* ---- The admin API over gRPC ------------------------------------------- *
+ * lro.testing.v1.OperationsAdmin (proto/lro/testing/v1/admin.proto; message
+ * code in gen/lro/testing/v1): put, complete, fail an operation, set its
+ * metadata, add and clear faults, list and clear the recorded calls -- the
+ * functions of this header, for tests written in any language. Served on
+ * the server's own port next to google.longrunning.Operations. Off by
+ * default: its methods answer UNIMPLEMENTED until enabled. Admin calls are
+ * neither recorded, counted nor faulted. Anyone who can reach the port can
+ * steer the server once it is on: enable it only on loopback or a private
+ * socket. `lroctl serve --admin` turns it on; `lroctl admin ...` drives it.
+ *
+ * Turns the admin service on (enabled != 0) or off, at any time; takes
+ * effect for calls arriving afterwards. LRO_OK, or LRO_ERR_INVALID_ARG for
+ * a NULL server. Thread-safe. */
+LRO_API int lro_test_server_enable_admin(lro_test_server *s, int enabled);
 
 /* ---- What clients sent -------------------------------------------------- */
 typedef struct lro_test_record lro_test_record;
@@ -245,6 +356,10 @@ LRO_API int64_t lro_test_record_deadline_ms(const lro_test_record *r);
  * params, user-agent, ...); "-bin" values are the decoded bytes, NUL-
  * terminated. */
 LRO_API const char *lro_test_record_header(const lro_test_record *r, const char *key);
+/* The same with the value's length in *len (may be NULL), for "-bin" values
+ * that contain NUL bytes. NULL (and *len 0) when absent. Added in 1.0. */
+LRO_API const char *lro_test_record_header_n(const lro_test_record *r, const char *key,
+                                             size_t *len);
 /* The gRPC code the server answered with (faults included; DISCONNECT
  * records UNAVAILABLE); -1 while the call is still held (a Wait or a latency
  * fault) or when it was dropped at stop. */
