@@ -102,8 +102,15 @@ static int publish(loader *ld)
 
 /* ---- Public API ------------------------------------------------------------ */
 
+/* The loaders' error text goes to *error (whole) and to lro_last_error()
+ * (the first 255 bytes), cleared on entry like every recording function. */
 static void set_error(char **error, const char *text)
 {
+    if (text == NULL) {
+        lro_error_clear();
+    } else {
+        lro_fail(0, "%s", text);
+    }
     if (error != NULL) {
         *error = text ? lro_strdup(text) : NULL;
     }

@@ -57,6 +57,8 @@
  * message type '.google.cloud.speech.v1.SpeechAdaptation' is not defined
  * (build the set with protoc --include_imports)"), to free with lro_free()
  * (NULL when even that allocation failed); on success *error is set to NULL.
+ * The same text (its first 255 bytes) is in lro_last_error() right after a
+ * failed load, which clears it on entry like the other recording functions.
  *
  * Thread safety: every function is thread-safe. Loads are serialised
  * against each other and may run while other threads print with the same
