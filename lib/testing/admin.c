@@ -102,20 +102,6 @@ static void answer_msg(srv_call *c, const ProtobufCMessage *m)
     srv_answer_slice(c, LRO_CODE_OK, "", &sl, NULL, 0);
 }
 
-/* Answers with the stored operation (after a change made by the caller). */
-static void answer_stored(srv_call *c, const char *name)
-{
-    uint8_t *b = NULL;
-    size_t n = 0;
-    /* Deleted in between by a client of the Operations service: say so. */
-    if (lro_test_server_get(c->s, name, &b, &n) != LRO_OK) {
-        srv_answer_error(c, LRO_CODE_NOT_FOUND, "operation not found (deleted meanwhile)");
-        return;
-    }
-    srv_answer(c, LRO_CODE_OK, "", b, n, NULL, 0);
-    lro_free(b);
-}
-
 /* An lro_test_server_* result other than LRO_OK as a status. */
 static void answer_rc(srv_call *c, int rc, const char *what)
 {
@@ -136,6 +122,25 @@ static void answer_rc(srv_call *c, int rc, const char *what)
         srv_answer_error(c, LRO_CODE_INTERNAL, msg);
         break;
     }
+}
+
+/* The outcome of an lro_test_server_* change: rc as a status, or on LRO_OK
+ * the operation as stored after the change. */
+static void answer_changed(srv_call *c, int rc, const char *what, const char *name)
+{
+    if (rc != LRO_OK) {
+        answer_rc(c, rc, what);
+        return;
+    }
+    uint8_t *b = NULL;
+    size_t n = 0;
+    /* Deleted in between by a client of the Operations service: say so. */
+    if (lro_test_server_get(c->s, name, &b, &n) != LRO_OK) {
+        srv_answer_error(c, LRO_CODE_NOT_FOUND, "operation not found (deleted meanwhile)");
+        return;
+    }
+    srv_answer(c, LRO_CODE_OK, "", b, n, NULL, 0);
+    lro_free(b);
 }
 
 /* ---- validation ---- */
@@ -233,15 +238,11 @@ static void do_put(srv_call *c, const void *req)
     }
     int rc = lro_test_server_put(c->s, b, n);
     lro_free(b);
-    if (rc == LRO_ERR_NOMEM) {
-        answer_rc(c, rc, "put");
-        return;
-    }
-    if (rc != LRO_OK) {
+    if (rc != LRO_OK && rc != LRO_ERR_NOMEM) {
         bad(c, "operation rejected: %s", lro_strerror(rc));
         return;
     }
-    answer_stored(c, q->operation->name);
+    answer_changed(c, rc, "put", q->operation->name);
 }
 
 /* Unknown names are NOT_FOUND before anything else is tried. */
@@ -268,11 +269,7 @@ static void finish_with_error(srv_call *c, const char *name, int64_t delay,
     }
     int rc = lro_test_server_fail(c->s, name, delay, err->code, err->message, b, n);
     lro_free(b);
-    if (rc != LRO_OK) {
-        answer_rc(c, rc, "fail");
-        return;
-    }
-    answer_stored(c, name);
+    answer_changed(c, rc, "fail", name);
 }
 
 static void do_complete(srv_call *c, const void *req)
@@ -297,11 +294,7 @@ static void do_complete(srv_call *c, const void *req)
     int rc =
         lro_test_server_complete(c->s, q->name, delay, a != NULL ? a->type_url : NULL,
                                  a != NULL ? a->value.data : NULL, a != NULL ? a->value.len : 0);
-    if (rc != LRO_OK) {
-        answer_rc(c, rc, "complete");
-        return;
-    }
-    answer_stored(c, q->name);
+    answer_changed(c, rc, "complete", q->name);
 }
 
 static void do_fail(srv_call *c, const void *req)
@@ -325,11 +318,7 @@ static void do_set_metadata(srv_call *c, const void *req)
     int rc = lro_test_server_set_metadata(c->s, q->name, a != NULL ? a->type_url : NULL,
                                           a != NULL ? a->value.data : NULL,
                                           a != NULL ? a->value.len : 0);
-    if (rc != LRO_OK) {
-        answer_rc(c, rc, "set metadata");
-        return;
-    }
-    answer_stored(c, q->name);
+    answer_changed(c, rc, "set metadata", q->name);
 }
 
 static void do_add_fault(srv_call *c, const void *req)

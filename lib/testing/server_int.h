@@ -374,5 +374,7 @@ LRO_HIDDEN uint8_t *srv_put_varint(uint8_t *w, size_t v);
 /* Small helpers shared by the files (store.c). */
 LRO_HIDDEN uint64_t srv_hash(const void *p, size_t n, uint64_t h);
 #define SRV_FNV_SEED 1469598103934665603ull
+/* *n read under mu: the public counts (lro_test_server_count, _record_count). */
+LRO_HIDDEN size_t srv_locked_count(pthread_mutex_t *mu, const size_t *n);
 
 #endif /* LRO_SERVER_INT_H */

@@ -30,6 +30,14 @@ uint64_t srv_hash(const void *p, size_t n, uint64_t h)
     return h;
 }
 
+size_t srv_locked_count(pthread_mutex_t *mu, const size_t *n)
+{
+    pthread_mutex_lock(mu);
+    size_t v = *n;
+    pthread_mutex_unlock(mu);
+    return v;
+}
+
 static size_t bucket_of(const srv_store *st, const char *name)
 {
     return (size_t)(srv_hash(name, strlen(name), SRV_FNV_SEED) & (st->nbuckets - 1));
@@ -597,13 +605,7 @@ void lro_test_free(void *p)
 
 size_t lro_test_server_count(lro_test_server *s)
 {
-    if (s == NULL) {
-        return 0;
-    }
-    pthread_mutex_lock(&s->mu);
-    size_t n = s->store.n;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return s != NULL ? srv_locked_count(&s->mu, &s->store.n) : 0;
 }
 
 void lro_test_server_clear(lro_test_server *s)
