@@ -39,6 +39,9 @@ int parse_duration_ms(const char *s, int64_t *ms);
 /* Creates the client from the connection options; prints one clear line on
  * stderr and returns an exit code on failure. */
 int connect_client(const conn_opts *co, lro_client **out);
+/* lro_get, lro_cancel or lro_delete: the calls on one operation name. */
+typedef int (*simple_call)(lro_client *, const char *, const lro_call_options *, lro_done_cb,
+                           void *, lro_free_fn, lro_future **);
 
 /* Output. */
 int print_operation(const conn_opts *co, const lro_operation *op);
