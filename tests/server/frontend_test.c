@@ -25,28 +25,12 @@
 #define PARENT "projects/demo/locations/global/operations"
 typedef Google__Longrunning__Operation Op;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void drain_destroy(grpc_completion_queue *cq)
-{
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
-}
-
 /* Polls cond-like counters: returns 1 once call_count(methods) >= n. */
 static int wait_count(lro_test_server *s, unsigned methods, uint64_t n, int64_t cap_ms)
 {
-    int64_t end = now_ms() + cap_ms;
+    int64_t end = tc_now_ms() + cap_ms;
     while (lro_test_server_call_count(s, methods, NULL) < n) {
-        if (now_ms() > end) {
+        if (tc_now_ms() > end) {
             return 0;
         }
         usleep(2000);
@@ -227,7 +211,7 @@ static void test_stream_limit(void)
     CHECK_EQ_INT(seen_get, 1);
     CHECK_EQ_INT(lro_test_server_call_count(s, LRO_TEST_GET, NULL), 1);
     (void)waits;
-    drain_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 
@@ -356,8 +340,8 @@ static void test_lifecycle(void)
     }
     /* Meanwhile the metadata moves: 0 <= progress < 100, and it grows. */
     double first = -1, last = -1;
-    int64_t end = now_ms() + 20000;
-    while (now_ms() < end) {
+    int64_t end = tc_now_ms() + 20000;
+    while (tc_now_ms() < end) {
         op = get_op(s, later[1]);
         CHECK(op != NULL);
         int done = op->done;
@@ -445,7 +429,7 @@ static void test_lifecycle(void)
         snprintf(nm, sizeof nm, PARENT "/bulk-%d", i);
         CHECK_EQ_INT(lro_test_server_put_pending(s, nm, NULL, NULL, 0), LRO_OK);
     }
-    drain_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 }
