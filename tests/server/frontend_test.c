@@ -65,6 +65,23 @@ static const char *meta(const Google__Rpc__ErrorInfo *ei, const char *key)
     return NULL;
 }
 
+/* A call by name that must fail with `code` and an ErrorInfo with `reason`
+ * and metadata {"method": method}. */
+static void check_name_error(grpc_channel *ch, int m, const char *name, int code,
+                             const char *reason, const char *method)
+{
+    tc_result r;
+    tc_name_call(ch, m, name, &r);
+    CHECK_EQ_INT(r.code, code);
+    Google__Rpc__Status *st;
+    Google__Rpc__ErrorInfo *ei = error_info(&r, &st);
+    CHECK_EQ_STR(ei->reason, reason);
+    CHECK_EQ_STR(meta(ei, "method"), method);
+    google__rpc__error_info__free_unpacked(ei, NULL);
+    google__rpc__status__free_unpacked(st, NULL);
+    tc_result_clear(&r);
+}
+
 static void test_error_info_everywhere(void)
 {
     lro_test_server *s = NULL;
@@ -73,17 +90,11 @@ static void test_error_info_everywhere(void)
     grpc_channel *ch = tc_channel(lro_test_server_target(s));
     Google__Rpc__Status *st;
     Google__Rpc__ErrorInfo *ei;
+    tc_result r;
 
     /* NOT_FOUND */
-    tc_result r;
-    tc_name_call(ch, TC_GET, PARENT "/nope", &r);
-    CHECK_EQ_INT(r.code, LRO_CODE_NOT_FOUND);
-    ei = error_info(&r, &st);
-    CHECK_EQ_STR(ei->reason, "OPERATION_NOT_FOUND");
-    CHECK_EQ_STR(meta(ei, "method"), "GetOperation");
-    google__rpc__error_info__free_unpacked(ei, NULL);
-    google__rpc__status__free_unpacked(st, NULL);
-    tc_result_clear(&r);
+    check_name_error(ch, TC_GET, PARENT "/nope", LRO_CODE_NOT_FOUND, "OPERATION_NOT_FOUND",
+                     "GetOperation");
 
     /* A bad page token: INVALID_REQUEST + BadRequest naming the field. */
     uint8_t *b;
@@ -154,14 +165,8 @@ static void test_error_info_everywhere(void)
     CHECK_EQ_INT(lro_test_server_add_fault(s, &old), LRO_OK);
     old.struct_size -= 1;
     CHECK_EQ_INT(lro_test_server_add_fault(s, &old), LRO_ERR_INVALID_ARG);
-    tc_name_call(ch, TC_DELETE, PARENT "/op-00004", &r);
-    CHECK_EQ_INT(r.code, LRO_CODE_PERMISSION_DENIED);
-    ei = error_info(&r, &st);
-    CHECK_EQ_STR(ei->reason, "INJECTED_FAULT");
-    CHECK_EQ_STR(meta(ei, "method"), "DeleteOperation");
-    google__rpc__error_info__free_unpacked(ei, NULL);
-    google__rpc__status__free_unpacked(st, NULL);
-    tc_result_clear(&r);
+    check_name_error(ch, TC_DELETE, PARENT "/op-00004", LRO_CODE_PERMISSION_DENIED,
+                     "INJECTED_FAULT", "DeleteOperation");
 
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
