@@ -269,13 +269,7 @@ uint64_t lro_test_server_call_count(lro_test_server *s, unsigned methods, const 
 
 size_t lro_test_server_record_count(lro_test_server *s)
 {
-    if (s == NULL) {
-        return 0;
-    }
-    pthread_mutex_lock(&s->rec_mu);
-    size_t n = s->rec.n;
-    pthread_mutex_unlock(&s->rec_mu);
-    return n;
+    return s != NULL ? srv_locked_count(&s->rec_mu, &s->rec.n) : 0;
 }
 
 static lro_test_record *record_copy(const lro_test_record *a)

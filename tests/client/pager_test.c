@@ -93,26 +93,29 @@ static void test_bad_token(void)
     CHECK_EQ_INT(lro_pager_create(cli, "", NULL, NULL, &p), LRO_ERR_BAD_NAME);
 }
 
-static void test_failed_page_then_retry(void)
+/* Steps a pager of page_size through its first page, then makes the next
+ * List fail `times` times with `code`: the step reports the status, and the
+ * steps after it go on, in order, to the end of the 50 operations. Returns
+ * the pager (the caller destroys it). */
+static lro_pager *fail_page_then_resume(int32_t page_size, int times, int code, const char *message)
 {
-    /* The second page fails once (non-retryable code): the pager keeps its
-     * place and the next step fetches the same page again. */
     lro_list_args la = LRO_LIST_ARGS_INIT;
-    la.page_size = 25;
+    la.page_size = page_size;
     lro_pager *p = NULL;
     CHECK_EQ_INT(lro_pager_create(cli, PARENT, &la, NULL, &p), LRO_OK);
     const lro_operation *op = NULL;
     int n = 0;
-    for (; n < 25; n++) {
+    for (; n < page_size; n++) {
         CHECK_EQ_INT(lro_pager_step(p, -1, &op), LRO_OK);
     }
     lro_test_fault fl = LRO_TEST_FAULT_INIT;
     fl.methods = LRO_TEST_LIST;
-    fl.code = LRO_CODE_PERMISSION_DENIED;
-    fl.message = "not now";
+    fl.times = times;
+    fl.code = code;
+    fl.message = message;
     CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
     CHECK_EQ_INT(lro_pager_step(p, -1, &op), LRO_ERR_RPC);
-    CHECK_EQ_INT(lro_status_code(lro_pager_status(p)), LRO_CODE_PERMISSION_DENIED);
+    CHECK_EQ_INT(lro_status_code(lro_pager_status(p)), code);
     int rc;
     while ((rc = lro_pager_step(p, -1, &op)) == LRO_OK) {
         CHECK_EQ_STR(lro_operation_name(op), op_name(n));
@@ -120,7 +123,14 @@ static void test_failed_page_then_retry(void)
     }
     CHECK_EQ_INT(rc, LRO_ERR_END);
     CHECK_EQ_INT(n, 50);
-    lro_pager_destroy(p);
+    return p;
+}
+
+static void test_failed_page_then_retry(void)
+{
+    /* The second page fails once (non-retryable code): the pager keeps its
+     * place and the next step fetches the same page again. */
+    lro_pager_destroy(fail_page_then_resume(25, 1, LRO_CODE_PERMISSION_DENIED, "not now"));
 }
 
 /* The next page fails with UNAVAILABLE on every attempt the call's retry
@@ -130,30 +140,8 @@ static void test_failed_page_then_retry(void)
 static void test_transient_failure_resumes(void)
 {
     lro_test_server_clear_records(srv);
-    lro_list_args la = LRO_LIST_ARGS_INIT;
-    la.page_size = 20;
-    lro_pager *p = NULL;
-    CHECK_EQ_INT(lro_pager_create(cli, PARENT, &la, NULL, &p), LRO_OK);
-    const lro_operation *op = NULL;
-    int n = 0;
-    for (; n < 20; n++) {
-        CHECK_EQ_INT(lro_pager_step(p, -1, &op), LRO_OK);
-    }
-    lro_test_fault fl = LRO_TEST_FAULT_INIT;
-    fl.methods = LRO_TEST_LIST;
-    fl.times = 4; /* the default retry policy's attempts */
-    fl.code = LRO_CODE_UNAVAILABLE;
-    fl.message = "down for a moment";
-    CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
-    CHECK_EQ_INT(lro_pager_step(p, -1, &op), LRO_ERR_RPC);
-    CHECK_EQ_INT(lro_status_code(lro_pager_status(p)), LRO_CODE_UNAVAILABLE);
-    int rc;
-    while ((rc = lro_pager_step(p, -1, &op)) == LRO_OK) {
-        CHECK_EQ_STR(lro_operation_name(op), op_name(n));
-        n++;
-    }
-    CHECK_EQ_INT(rc, LRO_ERR_END);
-    CHECK_EQ_INT(n, 50);
+    /* 4: the default retry policy's attempts. */
+    lro_pager *p = fail_page_then_resume(20, 4, LRO_CODE_UNAVAILABLE, "down for a moment");
     /* Page 1 once; page 2 four times failed + once answered; page 3 once. */
     size_t first = 0, lists = 0;
     for (size_t i = 0; i < lro_test_server_record_count(srv); i++) {

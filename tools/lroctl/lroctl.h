@@ -39,8 +39,14 @@ int parse_duration_ms(const char *s, int64_t *ms);
 /* Creates the client from the connection options; prints one clear line on
  * stderr and returns an exit code on failure. */
 int connect_client(const conn_opts *co, lro_client **out);
+/* lro_get, lro_cancel or lro_delete: the calls on one operation name. */
+typedef int (*simple_call)(lro_client *, const char *, const lro_call_options *, lro_done_cb,
+                           void *, lro_free_fn, lro_future **);
 
 /* Output. */
+/* Prints and frees the JSON text an lro_*_to_json call returned (rc, json);
+ * when rc is an error, says it cannot print `what` and returns EXIT_LOCAL. */
+int emit_json(int rc, char *json, const char *what);
 int print_operation(const conn_opts *co, const lro_operation *op);
 int print_page(const conn_opts *co, const lro_page *p);
 void print_text_header(void);

@@ -109,48 +109,49 @@ static const char *k_serve_help =
     "                         operations only from the test). Anyone who can\n"
     "                         connect can then change the server: keep it on loopback.\n";
 
+/* `lroctl CMD --help` of the commands whose help is one text. */
+static const struct {
+    const char *cmd;
+    const char *text;
+} k_cmd_help[] = {
+    {"get", "usage: lroctl get NAME [flags]\n\nPrints the operation (GetOperation).\n"},
+    {"list", "usage: lroctl list PARENT [--filter F] [--page-size N] [--page-token T] [--all]"
+             " [flags]\n\n"
+             "Lists the operations of the collection PARENT (e.g.\n"
+             "projects/p/locations/l/operations). One page by default, printed as a\n"
+             "ListOperationsResponse; with --all every page, printed as one response\n"
+             "holding all operations. --filter is the server's syntax (e.g. done=true).\n"},
+    {"cancel", "usage: lroctl cancel NAME [flags]\n\nAsks the server to cancel the operation "
+               "(CancelOperation); prints {} on success.\n"},
+    {"delete", "usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n"},
+    {"wait", "usage: lroctl wait NAME... [--timeout DUR] [--poll-only] [--poll-interval DUR]"
+             " [flags]\n\n"
+             "Awaits the operations until they are done (WaitOperation, falling back to\n"
+             "GetOperation polling with backoff if the server lacks it), all at once,\n"
+             "then prints them in the order given: one name, the operation; several, a\n"
+             "JSON array (null for a name whose await ended without an operation) or\n"
+             "one table with --format text.\n"
+             "--timeout bounds each wait (default 1h); the per-RPC deadline is\n"
+             "--call-timeout. On a terminal, live progress goes to stderr (one line\n"
+             "per operation).\n"
+             "Exit 0 succeeded, 3 failed, 4 cancelled, 5 timed out; with several names\n"
+             "the worst: an RPC failure (10+code) beats 5 beats 4 beats 3 beats 0, and a\n"
+             "local failure (1) beats everything.\n"},
+    {"demo", "usage: lroctl demo\n\nStarts the embedded Operations server in this process "
+             "with seeded operations\nand walks through list, get, cancel, wait and delete.\n"},
+};
+
 void print_help(FILE *out, const char *cmd)
 {
-    if (cmd == NULL) {
-        fputs(k_tool_help, out);
-    } else if (strcmp(cmd, "get") == 0) {
-        fputs("usage: lroctl get NAME [flags]\n\nPrints the operation (GetOperation).\n", out);
-    } else if (strcmp(cmd, "list") == 0) {
-        fputs("usage: lroctl list PARENT [--filter F] [--page-size N] [--page-token T] [--all]"
-              " [flags]\n\n"
-              "Lists the operations of the collection PARENT (e.g.\n"
-              "projects/p/locations/l/operations). One page by default, printed as a\n"
-              "ListOperationsResponse; with --all every page, printed as one response\n"
-              "holding all operations. --filter is the server's syntax (e.g. done=true).\n",
-              out);
-    } else if (strcmp(cmd, "cancel") == 0) {
-        fputs("usage: lroctl cancel NAME [flags]\n\nAsks the server to cancel the operation "
-              "(CancelOperation); prints {} on success.\n",
-              out);
-    } else if (strcmp(cmd, "delete") == 0) {
-        fputs("usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n", out);
-    } else if (strcmp(cmd, "wait") == 0) {
-        fputs("usage: lroctl wait NAME... [--timeout DUR] [--poll-only] [--poll-interval DUR]"
-              " [flags]\n\n"
-              "Awaits the operations until they are done (WaitOperation, falling back to\n"
-              "GetOperation polling with backoff if the server lacks it), all at once,\n"
-              "then prints them in the order given: one name, the operation; several, a\n"
-              "JSON array (null for a name whose await ended without an operation) or\n"
-              "one table with --format text.\n"
-              "--timeout bounds each wait (default 1h); the per-RPC deadline is\n"
-              "--call-timeout. On a terminal, live progress goes to stderr (one line\n"
-              "per operation).\n"
-              "Exit 0 succeeded, 3 failed, 4 cancelled, 5 timed out; with several names\n"
-              "the worst: an RPC failure (10+code) beats 5 beats 4 beats 3 beats 0, and a\n"
-              "local failure (1) beats everything.\n",
-              out);
-    } else if (strcmp(cmd, "demo") == 0) {
-        fputs("usage: lroctl demo\n\nStarts the embedded Operations server in this process "
-              "with seeded operations\nand walks through list, get, cancel, wait and delete.\n",
-              out);
-    } else if (strcmp(cmd, "serve") == 0) {
+    for (size_t i = 0; cmd != NULL && i < sizeof k_cmd_help / sizeof k_cmd_help[0]; i++) {
+        if (strcmp(cmd, k_cmd_help[i].cmd) == 0) {
+            fputs(k_cmd_help[i].text, out);
+            return;
+        }
+    }
+    if (cmd != NULL && strcmp(cmd, "serve") == 0) {
         fputs(k_serve_help, out);
-    } else if (strcmp(cmd, "admin") == 0) {
+    } else if (cmd != NULL && strcmp(cmd, "admin") == 0) {
         print_admin_help(out);
     } else {
         fputs(k_tool_help, out);
