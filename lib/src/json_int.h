@@ -114,4 +114,44 @@ LRO_HIDDEN void lro_registry_init_message(const ProtobufCMessageDescriptor *d,
 LRO_HIDDEN void lro_registry_ref_(struct lro_registry *r);
 LRO_HIDDEN void lro_registry_unref_(struct lro_registry *r); /* NULL is fine */
 
+/* The size and alignment of a field's value in a protobuf-c message struct
+ * (of one element, for a repeated field). Shared by the JSON writer and the
+ * registry, which lays out the structs of types it builds at run time. */
+static inline size_t lro_pb_type_size(ProtobufCType t, size_t *align)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM: /* protoc-c forces enums to int size */
+        *align = _Alignof(int32_t);
+        return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        *align = _Alignof(int64_t);
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        *align = _Alignof(double);
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        *align = _Alignof(protobuf_c_boolean);
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        *align = _Alignof(void *);
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        *align = _Alignof(ProtobufCBinaryData);
+        return sizeof(ProtobufCBinaryData);
+    }
+    *align = 1;
+    return 0;
+}
+
 #endif /* LRO_JSON_INT_H */

@@ -349,7 +349,7 @@ void lro_registry_init_message(const ProtobufCMessageDescriptor *d, ProtobufCMes
             continue;
         }
         void *p = (char *)m + f->offset;
-        size_t al = 0, sz = type_size(f->type, &al);
+        size_t al = 0, sz = lro_pb_type_size(f->type, &al);
         (void)al;
         if (f->type == PROTOBUF_C_TYPE_STRING || f->type == PROTOBUF_C_TYPE_MESSAGE) {
             *(const void **)p = f->default_value;

@@ -157,42 +157,6 @@ static inline char *join(loader *ld, const char *a, const char *b)
     return p;
 }
 
-static inline size_t type_size(ProtobufCType t, size_t *align)
-{
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_ENUM: /* protoc-c forces enums to int size */
-        *align = _Alignof(int32_t);
-        return 4;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-        *align = _Alignof(int64_t);
-        return 8;
-    case PROTOBUF_C_TYPE_DOUBLE:
-        *align = _Alignof(double);
-        return sizeof(double);
-    case PROTOBUF_C_TYPE_BOOL:
-        *align = _Alignof(protobuf_c_boolean);
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-    case PROTOBUF_C_TYPE_MESSAGE:
-        *align = _Alignof(void *);
-        return sizeof(void *);
-    case PROTOBUF_C_TYPE_BYTES:
-        *align = _Alignof(ProtobufCBinaryData);
-        return sizeof(ProtobufCBinaryData);
-    }
-    *align = 1;
-    return 0;
-}
 
 /* Is this name taken, by this load or the registry? (registry_load.c) */
 LRO_HIDDEN const entry *lro_reg_lookup(loader *ld, const char *name);

@@ -118,66 +118,77 @@ static int add_name(loader *ld, const char *file, const char *full, int kind, co
     return lro_reg_tab_put(&ld->names, full, kind, p) == LRO_OK ? LRO_OK : nomem(ld);
 }
 
+/* Makes room for one more element in a growing array (*v, n used, *cap);
+ * LRO_OK or the loader's out-of-memory failure. */
+static int room_for_one(loader *ld, void **v, size_t n, size_t *cap, size_t elem)
+{
+    if (n < *cap) {
+        return LRO_OK;
+    }
+    size_t c = *cap ? 2 * *cap : 32;
+    void *p = lro_realloc(*v, c * elem);
+    if (p == NULL) {
+        return nomem(ld);
+    }
+    *v = p;
+    *cap = c;
+    return LRO_OK;
+}
+
+/* The start every named type shares: a valid name, a member count within
+ * bounds, its full name, and a zeroed descriptor of `size` registered under
+ * that name (*full set). NULL when any of it fails (ld->rc says why). */
+static void *declare_type(loader *ld, const char *file, const char *scope, const char *name,
+                          const char *what, size_t n_members, int kind, size_t size, char **full)
+{
+    char b1[96], b2[96];
+    if (name == NULL || !is_ident(name)) {
+        fail(ld, LRO_ERR_INVALID_ARG, "%s: %s '%s' in '%s' has an invalid name",
+             shown(file, b1, sizeof b1), what, shown(name, b2, sizeof b2), scope);
+        return NULL;
+    }
+    if (count_members(ld, n_members) != LRO_OK) {
+        return NULL;
+    }
+    *full = join(ld, scope, name);
+    void *d = aalloc(ld, size);
+    if (*full == NULL || d == NULL || add_name(ld, file, *full, kind, d) != LRO_OK) {
+        return NULL;
+    }
+    return d;
+}
+
 static int collect_enum(loader *ld, const char *file, const char *pkg, const char *scope,
                         const Google__Protobuf__EnumDescriptorProto *ep)
 {
-    char b1[96], b2[96];
-    if (ep == NULL || !is_ident(ep->name)) {
-        return fail(ld, LRO_ERR_INVALID_ARG, "%s: enum '%s' in '%s' has an invalid name",
-                    shown(file, b1, sizeof b1), shown(ep ? ep->name : NULL, b2, sizeof b2), scope);
+    char *full;
+    ProtobufCEnumDescriptor *d = declare_type(ld, file, scope, ep ? ep->name : NULL, "enum",
+                                              ep ? ep->n_value : 0, K_ENUM, sizeof *d, &full);
+    if (d != NULL &&
+        room_for_one(ld, (void **)&ld->enums, ld->n_enums, &ld->cap_enums, sizeof *ld->enums) ==
+            LRO_OK) {
+        d->name = full;
+        ld->enums[ld->n_enums++] = (senum){ep, file, pkg, d};
     }
-    if (count_members(ld, ep->n_value) != LRO_OK) {
-        return ld->rc;
-    }
-    char *full = join(ld, scope, ep->name);
-    ProtobufCEnumDescriptor *d = aalloc(ld, sizeof *d);
-    if (full == NULL || d == NULL || add_name(ld, file, full, K_ENUM, d) != LRO_OK) {
-        return ld->rc;
-    }
-    d->name = full;
-    if (ld->n_enums == ld->cap_enums) {
-        size_t cap = ld->cap_enums ? 2 * ld->cap_enums : 32;
-        senum *v = lro_realloc(ld->enums, cap * sizeof *v);
-        if (v == NULL) {
-            return nomem(ld);
-        }
-        ld->enums = v;
-        ld->cap_enums = cap;
-    }
-    ld->enums[ld->n_enums++] = (senum){ep, file, pkg, d};
-    return LRO_OK;
+    return ld->rc;
 }
 
 static int collect_msg(loader *ld, const char *file, const char *pkg, int proto3, const char *scope,
                        const Google__Protobuf__DescriptorProto *dp, int depth)
 {
-    char b1[96], b2[96];
-    if (dp == NULL || !is_ident(dp->name)) {
-        return fail(ld, LRO_ERR_INVALID_ARG, "%s: message '%s' in '%s' has an invalid name",
-                    shown(file, b1, sizeof b1), shown(dp ? dp->name : NULL, b2, sizeof b2), scope);
-    }
     if (depth > MAX_NESTING) {
+        char b1[96];
         return fail(ld, LRO_ERR_INVALID_ARG, "%s: messages nested more than %d deep (in '%s')",
                     shown(file, b1, sizeof b1), MAX_NESTING, scope);
     }
-    if (count_members(ld, dp->n_field) != LRO_OK) {
-        return ld->rc;
-    }
-    char *full = join(ld, scope, dp->name);
-    ProtobufCMessageDescriptor *d = aalloc(ld, sizeof *d);
-    if (full == NULL || d == NULL || add_name(ld, file, full, K_MESSAGE, d) != LRO_OK) {
+    char *full;
+    ProtobufCMessageDescriptor *d = declare_type(ld, file, scope, dp ? dp->name : NULL, "message",
+                                                 dp ? dp->n_field : 0, K_MESSAGE, sizeof *d, &full);
+    if (d == NULL ||
+        room_for_one(ld, (void **)&ld->msgs, ld->n_msgs, &ld->cap_msgs, sizeof *ld->msgs)) {
         return ld->rc;
     }
     d->name = full;
-    if (ld->n_msgs == ld->cap_msgs) {
-        size_t cap = ld->cap_msgs ? 2 * ld->cap_msgs : 64;
-        smsg *v = lro_realloc(ld->msgs, cap * sizeof *v);
-        if (v == NULL) {
-            return nomem(ld);
-        }
-        ld->msgs = v;
-        ld->cap_msgs = cap;
-    }
     ld->msgs[ld->n_msgs++] = (smsg){dp, file, pkg, proto3, d};
     for (size_t i = 0; i < dp->n_nested_type && ld->rc == LRO_OK; i++) {
         collect_msg(ld, file, pkg, proto3, full, dp->nested_type[i], depth + 1);
@@ -580,7 +591,7 @@ static int build_msg(loader *ld, smsg *sm)
         if (fp->options != NULL && fp->options->has_deprecated && fp->options->deprecated) {
             f->flags |= PROTOBUF_C_FIELD_FLAG_DEPRECATED;
         }
-        size_t al, sz = type_size(f->type, &al);
+        size_t al, sz = lro_pb_type_size(f->type, &al);
         if (fp->has_oneof_index) {
             if (fp->oneof_index < 0 || (size_t)fp->oneof_index >= noneof || repeated || required) {
                 fail(ld, LRO_ERR_INVALID_ARG,
