@@ -267,11 +267,6 @@ int lro_call_options_normalize(const lro_call_options *in, lro_call_options *out
             return rc;
         }
     }
-    if (o.credentials != NULL) {
-        return lro_fail(LRO_ERR_UNSUPPORTED,
-                        "lro_call_options.credentials: per-call credentials are not supported "
-                        "by this build");
-    }
     rc = check_trace_context(o.traceparent, o.tracestate);
     if (rc != LRO_OK) {
         return rc;

@@ -118,6 +118,7 @@ struct lro_client_options {
     double budget_rate;
     int budget_burst;
     int max_await_rpcs; /* 0 = no cap */
+    struct lro_credentials *credentials; /* a reference, or NULL */
 };
 
 struct lro_client {

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "client_int.h"
+#include "credentials_int.h"
 
 /* Every setter starts with CHECK_O: clears lro_last_error() (ABI rule 4 in
  * lro/common.h) and refuses a NULL options object with a text. */
@@ -53,6 +54,7 @@ void lro_client_options_destroy(lro_client_options *o)
     lro_free(o->headers);
     lro_free(o->lb_policy);
     lro_free(o->user_agent);
+    lro_credentials_unref(o->credentials);
     lro_free(o);
 }
 
@@ -279,5 +281,15 @@ int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max)
         return lro_fail(LRO_ERR_INVALID_ARG, "max await RPCs %d is negative", max);
     }
     o->max_await_rpcs = max;
+    return LRO_OK;
+}
+
+int lro_client_options_set_credentials(lro_client_options *o, lro_credentials *creds)
+{
+    CHECK_O(o);
+    /* Frozen from here: what the options hold is what clients will use. */
+    lro_creds_freeze(creds);
+    lro_credentials_unref(o->credentials);
+    o->credentials = lro_credentials_ref(creds);
     return LRO_OK;
 }
