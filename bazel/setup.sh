@@ -14,7 +14,7 @@ pkgs=(
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libprotobuf-dev bazel-bootstrap pkg-config cmake
   python3 python3-grpcio python3-protobuf
-  valgrind clang libclang-rt-14-dev openssl
+  valgrind clang libclang-rt-14-dev openssl libssl-dev
   libuv1-dev libevent-dev
   libgrpc++-dev protobuf-compiler-grpc
 )

@@ -18,8 +18,9 @@
  *
  * Use it for a whole client (lro_client_options_set_credentials) or for one
  * call (lro_call_options.credentials: one client serving several tenants;
- * the call's credentials are sent instead of the client's tokens/keys; a
- * client certificate cannot be per call).
+ * grpc sends the call's headers IN ADDITION to the client's, so give a
+ * multi-tenant client no token of its own; a client certificate cannot be
+ * per call: LRO_ERR_INVALID_ARG when the call starts).
  *
  * Tokens travel only over TLS: a client with plaintext transport refuses
  * credentials that send a token or key (LRO_ERR_INVALID_ARG at
@@ -34,9 +35,9 @@
  * calls that use the object take their own reference, so the caller may
  * unref right after handing it over. The setters (lro_credentials_set_*,
  * allow_plaintext) are for building the object, from one thread, before it
- * is first used; once a client or a call uses it, it is frozen and they
- * return LRO_ERR_STATE. Using a frozen object (in any number of clients and
- * calls, from any thread) is thread-safe.
+ * is first used; once handed to lro_client_options_set_credentials or used
+ * by a call, it is frozen and they return LRO_ERR_STATE. Using a frozen object (in any number of
+ * clients and calls, from any thread) is thread-safe.
  *
  * Errors: every function returns LRO_OK or a negative LRO_ERR_* with the
  * reason in lro_last_error() (for a file: its path and what was wrong with
@@ -135,8 +136,9 @@ LRO_API int lro_credentials_set_api_key(lro_credentials *c, const char *key);
 LRO_API int lro_credentials_create_api_key(const char *key, lro_credentials **out);
 /* x-goog-user-project on every call: the project billed for quota. */
 LRO_API int lro_credentials_set_quota_project(lro_credentials *c, const char *project);
-/* Client certificate chain and its private key, PEM text (copied). The key
- * must belong to the certificate (checked when the client is created). */
+/* Client certificate chain and its private key, PEM text (copied). A key
+ * that does not belong to the certificate fails the TLS handshake
+ * (UNAVAILABLE on calls). */
 LRO_API int lro_credentials_set_client_cert(lro_credentials *c, const char *cert_chain_pem,
                                             const char *private_key_pem);
 /* The same from files, watched: grpc re-reads them every
