@@ -268,7 +268,10 @@ static int jwt_verify(srv_auth *a, const char *jwt, char *who, size_t wcap, char
         snprintf(why, ycap, "JWT has no sub");
         return 0;
     }
-    snprintf(who, wcap, "%s", v);
+    size_t n = strlen(v);
+    n = n < wcap ? n : wcap - 1;
+    memcpy(who, v, n);
+    who[n] = '\0';
     return 1;
 }
 
