@@ -66,6 +66,7 @@ typedef struct tok_state {
     void *ud;
     lro_free_fn ud_free;
     int inflight;        /* a provider request is outstanding (mu) */
+    int64_t retry_at_ms; /* after a failure: no background refresh before (mu) */
     tok_waiter *waiters; /* calls waiting for it (mu) */
     atomic_ulong provider_calls;
     char *api_key;
@@ -370,6 +371,9 @@ int lro_token_request_fail(lro_token_request *req, const char *message)
              message ? message : "token provider failed");
     pthread_mutex_lock(&st->mu);
     st->inflight = 0;
+    /* A failed background refresh is not retried by every call while the
+     * current token still works: once a second at most. */
+    st->retry_at_ms = unix_ms() + 1000;
     tok_waiter *list = take_waiters_locked(st);
     pthread_mutex_unlock(&st->mu);
     if (tls_captured && tls_sync_waiter != NULL) {
@@ -412,7 +416,7 @@ static int plugin_get_metadata(void *state, grpc_auth_metadata_context ctx,
     /* Token provider. */
     if (token_usable(st, now)) {
         *n_md = fill_md(st, st->token, md);
-        int start = token_stale(st, now) && !st->inflight;
+        int start = token_stale(st, now) && !st->inflight && now >= st->retry_at_ms;
         if (start) {
             st->inflight = 1; /* refresh ahead; this call goes on with the current token */
         }
