@@ -976,10 +976,28 @@ static int wrap_google(grpc_call_credentials *g, const char *origin, const char 
 
 static int sa_from(const char *json, const char *origin, lro_credentials **out)
 {
-    static const char *const fields[] = {"client_email", "private_key", NULL};
+    /* What grpc's parser needs (json_token.cc), named before it refuses. */
+    static const char *const fields[] = {"client_email", "private_key", "private_key_id",
+                                         "client_id", NULL};
     int rc = require_fields(json, origin, fields);
     if (rc != LRO_OK) {
         return rc;
+    }
+    /* grpc 1.51 takes any private_key text here and fails every call
+     * later: check its shape now (never quoting it). */
+    char *pk = lro_malloc(strlen(json) + 1);
+    if (pk == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    int pem_ok = json_top_string(json, "private_key", pk, strlen(json) + 1) &&
+                 strstr(pk, "-----BEGIN") != NULL && strstr(pk, "PRIVATE KEY-----") != NULL;
+    memset(pk, 0, strlen(pk));
+    lro_free(pk);
+    if (!pem_ok) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "%s: private_key is not a PEM private key (\"-----BEGIN PRIVATE "
+                        "KEY-----\")",
+                        origin);
     }
     grpc_init();
     grpc_call_credentials *g = grpc_service_account_jwt_access_credentials_create(

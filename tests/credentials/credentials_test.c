@@ -426,10 +426,11 @@ static void test_creation_errors(void)
     CHECK(strstr(lro_last_error(), "client_email") != NULL);
     CHECK(strstr(lro_last_error(), SECRET) == NULL);
     write_file(path, "{\"type\": \"service_account\", \"client_email\": \"a@b\", "
+                     "\"private_key_id\": \"k\", \"client_id\": \"1\", "
                      "\"private_key\": \"" SECRET "\"}");
     CHECK_EQ_INT(lro_credentials_create_from_file(path, NULL, &cr), LRO_ERR_INVALID_ARG);
     fprintf(stderr, "  %s\n", lro_last_error());
-    CHECK(strstr(lro_last_error(), "grpc refused") != NULL);
+    CHECK(strstr(lro_last_error(), "private_key is not a PEM") != NULL);
     CHECK(strstr(lro_last_error(), SECRET) == NULL);
     /* ADC with a bad GOOGLE_APPLICATION_CREDENTIALS: an error naming it. */
     setenv("GOOGLE_APPLICATION_CREDENTIALS", path, 1);
