@@ -479,7 +479,9 @@ class Client:
     the client inside a coroutine). poll_budget: (polls per second, burst)
     shared by every wait_done() of this client. max_await_rpcs: how many of
     their RPCs may be in flight at once (the rest queue; 0 = no cap; default
-    1024, see lro_client_options_set_max_await_rpcs).
+    1024, see lro_client_options_set_max_await_rpcs). credentials:
+    lro.credentials.Credentials (tokens, token providers in Python,
+    google-auth, API keys, client certificates; see lro.credentials).
 
     Use a client from its loop's thread (asyncio futures are not thread-safe);
     it may be closed or dropped from any thread.
@@ -487,7 +489,7 @@ class Client:
 
     def __init__(self, target, *, plaintext=False, root_pem=None, tls_server_name=None,
                  token=None, timeout=30.0, headers=(), user_agent=None, loop=None,
-                 poll_budget=None, max_await_rpcs=None):
+                 poll_budget=None, max_await_rpcs=None, credentials=None):
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -517,6 +519,8 @@ class Client:
                 chk(_c.lro_client_options_set_tls_server_name(o, _b(tls_server_name, "name")))
             if token is not None:
                 chk(_c.lro_client_options_set_bearer_token(o, _b(token, "token"), 0))
+            if credentials is not None:  # lro.credentials.Credentials (referenced by C)
+                chk(_c.lib.lro_client_options_set_credentials(o, ctypes.c_void_p(credentials._ptr)))
             chk(_c.lro_client_options_set_default_timeout_ms(
                 o, 0 if timeout is None else max(1, int(timeout * 1000))))
             for k, v in headers:
