@@ -264,6 +264,40 @@ static void test_provider_refresh(void)
     lro_test_server_stop(s);
 }
 
+/* An await of 10 s with tokens living 2 s: polls span several refreshes
+ * and not one call fails (every record the server kept has code OK). */
+static void test_provider_await(void)
+{
+    lro_test_server *s = start_server(0);
+    CHECK_EQ_INT(lro_test_server_put_pending(s, "ops/long", NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_complete(s, "ops/long", 10000, NULL, NULL, 0), LRO_OK);
+    prov p = {.life_ms = 2000, .mode = 1, .delay_ms = 50};
+    lro_client *c = provider_client(s, &p);
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT;
+    pp.method = LRO_AWAIT_POLL_ONLY;
+    pp.initial_delay_ms = 100;
+    pp.multiplier = 1.0;
+    pp.max_delay_ms = 200;
+    /* A provider failure is UNAUTHENTICATED, which ends an await at once:
+     * LRO_OK below means no poll failed on our side either. */
+    lro_future *f = NULL;
+    CHECK_EQ_INT(lro_await(c, "ops/long", &pp, NULL, NULL, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, slow_ms(60000)), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+    size_t n = lro_test_server_record_count(s);
+    for (size_t i = 0; i < n; i++) {
+        lro_test_record *r = lro_test_server_record(s, i);
+        CHECK_EQ_INT(lro_test_record_code(r), LRO_CODE_OK);
+        lro_test_record_free(r);
+    }
+    fprintf(stderr, "  await: %zu polls, %d provider requests\n", n, atomic_load(&p.calls));
+    CHECK(atomic_load(&p.calls) >= 4);
+    CHECK(n >= 20);
+    lro_client_destroy(c);
+    lro_test_server_stop(s);
+}
+
 /* 1,000 calls at once, the provider answers after 300 ms: one request. */
 static void test_provider_one_in_flight(void)
 {
@@ -462,6 +496,7 @@ int main(void)
     RUN(test_provider_never_answers);
     RUN(test_provider_one_in_flight);
     RUN(test_provider_refresh);
+    RUN(test_provider_await);
     RUN(test_creation_errors);
     CHECK_EQ_INT(log_leaks, 0);
     fprintf(stderr, "credentials_test: OK\n");

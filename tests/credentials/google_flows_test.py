@@ -177,6 +177,9 @@ def part_a(d):
         r = lroctl(d, target, ["--credentials-file", os.path.join(d, "sa.json")])
         check(r.returncode == 0, f"service-account JWT verified ({r.returncode} {r.stderr.strip()})")
         check("BEGIN" not in r.stderr and "PRIVATE" not in r.stderr, "no key material printed")
+        r = lroctl(d, target, ["--adc"],
+                   {"GOOGLE_APPLICATION_CREDENTIALS": os.path.join(d, "sa.json")})
+        check(r.returncode == 0, f"ADC via GOOGLE_APPLICATION_CREDENTIALS ({r.stderr.strip()})")
         r = lroctl(d, target, ["--access-token-command", "echo wrong-token"])
         check(r.returncode == 26, f"a wrong token: UNAUTHENTICATED ({r.returncode})")
         check("wrong-token" not in r.stderr + r.stdout, "the wrong token is not printed")

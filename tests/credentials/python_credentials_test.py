@@ -138,8 +138,10 @@ class ProviderTest(unittest.TestCase):
         httpd = socketserver.TCPServer(("127.0.0.1", 0), Token)
         threading.Thread(target=httpd.serve_forever, daemon=True).start()
         try:
+            with open(os.path.join(d, "k.pem")) as kf:
+                key_pem = kf.read()
             info = {"type": "service_account", "project_id": "p", "private_key_id": "k1",
-                    "private_key": open(os.path.join(d, "k.pem")).read(),
+                    "private_key": key_pem,
                     "client_email": "robot@p.iam.gserviceaccount.com", "client_id": "1",
                     "token_uri": "http://127.0.0.1:%d/token" % httpd.server_address[1]}
             sa = service_account.Credentials.from_service_account_info(
