@@ -618,11 +618,6 @@ int lro_credentials_create_token_provider(lro_token_provider_fn fn, void *user_d
     return LRO_OK;
 }
 
-unsigned long lro_creds_provider_calls(const lro_credentials *c)
-{
-    return c == NULL ? 0 : atomic_load(&c->st->provider_calls);
-}
-
 #define CHECK_MUTABLE(c)                                                                           \
     do {                                                                                           \
         lro_error_clear();                                                                         \
@@ -1228,11 +1223,11 @@ int lro_credentials_create_adc(const char *scopes, lro_credentials **out)
     if (metadata_server_answers(why, sizeof why)) {
         return lro_credentials_create_compute_engine(out);
     }
+    /* The path last: a very long one is what gets cut. */
     return lro_fail(LRO_ERR_INVALID_ARG,
-                    "ADC found no credentials: GOOGLE_APPLICATION_CREDENTIALS is not set; %s%s; "
-                    "%s",
-                    wk[0] ? wk : "no HOME, so no gcloud well-known file",
-                    wk[0] ? " does not exist" : "", why);
+                    "ADC found no credentials: GOOGLE_APPLICATION_CREDENTIALS is not set; %s; %s%s",
+                    why, wk[0] ? wk : "no HOME, so no gcloud well-known file",
+                    wk[0] ? " does not exist" : "");
 }
 
 /* ---- Use by clients and calls ---------------------------------------------------- */

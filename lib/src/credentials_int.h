@@ -26,7 +26,5 @@ LRO_HIDDEN int lro_creds_sends_secrets(const lro_credentials *c);
  * (retryable); ours carry a mark, and such a status becomes
  * UNAUTHENTICATED here. */
 LRO_HIDDEN void lro_creds_fix_status(grpc_status_code *code, grpc_slice details);
-/* How many times the token provider was asked (tests, diagnostics). */
-LRO_HIDDEN unsigned long lro_creds_provider_calls(const lro_credentials *c);
 
 #endif /* LRO_CREDENTIALS_INT_H */

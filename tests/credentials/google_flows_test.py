@@ -280,6 +280,18 @@ def part_b_inside(d):
             else:
                 self.answer(400, json.dumps({"error": "invalid_grant"}))
 
+    # Nothing to find yet (no metadata server listening): ADC says what it
+    # searched.
+    home0 = os.path.join(d, "empty-home")
+    os.makedirs(home0, exist_ok=True)
+    r = subprocess.run([LROCTL, "--target", "127.0.0.1:1", "--adc", "get", NAME],
+                       capture_output=True, text=True, timeout=60,
+                       env={k: v for k, v in dict(os.environ, HOME=home0).items()
+                            if k not in ("GOOGLE_APPLICATION_CREDENTIALS", "CLOUDSDK_CONFIG")})
+    check(r.returncode == 2 and "GOOGLE_APPLICATION_CREDENTIALS is not set" in r.stderr and
+          "application_default_credentials.json does not exist" in r.stderr and
+          "metadata.google.internal" in r.stderr,
+          f"ADC with nothing to find lists what it searched ({r.stderr.strip()})")
     md = serve_http(Metadata, 80)
     oa = serve_http(OAuth, 443, tls=(os.path.join(d, "srv.pem"), os.path.join(d, "srv.key")))
     srv, target = start_lroctl_serve(d, ["--require-token", "ya29.compute-token",
