@@ -1142,14 +1142,20 @@ static int metadata_server_answers(char *why, size_t cap)
         }
         int64_t end = lro_now_ns() + 1000000000LL;
         int r = connect(fd, a->ai_addr, a->ai_addrlen);
+        int cerr = r == 0 ? 0 : errno;
         struct pollfd pf = {fd, POLLOUT, 0};
-        if (r != 0 && errno == EINPROGRESS) {
+        if (r != 0 && cerr == EINPROGRESS) {
             r = poll(&pf, 1, 1000) == 1 ? 0 : -1;
+            cerr = r == 0 ? 0 : ETIMEDOUT;
             int soerr = 0;
             socklen_t sl = sizeof soerr;
             if (r == 0 && (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &sl) != 0 || soerr)) {
                 r = -1;
+                cerr = soerr;
             }
+        }
+        if (r != 0 && cerr != ETIMEDOUT) {
+            snprintf(why, cap, "metadata.google.internal:80: %s", strerror(cerr));
         }
         static const char req[] = "GET / HTTP/1.0\r\nHost: metadata.google.internal\r\n"
                                   "Metadata-Flavor: Google\r\n\r\n";

@@ -416,11 +416,11 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
         grpc_ssl_pem_key_cert_pair pair = {def.tls_private_key_pem, def.tls_cert_chain_pem};
         /* With a client CA: mutual TLS, a verified client certificate is
          * required (auth.c records its subject). */
-        creds = grpc_ssl_server_credentials_create_ex(
-            def.tls_client_ca_pem, &pair, 1,
-            def.tls_client_ca_pem != NULL ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                                          : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
-            NULL);
+        grpc_ssl_client_certificate_request_type req =
+            def.tls_client_ca_pem != NULL
+                ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+        creds = grpc_ssl_server_credentials_create_ex(def.tls_client_ca_pem, &pair, 1, req, NULL);
     } else {
         creds = grpc_insecure_server_credentials_create();
     }
