@@ -98,6 +98,19 @@ int lro_versioned_copy(void *dst, size_t dst_size, const void *src, const uint32
                     what, (unsigned)size, list);
 }
 
+/* The backoff growth every policy shares: multiplier 1..100, jitter 0..1
+ * (written so that NaN fails too). */
+static int check_growth(const char *what, double multiplier, double jitter)
+{
+    if (!(multiplier >= 1.0 && multiplier <= 100.0)) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "%s.multiplier %g is not in 1..100", what, multiplier);
+    }
+    if (!(jitter >= 0.0 && jitter <= 1.0)) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "%s.jitter %g is not in 0..1", what, jitter);
+    }
+    return LRO_OK;
+}
+
 int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
 {
     if (in == NULL) {
@@ -119,12 +132,9 @@ int lro_retry_normalize(const lro_retry_policy *in, lro_retry_policy *out)
                         "lro_retry_policy: initial_backoff_ms, max_backoff_ms and "
                         "total_timeout_ms must be >= 0");
     }
-    if (!(r.multiplier >= 1.0 && r.multiplier <= 100.0)) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "lro_retry_policy.multiplier %g is not in 1..100",
-                        r.multiplier);
-    }
-    if (!(r.jitter >= 0.0 && r.jitter <= 1.0)) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "lro_retry_policy.jitter %g is not in 0..1", r.jitter);
+    rc = check_growth("lro_retry_policy", r.multiplier, r.jitter);
+    if (rc != LRO_OK) {
+        return rc;
     }
     *out = r;
     return LRO_OK;
@@ -163,18 +173,16 @@ int lro_poll_policy_normalize(const lro_poll_policy *in, lro_poll_policy *out)
         return rc;
     }
     if (pp.initial_delay_ms < 0 || pp.max_delay_ms < 0 || pp.total_timeout_ms < 0 ||
-        pp.wait_timeout_ms < 0) {
+        pp.wait_timeout_ms < 0 || pp.transient_budget_ms < 0 || pp.progress_interval_ms < 0) {
         return lro_fail(LRO_ERR_INVALID_ARG,
-                        "lro_poll_policy: initial_delay_ms, max_delay_ms, total_timeout_ms and "
-                        "wait_timeout_ms must be >= 0");
+                        "lro_poll_policy: initial_delay_ms, max_delay_ms, total_timeout_ms, "
+                        "wait_timeout_ms, transient_budget_ms and progress_interval_ms must be >= 0");
     }
-    if (!(pp.multiplier >= 1.0 && pp.multiplier <= 100.0)) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "lro_poll_policy.multiplier %g is not in 1..100",
-                        pp.multiplier);
+    rc = check_growth("lro_poll_policy", pp.multiplier, pp.jitter);
+    if (rc != LRO_OK) {
+        return rc;
     }
-    if (!(pp.jitter >= 0.0 && pp.jitter <= 1.0)) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "lro_poll_policy.jitter %g is not in 0..1", pp.jitter);
-    }
+    pp.reserved0 = 0;
     if (pp.method != LRO_AWAIT_AUTO && pp.method != LRO_AWAIT_POLL_ONLY &&
         pp.method != LRO_AWAIT_WAIT_ONLY) {
         return lro_fail(LRO_ERR_INVALID_ARG,

@@ -61,6 +61,10 @@ typedef struct lro_call {
     int64_t first_start_ns;
     int64_t attempt_start_ns;
     int free_retries; /* re-sends after a cut connection: not counted as attempts */
+    lro_channel *chan; /* the attempt's channel (c->mu) */
+    /* Internal owner (an await or a pager) told of the outcome first. */
+    void (*owner_hook)(lro_future *f);
+    void *owner_data;
     lro_timer timer;  /* retry backoff */
     lro_credentials *creds; /* per-call credentials (a reference), or NULL */
 } lro_call;
@@ -77,7 +81,28 @@ static void call_abort(lro_inflight *l);
 static void call_cancel(lro_future *f);
 static void call_release(lro_future *f);
 
-static const lro_future_ops k_call_ops = {call_cancel, call_release};
+static void call_finishing(lro_future *f);
+
+static const lro_future_ops k_call_ops = {call_cancel, call_release, call_finishing};
+
+/* The owner's hook (an await's or a pager's), before the result is out. */
+static void call_finishing(lro_future *f)
+{
+    lro_call *k = call_of(f);
+    if (k->owner_hook != NULL) {
+        k->owner_hook(f);
+    }
+}
+
+void *lro_call_owner_data(const lro_future *f)
+{
+    return ((const lro_call *)f)->owner_data;
+}
+
+int64_t lro_call_started_ns(const lro_future *f)
+{
+    return ((const lro_call *)f)->first_start_ns;
+}
 
 static void call_release(lro_future *f)
 {
@@ -174,9 +199,12 @@ static int start_attempt(lro_call *k)
     lro_client *c = f->client;
     f->attempts++;
     k->attempt_start_ns = lro_now_ns();
-    k->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  c->methods[f->kind], attempt_deadline(k), NULL);
+    k->chan = lro_pool_pick_locked(c, f->kind);
+    k->call = grpc_channel_create_registered_call(k->chan->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                                  k->chan->methods[f->kind], attempt_deadline(k),
+                                                  NULL);
     if (k->call == NULL) {
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     /* Per-call credentials (lro_call_options.credentials): grpc sends them
@@ -185,6 +213,7 @@ static int start_attempt(lro_call *k)
     if (k->creds != NULL && lro_creds_apply_call(k->creds, k->call) != LRO_OK) {
         grpc_call_unref(k->call);
         k->call = NULL;
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     grpc_metadata_array_init(&k->recv_initial);
@@ -217,6 +246,7 @@ static int start_attempt(lro_call *k)
         grpc_metadata_array_destroy(&k->trailing);
         grpc_call_unref(k->call);
         k->call = NULL;
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     /* A local cancel or destroy that raced with the start found call == NULL;
@@ -298,8 +328,8 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
     f->ud = ud;
     f->ud_free = ud_free;
     if (owner != NULL) {
-        f->on_finish = owner->on_finish;
-        f->owner = owner->owner;
+        k->owner_hook = owner->on_finish;
+        k->owner_data = owner->owner;
     }
 
     pthread_mutex_lock(&c->mu);
@@ -476,6 +506,7 @@ static void release_attempt(lro_call *k, int leave)
     pthread_mutex_lock(&c->mu);
     grpc_call *call = k->call;
     k->call = NULL;
+    lro_pool_release_locked(c, k->chan);
     if (leave) {
         lro_inflight_remove_locked(c, &k->link);
     }
@@ -729,11 +760,10 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
                        lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL || wait_timeout_ms < 0) {
-        return lro_fail(LRO_ERR_INVALID_ARG, c ? "server_timeout_ms is negative" : "client is NULL");
+    int rc = lro_call_begin(c, name);
+    if (rc == LRO_OK && wait_timeout_ms < 0) {
+        rc = lro_fail(LRO_ERR_INVALID_ARG, "server_timeout_ms is negative");
     }
-    int rc = lro_check_name(name);
     if (rc != LRO_OK) {
         return rc;
     }
@@ -813,16 +843,9 @@ int lro_call_start_list(lro_client *c, const char *parent, const lro_list_args *
                         const lro_call_options *opts, lro_done_cb cb, void *user_data,
                         lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
-    }
-    int rc = lro_check_name(parent);
-    if (rc != LRO_OK) {
-        return rc;
-    }
     lro_list_args a;
-    rc = lro_list_args_normalize(args, &a); /* abi.c */
+    int rc = lro_call_begin(c, parent);
+    rc = rc != LRO_OK ? rc : lro_list_args_normalize(args, &a); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
     }

@@ -13,13 +13,6 @@
 #include "client_int.h"
 #include "credentials_int.h"
 
-static const char *const k_methods[LRO_K_COUNT] = {
-    "/google.longrunning.Operations/GetOperation",
-    "/google.longrunning.Operations/ListOperations",
-    "/google.longrunning.Operations/CancelOperation",
-    "/google.longrunning.Operations/DeleteOperation",
-    "/google.longrunning.Operations/WaitOperation",
-};
 
 static _Thread_local const lro_client *tls_io_client;
 
@@ -229,8 +222,9 @@ void lro_client_wake_io(lro_client *c)
         atomic_store(&c->wake_pending, 0);
         return;
     }
-    grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
-    grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
+    grpc_channel *ch = c->pool.unary[0].ch;
+    grpc_connectivity_state s = grpc_channel_check_connectivity_state(ch, 0);
+    grpc_channel_watch_connectivity_state(ch, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
                                           &c->wake_tag);
     pthread_mutex_unlock(&c->mu);
 }
@@ -267,8 +261,7 @@ static void release_grpc(lro_client *c)
 {
     grpc_completion_queue_destroy(c->cq);
     c->cq = NULL;
-    grpc_channel_destroy(c->channel);
-    c->channel = NULL;
+    lro_pool_close(c);
     free_default_md(c);
     if (c->event_fd >= 0) {
         /* Nothing writes it after the final drain: leave it unreadable, so a
@@ -473,17 +466,14 @@ static int open_channel(lro_client *c, const lro_client_options *o)
     if (crc != LRO_OK) {
         return crc;
     }
-    c->channel = grpc_channel_create(o->target, creds, &cargs);
-    grpc_channel_credentials_release(creds);
-    if (c->channel == NULL) {
-        return lro_fail(LRO_ERR_INTERNAL, "grpc could not create a channel for the target");
+    int rc = lro_pool_open(c, o->target, creds, &cargs, o->channels, o->max_streams);
+    if (rc != LRO_OK) {
+        return lro_fail(rc, rc == LRO_ERR_NOMEM ? "out of memory"
+                                                : "grpc could not create a channel for the target");
     }
     c->cq = grpc_completion_queue_create_for_next(NULL);
     if (c->cq == NULL) {
         return lro_fail(LRO_ERR_INTERNAL, "grpc could not create a completion queue");
-    }
-    for (int k = 0; k < LRO_K_COUNT; k++) {
-        c->methods[k] = grpc_channel_register_call(c->channel, k_methods[k], NULL, NULL);
     }
     return LRO_OK;
 }
@@ -497,10 +487,7 @@ static void discard_unstarted(lro_client *c)
         grpc_completion_queue_destroy(c->cq);
         c->cq = NULL;
     }
-    if (c->channel != NULL) {
-        grpc_channel_destroy(c->channel);
-        c->channel = NULL;
-    }
+    lro_pool_close(c);
     free_default_md(c);
     if (c->event_fd >= 0) {
         close(c->event_fd);

@@ -547,7 +547,9 @@ class FaultFlagsTest(ServeBase):
 
 
 class ServeLimitsTest(ServeBase):
-    SERVE_ARGS = ("--complete-after", "2s", "--progress-every", "500ms", "--max-streams", "1",
+    # Operations outlive several recycled connections (more cuts than a
+    # single poll's retry policy has attempts): awaits must ride them all.
+    SERVE_ARGS = ("--complete-after", "6s", "--progress-every", "500ms", "--max-streams", "1",
                   "--max-conn-age", "1s", "--max-conn-age-grace", "200ms")
 
     def test_wait_held_through_recycling(self):

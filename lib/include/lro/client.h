@@ -199,6 +199,27 @@ LRO_API int lro_client_process(lro_client *c, int max);
 /* Number of calls started and not yet completed (diagnostics). */
 LRO_API size_t lro_client_inflight(const lro_client *c);
 
+/* ---- Connections --------------------------------------------------------------
+ * A client opens `channels` connections for ordinary calls (Get, List,
+ * Cancel, Delete, and the Get polls of awaits), used in turn, and separate
+ * connections for held calls (WaitOperation, which the server keeps open for
+ * up to its timeout), each carrying at most max_streams - max_streams/10 of
+ * them; one more is opened whenever all are full (at most 64; past that the
+ * least loaded one takes it). So thousands of awaits waiting with
+ * WaitOperation never take the streams ordinary calls need: HTTP/2 servers
+ * allow a limited number of concurrent streams per connection (Google's
+ * front ends and many proxies: 100), calls beyond it queue inside grpc, and
+ * grpc does not tell a client the peer's limit, hence the option. Every
+ * connection reconnects with its own backoff. Defaults LRO_DEFAULT_CHANNELS
+ * and LRO_DEFAULT_MAX_STREAMS; out of range (channels 1..64, max_streams
+ * >= 1) is LRO_ERR_INVALID_ARG. */
+#define LRO_DEFAULT_CHANNELS 1
+#define LRO_DEFAULT_MAX_STREAMS 100
+LRO_API int lro_client_options_set_channels(lro_client_options *o, int n);
+LRO_API int lro_client_options_set_max_streams(lro_client_options *o, int n);
+/* Connections (channels) the client has open now, both kinds (diagnostics). */
+LRO_API size_t lro_client_channels(const lro_client *c);
+
 /* ---- Per-call options -----------------------------------------------------
  * A small versioned struct: declare with LRO_CALL_OPTIONS_INIT and set the
  * fields you need; fields appended in later versions keep their defaults for
