@@ -400,6 +400,25 @@ static void test_per_call(void)
     f = get_sync(c, op_name(1), NULL);
     lro_future_unref(f);
     CHECK_EQ_STR(last_header(s, op_name(1), "x-goog-api-key"), "(none)");
+    /* An await with per-call credentials: every poll carries them. */
+    CHECK_EQ_INT(lro_test_server_put_pending(s, "ops/tenant-a", NULL, NULL, 0), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_complete(s, "ops/tenant-a", 300, NULL, NULL, 0), LRO_OK);
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT;
+    pp.method = LRO_AWAIT_POLL_ONLY;
+    pp.initial_delay_ms = 50;
+    co.credentials = a;
+    CHECK_EQ_INT(lro_await(c, "ops/tenant-a", &pp, &co, NULL, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, slow_ms(60000)), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+    CHECK(lro_test_server_call_count(s, LRO_TEST_GET, "ops/tenant-a") >= 2);
+    for (size_t i = 0; i < lro_test_server_record_count(s); i++) {
+        lro_test_record *r = lro_test_server_record(s, i);
+        if (strcmp(lro_test_record_name(r), "ops/tenant-a") == 0) {
+            CHECK_EQ_STR(lro_test_record_header(r, "authorization"), "Bearer tenant-a");
+        }
+        lro_test_record_free(r);
+    }
     /* Without allow_plaintext the token stays home: UNAUTHENTICATED. */
     lro_credentials *t = NULL;
     CHECK_EQ_INT(lro_credentials_create_access_token(SECRET, 0, &t), LRO_OK);

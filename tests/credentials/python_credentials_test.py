@@ -64,6 +64,16 @@ class ProviderTest(unittest.TestCase):
         with self.assertRaises(creds.CredentialsError):
             c.set_api_key("k")
 
+    def test_sync_client(self):
+        c = creds.token_provider(lambda aud: ("py-token-1", None)).allow_plaintext()
+        with lro.SyncClient(self.target, plaintext=True, credentials=c) as cl:
+            self.assertEqual(cl.get(NAME).name, NAME)
+        with lro.SyncClient(self.target, plaintext=True,
+                            credentials=creds.access_token("bad").allow_plaintext()) as cl:
+            with self.assertRaises(lro.LroError) as e:
+                cl.get(NAME)
+            self.assertEqual(e.exception.code, 16)
+
     def test_provider_failure(self):
         def provide(audience):
             raise PermissionError("identity provider said no")
