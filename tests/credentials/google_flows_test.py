@@ -185,7 +185,8 @@ def part_a(d):
         check("wrong-token" not in r.stderr + r.stdout, "the wrong token is not printed")
         r = lroctl(d, target, ["--access-token-command", "echo sts-access-token", "-v"])
         check(r.returncode == 0 and "sts-access-token" not in r.stderr,
-              "--access-token-command with -v: accepted, the token never printed")
+              f"--access-token-command with -v: accepted, the token never printed "
+              f"({r.returncode} {r.stderr[-1500:] if r.returncode else ''})")
         with open(os.path.join(d, "bad.json"), "w") as f:
             f.write('{"type": "service_account", "private_key": "SECRETKEY"}')
         r = lroctl(d, target, ["--credentials-file", os.path.join(d, "bad.json")])

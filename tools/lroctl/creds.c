@@ -188,7 +188,10 @@ int lroctl_credentials(const conn_opts *co, lro_credentials **out)
     if (co->plaintext && co->allow_insecure_token) {
         lro_credentials_allow_plaintext(c);
     }
-    g_creds_desc = lro_credentials_describe(c);
+    /* A copy: the object goes when the client has been created. */
+    static char desc[200];
+    snprintf(desc, sizeof desc, "%s", lro_credentials_describe(c));
+    g_creds_desc = desc;
     *out = c;
     return EXIT_OK;
 }
