@@ -214,6 +214,7 @@ typedef struct delivery {
     tok_waiter *list;
     char *token; /* NULL: failure */
     char *msg;
+    int release; /* the request's grpc_init() ends with the delivery */
 } delivery;
 
 static void deliver(delivery *d)
@@ -233,10 +234,14 @@ static void deliver(delivery *d)
         }
         lro_free(w);
     }
+    int release = d->release;
     free_secret(d->token);
     lro_free(d->msg);
     st_unref(d->st);
     lro_free(d);
+    if (release) {
+        grpc_shutdown();
+    }
 }
 
 static void *deliver_thread(void *arg)
@@ -246,10 +251,17 @@ static void *deliver_thread(void *arg)
 }
 
 /* Hands the waiters their answer: on this thread, or on a short-lived one
- * when this thread is inside a get_metadata() (grpc's rule). */
-static void deliver_all(tok_state *st, tok_waiter *list, const char *token, const char *msg)
+ * when this thread is inside a get_metadata() (grpc's rule). `release`: a
+ * provider request's grpc_init() (taken so that grpc is still there when a
+ * late answer reaches its waiters, even after every client is gone), given
+ * back once they all have their answer. */
+static void deliver_all(tok_state *st, tok_waiter *list, const char *token, const char *msg,
+                        int release)
 {
     if (list == NULL) {
+        if (release) {
+            grpc_shutdown();
+        }
         return;
     }
     delivery *d = lro_calloc(1, sizeof *d);
@@ -269,11 +281,15 @@ static void deliver_all(tok_state *st, tok_waiter *list, const char *token, cons
             lro_free(d->msg);
             lro_free(d);
         }
+        if (release) {
+            grpc_shutdown();
+        }
         return;
     }
     atomic_fetch_add(&st->refs, 1);
     d->st = st;
     d->list = list;
+    d->release = release;
     if (tls_in_get_metadata) {
         pthread_t th;
         pthread_attr_t at;
@@ -315,9 +331,10 @@ static void call_provider(tok_state *st, const char *audience)
         st->inflight = 0;
         tok_waiter *list = take_waiters_locked(st);
         pthread_mutex_unlock(&st->mu);
-        deliver_all(st, list, NULL, LRO_CREDS_MARK "out of memory");
+        deliver_all(st, list, NULL, LRO_CREDS_MARK "out of memory", 0);
         return;
     }
+    grpc_init(); /* released when the answer has been delivered */
     atomic_fetch_add(&st->refs, 1);
     req->st = st;
     atomic_fetch_add(&st->provider_calls, 1);
@@ -352,8 +369,12 @@ int lro_token_request_answer(lro_token_request *req, const char *token, int64_t 
     st->expiry_ms = expires_at_unix_ms > 0 ? expires_at_unix_ms : 0;
     st->inflight = 0;
     tok_waiter *list = take_waiters_locked(st);
+    /* Our own copy for the waiters: once unlocked, a later answer may
+     * replace (and wipe) st->token. */
+    char *mine = list != NULL ? lro_strdup(copy) : NULL;
     pthread_mutex_unlock(&st->mu);
-    deliver_all(st, list, copy, NULL); /* deliver copies the token first */
+    deliver_all(st, list, mine, mine == NULL ? LRO_CREDS_MARK "out of memory" : NULL, 1);
+    free_secret(mine);
     st_unref(st);
     return LRO_OK;
 }
@@ -381,7 +402,7 @@ int lro_token_request_fail(lro_token_request *req, const char *message)
         tls_captured = 2;
         snprintf(tls_fail_msg, sizeof tls_fail_msg, "%s", msg);
     }
-    deliver_all(st, list, NULL, msg);
+    deliver_all(st, list, NULL, msg, 1);
     st_unref(st);
     return LRO_OK;
 }

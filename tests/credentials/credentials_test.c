@@ -372,6 +372,21 @@ static void test_provider_never_answers(void)
     lro_future_unref(f);
     CHECK_EQ_INT(atomic_load(&p.calls), 1);
     lro_client_destroy(c);
+
+    /* An answer after the client (and the caller's credentials) are gone
+     * still reaches a valid place: the request keeps what it needs. */
+    prov q = {.mode = 3, .life_ms = 600000};
+    c = provider_client(s, &q);
+    f = get_sync(c, op_name(0), &co);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_DEADLINE_EXCEEDED);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+    pthread_mutex_lock(&q.mu);
+    req = q.held;
+    q.held = NULL;
+    pthread_mutex_unlock(&q.mu);
+    CHECK(req != NULL);
+    answer(&q, req);
     lro_test_server_stop(s);
 }
 
