@@ -187,6 +187,21 @@ def part_a(d):
         check(r.returncode == 0 and "sts-access-token" not in r.stderr,
               f"--access-token-command with -v: accepted, the token never printed "
               f"({r.returncode} {r.stderr[-1500:] if r.returncode else ''})")
+        # One command run per process however many calls; JSON output with
+        # expires_in understood.
+        count = os.path.join(d, "count.txt")
+        cmd = (f"echo run >> {count}; echo '{{\"access_token\": \"sts-access-token\", "
+               f"\"expires_in\": 3599}}'")
+        r = subprocess.run([LROCTL, "--target", target, "--ca-file", os.path.join(d, "ca.pem"),
+                            "--access-token-command", cmd, "wait", NAME,
+                            NAME.replace("op-00000", "op-00001"),
+                            NAME.replace("op-00000", "op-00002")],
+                           capture_output=True, text=True, timeout=120)
+        with open(count) as f:
+            runs = f.read().count("run")
+        check(r.returncode in (0, 3) and runs == 1,
+              f"--access-token-command (JSON) ran once for 3 awaits ({r.returncode}, {runs} "
+              f"runs, {r.stderr.strip()[-300:]})")
         with open(os.path.join(d, "bad.json"), "w") as f:
             f.write('{"type": "service_account", "private_key": "SECRETKEY"}')
         r = lroctl(d, target, ["--credentials-file", os.path.join(d, "bad.json")])
