@@ -124,8 +124,17 @@ LRO_API int lro_credentials_create_from_file(const char *path, const char *scope
  * error, not skipped), then gcloud's well-known file
  * ($HOME/.config/gcloud/application_default_credentials.json, or under
  * $CLOUDSDK_CONFIG), then the metadata server if
- * metadata.google.internal answers as one within a second. Nothing found:
- * LRO_ERR_INVALID_ARG and lro_last_error() lists what was searched. */
+ * metadata.google.internal answers as one within a second (the name lookup
+ * itself is not under that limit: where DNS packets are dropped it takes as
+ * long as the resolver's own timeouts). Nothing found: LRO_ERR_INVALID_ARG
+ * and lro_last_error() lists what was searched. Blocks: call it at start-up,
+ * not from a callback.
+ * Where tokens come from (grpc core fetches them, lazily on the first call,
+ * again when less than a minute is left): compute engine from
+ * metadata.google.internal, authorized_user from oauth2.googleapis.com
+ * (grpc 1.51 hard-codes both hosts and ignores a JSON "token_uri"),
+ * external_account from its "token_url". A failed fetch fails the call
+ * with grpc's status (e.g. UNKNOWN carrying a DNS error when offline). */
 LRO_API int lro_credentials_create_adc(const char *scopes, lro_credentials **out);
 
 /* ---- Extras ------------------------------------------------------------ */
