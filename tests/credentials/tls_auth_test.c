@@ -102,7 +102,8 @@ static lro_test_server *tls_server(int mtls, int64_t max_age_ms)
     return s;
 }
 
-static int g_roots_as_file; /* the client's credentials carry the roots file */
+static int g_roots_as_file;       /* the client's credentials carry the roots file */
+static const char *g_server_name; /* TLS name override, or NULL */
 
 static lro_client *tls_client(lro_test_server *s, lro_credentials *cr)
 {
@@ -112,6 +113,9 @@ static lro_client *tls_client(lro_test_server *s, lro_credentials *cr)
     CHECK_EQ_INT(lro_client_options_set_target(o, lro_test_server_target(s)), LRO_OK);
     if (!g_roots_as_file) {
         CHECK_EQ_INT(lro_client_options_set_tls(o, ca), LRO_OK);
+    }
+    if (g_server_name != NULL) {
+        CHECK_EQ_INT(lro_client_options_set_tls_server_name(o, g_server_name), LRO_OK);
     }
     lro_retry_policy rp = LRO_RETRY_POLICY_INIT;
     rp.max_attempts = 1;
@@ -207,8 +211,16 @@ static void test_rotation(void)
     snprintf(ca, sizeof ca, "%s", path_of("ca.pem"));
     CHECK_EQ_INT(lro_credentials_set_client_cert_files(cr, cert, key, ca, 1), LRO_OK);
     g_roots_as_file = 1;
+    /* The name override applies with watched files too: a wrong name fails,
+     * the certificate's name works. */
+    g_server_name = "wrong.example";
+    lro_client *w = tls_client(s, cr);
+    CHECK_EQ_INT(get_code(w, s, NULL, 0), LRO_CODE_UNAVAILABLE);
+    lro_client_destroy(w);
+    g_server_name = "localhost";
     lro_client *c = tls_client(s, cr);
     g_roots_as_file = 0;
+    g_server_name = NULL;
     lro_credentials_unref(cr);
     char id[600];
     CHECK_EQ_INT(get_code(c, s, id, sizeof id), LRO_CODE_OK);
