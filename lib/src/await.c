@@ -427,11 +427,12 @@ static int64_t next_get_delay_ns(lro_future *f)
 
 /* ---- Transient failures ---------------------------------------------------------- */
 
-/* A poll cut after this long by UNAVAILABLE is taken for a recycled
- * connection (GOAWAY at a max connection age, a proxy's idle timeout) rather
- * than a failing server: a server that is down fails a call in
- * milliseconds, while a cut stream had been open (a held WaitOperation).
- * The first such failure of a streak is re-sent at once. */
+/* A poll cut after this long by an UNAVAILABLE without details (grpc's own
+ * status, not one a server wrote) is taken for a recycled connection (GOAWAY
+ * at a max connection age, a proxy's idle timeout) rather than a failing
+ * server: a server that is down fails a call in milliseconds, while a cut
+ * stream had been open (a held WaitOperation). The first such failure of a
+ * streak is re-sent at once. */
 #define CUT_AFTER_NS (1000LL * 1000000)
 
 static void streak_end(lro_awaiter *aw)
@@ -491,7 +492,8 @@ static int transient_failure(lro_future *f, lro_future *child)
     double delay_ms;
     if (from_server) {
         delay_ms = (double)ri_ms; /* the server knows best; no jitter */
-    } else if (first && code == LRO_CODE_UNAVAILABLE && now - turn_start >= CUT_AFTER_NS) {
+    } else if (first && code == LRO_CODE_UNAVAILABLE && lro_status_detail_count(s) == 0 &&
+               now - turn_start >= CUT_AFTER_NS) {
         delay_ms = 0; /* a recycled connection: ask again at once */
     } else {
         lro_client *c = f->client;

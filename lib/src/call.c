@@ -33,11 +33,12 @@
  * us retry (documented with lro_retry_policy). */
 #define LRO_MIN_RETRY_ATTEMPT_MS 10
 
-/* An attempt that ends UNAVAILABLE after being open this long lost its
- * connection (GOAWAY, a recycled proxy connection) rather than met a failing
- * server, which refuses a call in milliseconds: it is re-sent at once and
- * not counted against max_attempts, at most LRO_MAX_FREE_RETRIES times per
- * call (a bound, should a server cut every call after a second). */
+/* An attempt that ends UNAVAILABLE without status details (grpc's own
+ * status, not a server's) after being open this long lost its connection
+ * (GOAWAY, a recycled proxy connection) rather than met a failing server,
+ * which refuses a call in milliseconds: it is re-sent at once and not
+ * counted against max_attempts, at most LRO_MAX_FREE_RETRIES times per call
+ * (a bound, should every call be cut after a second). */
 #define LRO_CUT_AFTER_MS 1000
 #define LRO_MAX_FREE_RETRIES 100
 
@@ -572,12 +573,15 @@ static int schedule_retry(lro_call *k)
         return 0;
     }
     int64_t now = lro_now_ns();
-    if (s->code == LRO_CODE_UNAVAILABLE && now - k->attempt_start_ns >= LRO_CUT_AFTER_MS * 1000000 &&
+    if (s->code == LRO_CODE_UNAVAILABLE && s->n_details == 0 &&
+        now - k->attempt_start_ns >= LRO_CUT_AFTER_MS * 1000000 &&
         k->free_retries < LRO_MAX_FREE_RETRIES) {
-        /* The attempt had been open a while before UNAVAILABLE: its
-         * connection was closed under it (GOAWAY at a server's max
-         * connection age, a proxy recycling connections). Not the server
-         * failing, so not an attempt against the policy, and no backoff. */
+        /* The attempt had been open a while before an UNAVAILABLE that no
+         * server wrote (grpc's own, without details: "enter idle", "Socket
+         * closed" ...): its connection was closed under it (GOAWAY at a
+         * server's max connection age, a proxy recycling connections). Not
+         * the server failing, so not an attempt against the policy, and no
+         * backoff. A server's own UNAVAILABLE, slow or not, is an attempt. */
         k->free_retries++;
         return retry_at(k, now);
     }

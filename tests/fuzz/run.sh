@@ -27,6 +27,9 @@ all=(fuzz_operation fuzz_list fuzz_status_details fuzz_names fuzz_pagetoken)
 if [ -f "$root/lib/src/json.c" ]; then
   all+=(fuzz_json)
 fi
+if [ -f "$root/lib/src/registry.c" ]; then
+  all+=(fuzz_registry)
+fi
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 

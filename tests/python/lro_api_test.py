@@ -33,7 +33,8 @@ ERRINFO = "type.googleapis.com/google.rpc.ErrorInfo"
 TP = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 _fds = descriptor_pb2.FileDescriptorSet()
-with open(sys.argv.pop(1), "rb") as _f:
+DESCRIPTOR_SET = sys.argv.pop(1)
+with open(DESCRIPTOR_SET, "rb") as _f:
     _fds.ParseFromString(_f.read())
 M = message_factory.GetMessages(list(_fds.file))
 PbOperation = M["google.longrunning.Operation"]
@@ -728,6 +729,16 @@ class GrpcioServerTest(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual(op.result().artifact, "final.tar")
             finally:
                 lro._errors._any_decoders.pop(0)
+            # With the service's descriptor set loaded into lro-c's registry,
+            # the dict view prints its fields (proto3 JSON: int64 as a string).
+            with self.assertRaises(lro.LroError) as cm:
+                lro.load_protoset(b"not a descriptor set")
+            self.assertIn("<bytes>", str(cm.exception))
+            n = lro.load_protoset(DESCRIPTOR_SET)
+            self.assertGreater(n, 3)
+            self.assertEqual(op.result(), {"@type": url(BuildResult),
+                                           "artifact": "final.tar", "sizeBytes": "42"})
+            self.assertEqual(op.metadata()["stage"], "done")
         t.join()
         self.assertIn(("wait", name), [(m, n) for m, n, _ in self.store.requests])
 

@@ -110,6 +110,10 @@ const char *lroctl_why(int rc);
  * advances *i past its value), 0 when it is not one, -1 after printing a
  * usage error. */
 int parse_global_flag(conn_opts *co, int argc, char **argv, int *i);
+/* --protoset FILE / --protoset=FILE (protoset.c): loads the descriptor set
+ * into the process-wide JSON type registry; 1 consumed, 0 not this flag,
+ * -1 usage error. Exits with EXIT_LOCAL when the file cannot be used. */
+int parse_protoset_flag(int argc, char **argv, int *i);
 /* Fills defaults from the environment (LRO_TARGET). */
 void conn_opts_init(conn_opts *co);
 /* Prints the help of a command (or the tool when cmd is NULL). */

@@ -51,6 +51,8 @@ static const char *k_tool_help =
     "  --call-timeout DUR       deadline of each RPC (also --timeout before the command)\n"
     "  --max-message-size N     largest response accepted, in bytes\n"
     "  --format json|text       proto3 JSON (default) or a compact table\n"
+    "  --protoset FILE          message types for JSON, from protoc --include_imports\n"
+    "                           --descriptor_set_out=FILE (repeatable)\n"
     "  -v, --verbose            on stderr: request headers (secrets redacted) and one line\n"
     "                           per attempt (get/cancel/delete), page (list) or new poll\n"
     "                           (wait, sampled every 100 ms)\n"
@@ -218,6 +220,10 @@ static int need_value(int argc, char **argv, int i)
 int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
+    int pr = parse_protoset_flag(argc, argv, i);
+    if (pr != 0) {
+        return pr;
+    }
     if (strcmp(a, "--plaintext") == 0) {
         co->plaintext = 1;
         return 1;

@@ -233,6 +233,14 @@ _fn("lro_status_retry_delay_ms", c_int, P, POINTER(c_int64), POINTER(c_int))
 _fn("lro_status_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
 _fn("lro_page_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
 
+# Type registry from FileDescriptorSets (lro/registry.h).
+_fn("lro_registry_create", c_int, PP)
+_fn("lro_registry_destroy", None, P)
+_fn("lro_registry_add_set", c_int, P, c_char_p, c_size_t, c_char_p, PP)
+_fn("lro_registry_add_file", c_int, P, c_char_p, PP)
+_fn("lro_registry_message_count", c_size_t, P)
+_fn("lro_json_set_registry", c_int, P)
+
 # Serialized bytes and owned views (lro/future.h, "Serialized bytes").
 _fn("lro_operation_serialize", c_int, P, PP, POINTER(c_size_t))
 _fn("lro_page_serialize", c_int, P, PP, POINTER(c_size_t))

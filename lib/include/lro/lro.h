@@ -19,5 +19,6 @@
 #include "lro/future.h"
 #include "lro/json.h"
 #include "lro/longrunning.h"
+#include "lro/registry.h"
 
 #endif /* LRO_LRO_H */
