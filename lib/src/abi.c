@@ -313,11 +313,6 @@ static int check_call_options(void *copy, const void *in)
             return rc;
         }
     }
-    if (o->credentials != NULL) {
-        return lro_fail(LRO_ERR_UNSUPPORTED,
-                        "lro_call_options.credentials: per-call credentials are not supported "
-                        "by this build");
-    }
     return check_trace_context(o->traceparent, o->tracestate);
 }
 

@@ -15,6 +15,7 @@
 #include <grpc/support/time.h>
 
 #include "call_int.h"
+#include "credentials_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "google/rpc/error_details.pb-c.h"
@@ -66,6 +67,7 @@ typedef struct lro_call {
     void (*owner_hook)(lro_future *f);
     void *owner_data;
     lro_timer timer;  /* retry backoff */
+    lro_credentials *creds; /* per-call credentials (a reference), or NULL */
 } lro_call;
 
 static inline lro_call *call_of(lro_future *f)
@@ -106,6 +108,7 @@ int64_t lro_call_started_ns(const lro_future *f)
 static void call_release(lro_future *f)
 {
     lro_call *k = call_of(f);
+    lro_credentials_unref(k->creds);
     if (GRPC_SLICE_START_PTR(k->request) != NULL || GRPC_SLICE_LENGTH(k->request) != 0) {
         grpc_slice_unref(k->request);
     }
@@ -205,6 +208,15 @@ static int start_attempt(lro_call *k)
         lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
+    /* Per-call credentials (lro_call_options.credentials): grpc sends them
+     * together with the channel's own call credentials. Prepared (built,
+     * checked) in call_new, so this cannot fail but for a grpc bug. */
+    if (k->creds != NULL && lro_creds_apply_call(k->creds, k->call) != LRO_OK) {
+        grpc_call_unref(k->call);
+        k->call = NULL;
+        lro_pool_release_locked(c, k->chan);
+        return LRO_ERR_INTERNAL;
+    }
     grpc_metadata_array_init(&k->recv_initial);
     grpc_metadata_array_init(&k->trailing);
     k->recv_msg = NULL;
@@ -284,6 +296,14 @@ static int call_new(lro_client *c, lro_kind kind, const char *name, const Protob
     k->timeout_ms = t > 0 ? t + extra_timeout_ms : 0;
     k->first_start_ns = lro_now_ns();
     rc = build_metadata(k, name, &o);
+    if (rc == LRO_OK && o.credentials != NULL) {
+        /* the call holds the credentials until it is freed */
+        lro_credentials *cr = (lro_credentials *)o.credentials;
+        rc = lro_creds_prepare_call(cr);
+        if (rc == LRO_OK) {
+            k->creds = lro_credentials_ref(cr);
+        }
+    }
     if (rc != LRO_OK) {
         lro_future_discard(&k->base);
         return rc;
@@ -686,6 +706,8 @@ static void call_on_complete(lro_cq_tag *t, int success)
         return;
     }
 
+    /* A failed token provider: UNAUTHENTICATED, not a retryable UNAVAILABLE. */
+    lro_creds_fix_status(&k->rpc_status, k->rpc_details);
     int rc = build_rpc_status(k);
     release_attempt(k, 0);
     if (rc == LRO_OK) {

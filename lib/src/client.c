@@ -11,6 +11,7 @@
 #include <grpc/support/time.h>
 
 #include "client_int.h"
+#include "credentials_int.h"
 
 
 static _Thread_local const lro_client *tls_io_client;
@@ -335,13 +336,6 @@ static int add_default_md(lro_client *c, const char *key, const char *value, siz
     return LRO_OK;
 }
 
-static grpc_channel_credentials *make_creds(const lro_client_options *o)
-{
-    if (o->plaintext) {
-        return grpc_insecure_credentials_create();
-    }
-    return grpc_ssl_credentials_create(o->root_pem, NULL, NULL, NULL);
-}
 
 /* Option combinations that cannot work, refused before anything is built. */
 static int check_create_args(const lro_client_options *o, lro_client **out)
@@ -357,6 +351,11 @@ static int check_create_args(const lro_client_options *o, lro_client **out)
         /* a bearer token in clear text on the wire */
         return lro_fail(LRO_ERR_INVALID_ARG,
                         "bearer token over plaintext: set allow_plaintext or use TLS");
+    }
+    if (o->token != NULL && o->credentials != NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "both a bearer token and credentials: use one (e.g. "
+                        "lro_credentials_create_access_token)");
     }
     if (o->mode == LRO_MODE_THREAD && o->wakeup != NULL) {
         return lro_fail(LRO_ERR_INVALID_ARG,
@@ -461,10 +460,11 @@ static int open_channel(lro_client *c, const lro_client_options *o)
         args[nargs++].value.string = o->tls_server_name;
     }
     grpc_channel_args cargs = {nargs, args};
-    grpc_channel_credentials *creds = make_creds(o);
-    if (creds == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "grpc refused the %s credentials",
-                        o->plaintext ? "plaintext" : "TLS");
+    /* TLS roots, client certificate, call credentials (credentials.c). */
+    grpc_channel_credentials *creds = NULL;
+    int crc = lro_creds_channel(o, &creds);
+    if (crc != LRO_OK) {
+        return crc;
     }
     int rc = lro_pool_open(c, o->target, creds, &cargs, o->channels, o->max_streams);
     if (rc != LRO_OK) {

@@ -151,6 +151,7 @@ struct lro_client_options {
     int max_await_rpcs; /* 0 = no cap */
     int channels;       /* short-call channels */
     int max_streams;    /* the peer's streams per connection */
+    struct lro_credentials *credentials; /* a reference, or NULL */
 };
 
 struct lro_client {

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "client_int.h"
+#include "credentials_int.h"
 
 /* Every setter starts with CHECK_O: clears lro_last_error() (ABI rule 4 in
  * lro/common.h) and refuses a NULL options object with a text. */
@@ -56,6 +57,7 @@ void lro_client_options_destroy(lro_client_options *o)
     lro_free(o->headers);
     lro_free(o->lb_policy);
     lro_free(o->user_agent);
+    lro_credentials_unref(o->credentials);
     lro_free(o);
 }
 
@@ -299,4 +301,14 @@ int lro_client_options_set_channels(lro_client_options *o, int n)
 int lro_client_options_set_max_streams(lro_client_options *o, int n)
 {
     return set_int_in(o, o ? &o->max_streams : NULL, n, 1, 1000000, "max streams");
+}
+
+int lro_client_options_set_credentials(lro_client_options *o, lro_credentials *creds)
+{
+    CHECK_O(o);
+    /* Frozen from here: what the options hold is what clients will use. */
+    lro_creds_freeze(creds);
+    lro_credentials_unref(o->credentials);
+    o->credentials = lro_credentials_ref(creds);
+    return LRO_OK;
 }

@@ -46,7 +46,15 @@ void handle_arrival(srv_call *c)
 {
     srv_decode_request(c, req_desc[c->method]);
     const char *name = req_name(c);
+    /* Credentials first (auth.c; nothing configured: only the client
+     * certificate's subject is noted). The identity goes into the record. */
+    char why[300] = "";
+    int authed = srv_auth_check(c, why, sizeof why);
     records_add(c, name);
+    if (!authed) {
+        srv_answer_error(c, LRO_CODE_UNAUTHENTICATED, why);
+        return;
+    }
     if (c->req == NULL) {
         srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT, "request message missing or not decodable");
         return;

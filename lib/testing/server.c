@@ -54,6 +54,7 @@ void srv_call_free(srv_call *c)
         grpc_slice_unref(c->trailer.value);
     }
     grpc_metadata_array_destroy(&c->md);
+    lro_free(c->identity);
     if (c->method == M_UNKNOWN) {
         grpc_call_details_destroy(&c->details);
     }
@@ -317,6 +318,7 @@ static void free_server(lro_test_server *s)
 {
     store_free(s);
     faults_free(s);
+    srv_auth_free(s);
     srv_unreachable_free(s);
     records_free(&s->rec);
     lro_heap_free(&s->heap);
@@ -348,6 +350,7 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
     if (def.threads < 0 || def.threads > 64 || strlen(listen) > 256 ||
         (is_unix && listen[5] == '\0') || (!is_unix && strrchr(listen, ':') == NULL) ||
         ((def.tls_cert_chain_pem == NULL) != (def.tls_private_key_pem == NULL)) ||
+        (def.tls_client_ca_pem != NULL && def.tls_cert_chain_pem == NULL) ||
         def.max_concurrent_streams < 0 || def.max_connection_age_ms < 0 ||
         def.max_connection_age_grace_ms < 0 || def.max_connection_age_ms > INT32_MAX ||
         def.max_connection_age_grace_ms > INT32_MAX) {
@@ -420,8 +423,13 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
     if (def.tls_cert_chain_pem != NULL && def.tls_private_key_pem != NULL) {
         /* grpc copies the PEM text. */
         grpc_ssl_pem_key_cert_pair pair = {def.tls_private_key_pem, def.tls_cert_chain_pem};
-        creds = grpc_ssl_server_credentials_create_ex(
-            NULL, &pair, 1, GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+        /* With a client CA: mutual TLS, a verified client certificate is
+         * required (auth.c records its subject). */
+        grpc_ssl_client_certificate_request_type req =
+            def.tls_client_ca_pem != NULL
+                ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+        creds = grpc_ssl_server_credentials_create_ex(def.tls_client_ca_pem, &pair, 1, req, NULL);
     } else {
         creds = grpc_insecure_server_credentials_create();
     }

@@ -77,6 +77,7 @@ typedef struct srv_call {
     op_entry *wentry; /* the operation waited for, or NULL */
     struct srv_call *wprev, *wnext;
     size_t pad_to; /* BIG fault: pad an OK answer to this many bytes */
+    char *identity; /* verified identity (auth.c), or NULL */
 } srv_call;
 
 /* A delayed lro_test_server_complete/fail. */
@@ -148,6 +149,7 @@ struct lro_test_record {
     int code;
     size_t n_headers;
     srv_header *headers;
+    char *identity; /* "" when none */
 };
 
 typedef struct srv_counter {
@@ -207,6 +209,7 @@ struct lro_test_server {
     pthread_mutex_t active_mu; /* leaf */
     pthread_cond_t active_cond;
     long active; /* arrived calls not freed yet */
+    struct srv_auth *auth; /* credential checks (auth.c), NULL = none */
 };
 
 /* unreachable.c: per-parent "unreachable locations" for ListOperations. */
@@ -320,6 +323,11 @@ LRO_HIDDEN void wait_timed_out(srv_call *c);
  * of (answered, dropped or held), 0 to go on with the real method. */
 LRO_HIDDEN int faults_apply(srv_call *c, const char *name);
 LRO_HIDDEN void faults_free(lro_test_server *s);
+
+/* auth.c: checks the call's credentials and sets c->identity. 1 accepted,
+ * 0 refused (the reason, without secrets, in why). */
+LRO_HIDDEN int srv_auth_check(srv_call *c, char *why, size_t ycap);
+LRO_HIDDEN void srv_auth_free(lro_test_server *s);
 
 /* records.c */
 LRO_HIDDEN void records_init(srv_records *r, int64_t limit);

@@ -61,7 +61,7 @@ status=0
 for t in "${targets[@]}"; do
   bin="$work/$t"
   $CC $cflags -fsanitize=fuzzer -Wall -Wextra -Werror "$here/$t.c" "${objs[@]}" \
-    -lgrpc -lgpr -lprotobuf-c -lpthread -o "$bin"
+    -lgrpc -lgpr -lprotobuf-c -lcrypto -lpthread -o "$bin"
   mkdir -p "$work/corpus/$t"
   seeds="$here/corpus/$t"
   log="$work/$t.log"

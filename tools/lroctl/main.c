@@ -41,6 +41,13 @@ static const char *k_tool_help =
     "  --header K=V             extra request header (repeatable)\n"
     "  --token-file FILE        bearer token (default: $LRO_TOKEN); never printed\n"
     "  --allow-insecure-token   allow sending the token over --plaintext\n"
+    "  --credentials-file FILE  service_account, authorized_user or external_account JSON\n"
+    "  --adc                    Google Application Default Credentials\n"
+    "  --access-token-command CMD  run CMD for a token (stdout: the token, or JSON with\n"
+    "                           access_token/expires_in); cached until expiry or 50 min\n"
+    "  --cert-file PEM --key-file PEM  client certificate (mTLS); re-read when rotated\n"
+    "  --api-key KEY            x-goog-api-key (default: $LRO_API_KEY); never printed\n"
+    "  --quota-project ID       x-goog-user-project\n"
     "  --call-timeout DUR       deadline of each RPC (also --timeout before the command)\n"
     "  --max-message-size N     largest response accepted, in bytes\n"
     "  --format json|text       proto3 JSON (default) or a compact table\n"
@@ -100,6 +107,12 @@ static const char *k_serve_help =
     "  --max-streams N        at most N concurrent calls per connection (HTTP/2)\n"
     "  --max-conn-age DUR     recycle connections (GOAWAY) after DUR (+-10%)\n"
     "  --max-conn-age-grace DUR  then cut calls still open after DUR (default 1s)\n"
+    "  --tls-cert PEM --tls-key PEM  speak TLS with this certificate chain and key\n"
+    "  --client-ca PEM        require client certificates from this CA (mTLS)\n"
+    "  --require-token T      accept only these bearer tokens (repeatable)\n"
+    "  --jwt-public-key PEM   accept RS256 JWTs signed by this key [--jwt-audience AUD]\n"
+    "  --require-api-key K    require x-goog-api-key K (repeatable)\n"
+    "                         (refused calls end UNAUTHENTICATED; -v never prints secrets)\n"
     "Every error the server answers carries a google.rpc.Status with an ErrorInfo\n"
     "(domain lro-c.testing) in grpc-status-details-bin.\n"
     "Control API:\n"
@@ -220,13 +233,29 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         co->allow_insecure_token = 1;
         return 1;
     }
+    if (strcmp(a, "--adc") == 0) {
+        co->adc = 1;
+        return 1;
+    }
     if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
         g_verbose = 1;
         return 1;
     }
-    static const char *const with_value[] = {"--target",  "--ca-file",          "--tls-server-name",
-                                             "--header",  "--token-file",       "--call-timeout",
-                                             "--timeout", "--max-message-size", "--format"};
+    static const char *const with_value[] = {"--target",
+                                             "--ca-file",
+                                             "--tls-server-name",
+                                             "--header",
+                                             "--token-file",
+                                             "--call-timeout",
+                                             "--timeout",
+                                             "--max-message-size",
+                                             "--format",
+                                             "--credentials-file",
+                                             "--access-token-command",
+                                             "--cert-file",
+                                             "--key-file",
+                                             "--api-key",
+                                             "--quota-project"};
     size_t k = 0;
     for (; k < sizeof with_value / sizeof with_value[0]; k++) {
         if (strcmp(a, with_value[k]) == 0) {
@@ -248,6 +277,18 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         co->tls_server_name = v;
     } else if (strcmp(a, "--token-file") == 0) {
         co->token_file = v;
+    } else if (strcmp(a, "--credentials-file") == 0) {
+        co->credentials_file = v;
+    } else if (strcmp(a, "--access-token-command") == 0) {
+        co->access_token_command = v;
+    } else if (strcmp(a, "--cert-file") == 0) {
+        co->cert_file = v;
+    } else if (strcmp(a, "--key-file") == 0) {
+        co->key_file = v;
+    } else if (strcmp(a, "--api-key") == 0) {
+        co->api_key = v;
+    } else if (strcmp(a, "--quota-project") == 0) {
+        co->quota_project = v;
     } else if (strcmp(a, "--call-timeout") == 0 || strcmp(a, "--timeout") == 0) {
         if (parse_duration_ms(v, &co->timeout_ms) < 0 || co->timeout_ms == 0) {
             die_msg("%s: '%s' is not a duration (e.g. 500ms, 10s, 2m)", a, v);

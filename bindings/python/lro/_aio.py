@@ -321,7 +321,9 @@ class Client:
     many await RPCs may be in flight at once (the rest queue; 0 = no cap).
     max_receive_size: largest response in bytes (default 4 MiB).
     lb_policy: gRPC load-balancing policy ("round_robin", "pick_first").
-    loop: the event loop (default: the running loop, so create the client
+    credentials: an lro.credentials.Credentials (access tokens, token
+    providers written in Python, google-auth credentials, Google key files,
+    API keys, client certificates). loop: the event loop (default: the running loop, so create the client
     inside a coroutine).
 
     Every call takes per-call keywords: timeout (seconds per attempt),
@@ -342,7 +344,8 @@ class Client:
                  user_agent: Optional[str] = None, loop: Optional[asyncio.AbstractEventLoop] = None,
                  poll_budget: Optional[Tuple[float, int]] = None,
                  max_await_rpcs: Optional[int] = None, retry: Optional[RetryPolicy] = None,
-                 max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None):
+                 max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None,
+                 credentials=None):
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -357,7 +360,8 @@ class Client:
                             tls_server_name=tls_server_name, token=token, timeout=timeout,
                             headers=headers, user_agent=user_agent, poll_budget=poll_budget,
                             max_await_rpcs=max_await_rpcs, retry=retry,
-                            max_receive_size=max_receive_size, lb_policy=lb_policy)
+                            max_receive_size=max_receive_size, lb_policy=lb_policy,
+                            credentials=credentials)
         self._core = _Core(ptr, loop)
         # Not a method of self: the finalizer must not keep the client alive.
         self._finalizer = weakref.finalize(self, _Core.close, self._core)

@@ -212,7 +212,7 @@ def create_client(target: str, mode: int, *, plaintext: bool = False,
                   poll_budget: Optional[Tuple[float, int]] = None,
                   max_await_rpcs: Optional[int] = None, retry: Optional[RetryPolicy] = None,
                   max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None,
-                  wakeup=None) -> int:
+                  wakeup=None, credentials=None) -> int:
     """An lro_client* for these options (shared by Client and SyncClient)."""
     o = ctypes.c_void_p()
     _chk(_c.lro_client_options_create(ctypes.byref(o)))
@@ -227,6 +227,8 @@ def create_client(target: str, mode: int, *, plaintext: bool = False,
             _chk(_c.lro_client_options_set_tls_server_name(o, _b(tls_server_name, "name")))
         if token is not None:
             _chk(_c.lro_client_options_set_bearer_token(o, _b(token, "token"), 0))
+        if credentials is not None:  # lro.credentials.Credentials (C takes a reference)
+            _chk(_c.lib.lro_client_options_set_credentials(o, ctypes.c_void_p(credentials._ptr)))
         _chk(_c.lro_client_options_set_default_timeout_ms(o, _ms(timeout, "timeout", 0, 0)))
         for k, v in _header_items(headers):
             _chk(_c.lro_client_options_add_header_n(o, k, v, len(v)))

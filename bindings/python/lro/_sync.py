@@ -64,13 +64,15 @@ class SyncClient:
                  user_agent: Optional[str] = None,
                  poll_budget: Optional[Tuple[float, int]] = None,
                  max_await_rpcs: Optional[int] = None, retry: Optional[RetryPolicy] = None,
-                 max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None):
+                 max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None,
+                 credentials=None):
         self._ptr = create_client(target, _c.MODE_THREAD, plaintext=plaintext,
                                   root_pem=root_pem, tls_server_name=tls_server_name,
                                   token=token, timeout=timeout, headers=headers,
                                   user_agent=user_agent, poll_budget=poll_budget,
                                   max_await_rpcs=max_await_rpcs, retry=retry,
-                                  max_receive_size=max_receive_size, lb_policy=lb_policy)
+                                  max_receive_size=max_receive_size, lb_policy=lb_policy,
+                                  credentials=credentials)
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _c.lro_client_destroy, self._ptr)
 

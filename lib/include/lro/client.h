@@ -57,6 +57,7 @@ extern "C" {
 typedef struct lro_client lro_client;
 typedef struct lro_client_options lro_client_options;
 typedef struct lro_future lro_future;
+struct lro_credentials; /* lro/credentials.h */
 
 /* One callback shape for every asynchronous function in lro-c.
  * `f` is borrowed for the duration of the call: lro_future_ref() it to keep
@@ -92,6 +93,16 @@ LRO_API int lro_client_options_set_tls_server_name(lro_client_options *o, const 
  * error message. */
 LRO_API int lro_client_options_set_bearer_token(lro_client_options *o, const char *token,
                                                 int allow_plaintext);
+
+/* Credentials for every call of the client (lro/credentials.h): tokens,
+ * keys, quota project, client certificate. The options take a reference
+ * (the caller may unref right after) and the object is frozen from now on;
+ * NULL removes them. Tokens and keys are refused over plaintext at
+ * lro_client_create() unless lro_credentials_allow_plaintext() was called.
+ * Not together with lro_client_options_set_bearer_token (create fails).
+ * Added in 1.0. */
+LRO_API int lro_client_options_set_credentials(lro_client_options *o,
+                                               struct lro_credentials *creds);
 
 /* Per-call RPC deadline when a call does not set one. Default 30000 ms.
  * 0 = no deadline. (WaitOperation calls get the server-side timeout plus

@@ -15,6 +15,7 @@
 
 #include "lro/common.h"
 #include "lro/client.h"
+#include "lro/credentials.h"
 #include "lro/future.h"
 #include "lro/json.h"
 #include "lro/longrunning.h"
