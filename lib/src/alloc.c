@@ -108,3 +108,10 @@ ProtobufCAllocator *lro_pb_allocator(void)
 {
     return &g_pb_alloc;
 }
+
+void lro_free_list(void *const *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        lro_free(p[i]);
+    }
+}

@@ -107,6 +107,19 @@ static void free_secret(char *s)
     }
 }
 
+/* Replaces *slot with a copy of v; the old value is wiped before it is freed
+ * (an API key is a secret; a quota project costs nothing to wipe too). */
+static int replace_str(char **slot, const char *v)
+{
+    char *copy = lro_strdup(v);
+    if (copy == NULL) {
+        return LRO_ERR_NOMEM;
+    }
+    free_secret(*slot);
+    *slot = copy;
+    return LRO_OK;
+}
+
 static void st_unref(tok_state *st)
 {
     if (st == NULL || atomic_fetch_sub(&st->refs, 1) != 1) {
@@ -569,11 +582,8 @@ void lro_credentials_unref(lro_credentials *c)
         grpc_call_credentials_release(c->google);
     }
     st_unref(c->st);
-    lro_free(c->cert_pem);
     free_secret(c->key_pem);
-    lro_free(c->cert_path);
-    lro_free(c->key_path);
-    lro_free(c->roots_path);
+    LRO_FREE_ALL(c->cert_pem, c->cert_path, c->key_path, c->roots_path);
     pthread_mutex_destroy(&c->mu);
     if (c->google != NULL || c->call != NULL) {
         grpc_shutdown(); /* the grpc_init() of the grpc objects */
@@ -639,12 +649,11 @@ int lro_credentials_create_token_provider(lro_token_provider_fn fn, void *user_d
     return LRO_OK;
 }
 
+/* Every setter starts here: lro_last_error() cleared, a NULL refused, and a
+ * frozen object (given to options, a client or a call) refused. */
 #define CHECK_MUTABLE(c)                                                                           \
     do {                                                                                           \
-        lro_error_clear();                                                                         \
-        if ((c) == NULL) {                                                                         \
-            return lro_fail(LRO_ERR_INVALID_ARG, "%s: credentials is NULL", __func__);             \
-        }                                                                                          \
+        LRO_BEGIN_NONNULL(c, "credentials");                                                       \
         if (atomic_load(&(c)->frozen)) {                                                           \
             return lro_fail(LRO_ERR_STATE,                                                         \
                             "%s: the credentials are in use (by client options, a client or a "    \
@@ -660,13 +669,7 @@ int lro_credentials_set_api_key(lro_credentials *c, const char *key)
     if (rc != LRO_OK) {
         return rc;
     }
-    char *copy = lro_strdup(key);
-    if (copy == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    free_secret(c->st->api_key);
-    c->st->api_key = copy;
-    return LRO_OK;
+    return replace_str(&c->st->api_key, key);
 }
 
 int lro_credentials_create_api_key(const char *key, lro_credentials **out)
@@ -695,13 +698,7 @@ int lro_credentials_set_quota_project(lro_credentials *c, const char *project)
         return lro_fail(LRO_ERR_INVALID_ARG,
                         "quota project is NULL, empty, longer than 16 KiB or not printable ASCII");
     }
-    char *copy = lro_strdup(project);
-    if (copy == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    lro_free(c->st->quota);
-    c->st->quota = copy;
-    return LRO_OK;
+    return replace_str(&c->st->quota, project);
 }
 
 int lro_credentials_allow_plaintext(lro_credentials *c)
@@ -1057,34 +1054,37 @@ static int check_kind(const char *json, const char *origin, const char *want)
     return rc;
 }
 
-int lro_credentials_create_service_account(const char *json, lro_credentials **out)
+/* The start of every constructor from a JSON document: clears
+ * lro_last_error(), refuses NULLs, and checks that the JSON's "type" is
+ * `kind` (`what` names it in the texts: "service account" ...). */
+static int json_ctor_begin(const char *json, lro_credentials **out, const char *what,
+                           const char *kind)
 {
     lro_error_clear();
     if (json == NULL || out == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "service account: %s is NULL", json ? "out" : "json");
+        return lro_fail(LRO_ERR_INVALID_ARG, "%s: %s is NULL", what, json ? "out" : "json");
     }
-    int rc = check_kind(json, "service account JSON", "service_account");
+    char origin[64];
+    snprintf(origin, sizeof origin, "%s JSON", what);
+    return check_kind(json, origin, kind);
+}
+
+int lro_credentials_create_service_account(const char *json, lro_credentials **out)
+{
+    int rc = json_ctor_begin(json, out, "service account", "service_account");
     return rc != LRO_OK ? rc : sa_from(json, "service account JSON", out);
 }
 
 int lro_credentials_create_authorized_user(const char *json, lro_credentials **out)
 {
-    lro_error_clear();
-    if (json == NULL || out == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "authorized user: %s is NULL", json ? "out" : "json");
-    }
-    int rc = check_kind(json, "authorized user JSON", "authorized_user");
+    int rc = json_ctor_begin(json, out, "authorized user", "authorized_user");
     return rc != LRO_OK ? rc : au_from(json, "authorized user JSON", out);
 }
 
 int lro_credentials_create_external_account(const char *json, const char *scopes,
                                             lro_credentials **out)
 {
-    lro_error_clear();
-    if (json == NULL || out == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "external account: %s is NULL", json ? "out" : "json");
-    }
-    int rc = check_kind(json, "external account JSON", "external_account");
+    int rc = json_ctor_begin(json, out, "external account", "external_account");
     return rc != LRO_OK ? rc : ea_from(json, "external account JSON", scopes, out);
 }
 
@@ -1213,6 +1213,19 @@ static int metadata_server_answers(char *why, size_t cap)
     return ok;
 }
 
+/* An ADC source that is a file: its failure text says which source. */
+static int adc_from_file(const char *path, const char *source, const char *scopes,
+                         lro_credentials **out)
+{
+    int rc = lro_credentials_create_from_file(path, scopes, out);
+    if (rc != LRO_OK) {
+        char why[700];
+        snprintf(why, sizeof why, "%s", lro_last_error()); /* lro_fail rewrites it */
+        return lro_fail(rc, "ADC: %s: %s", source, why);
+    }
+    return LRO_OK;
+}
+
 int lro_credentials_create_adc(const char *scopes, lro_credentials **out)
 {
     lro_error_clear();
@@ -1221,13 +1234,7 @@ int lro_credentials_create_adc(const char *scopes, lro_credentials **out)
     }
     const char *env = getenv("GOOGLE_APPLICATION_CREDENTIALS");
     if (env != NULL && env[0] != '\0') {
-        int rc = lro_credentials_create_from_file(env, scopes, out);
-        if (rc != LRO_OK) {
-            char why[700];
-            snprintf(why, sizeof why, "%s", lro_last_error());
-            return lro_fail(rc, "ADC: GOOGLE_APPLICATION_CREDENTIALS: %s", why);
-        }
-        return LRO_OK;
+        return adc_from_file(env, "GOOGLE_APPLICATION_CREDENTIALS", scopes, out);
     }
     char wk[600] = "";
     const char *cfg = getenv("CLOUDSDK_CONFIG");
@@ -1238,13 +1245,7 @@ int lro_credentials_create_adc(const char *scopes, lro_credentials **out)
         snprintf(wk, sizeof wk, "%s/.config/gcloud/application_default_credentials.json", home);
     }
     if (wk[0] && access(wk, F_OK) == 0) {
-        int rc = lro_credentials_create_from_file(wk, scopes, out);
-        if (rc != LRO_OK) {
-            char why[700];
-            snprintf(why, sizeof why, "%s", lro_last_error());
-            return lro_fail(rc, "ADC: gcloud's well-known file: %s", why);
-        }
-        return LRO_OK;
+        return adc_from_file(wk, "gcloud's well-known file", scopes, out);
     }
     char why[200];
     if (metadata_server_answers(why, sizeof why)) {

@@ -120,6 +120,23 @@ LRO_HIDDEN void lro_arena_free(lro_arena *a);
 /* A ProtobufCAllocator that allocates from `a` and never frees. */
 LRO_HIDDEN void lro_arena_pb_allocator(lro_arena *a, struct ProtobufCAllocator *out);
 
+/* The start of a public function on an object: clears lro_last_error()
+ * (ABI rule 4 in lro/common.h) and returns LRO_ERR_INVALID_ARG with
+ * "<function>: <what> is NULL" for a NULL `p`. */
+#define LRO_BEGIN_NONNULL(p, what)                                                                 \
+    do {                                                                                           \
+        lro_error_clear();                                                                         \
+        if ((p) == NULL) {                                                                         \
+            return lro_fail(LRO_ERR_INVALID_ARG, "%s: %s is NULL", __func__, what);                \
+        }                                                                                          \
+    } while (0)
+
+/* lro_free() of each pointer given (NULLs are fine). */
+LRO_HIDDEN void lro_free_list(void *const *p, size_t n);
+#define LRO_FREE_ALL(...)                                                                          \
+    lro_free_list((void *const[]){__VA_ARGS__},                                                    \
+                  sizeof((void *const[]){__VA_ARGS__}) / sizeof(void *))
+
 /* ---- heap.c: the indexed min-heap every timer lives in ---- */
 /* A node is embedded in what it times; `key` is its due time (any clock, the
  * owner's choice) and `index` its slot, SIZE_MAX while not in a heap. The

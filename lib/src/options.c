@@ -8,13 +8,7 @@
 
 /* Every setter starts with CHECK_O: clears lro_last_error() (ABI rule 4 in
  * lro/common.h) and refuses a NULL options object with a text. */
-#define CHECK_O(o)                                                                                 \
-    do {                                                                                           \
-        lro_error_clear();                                                                         \
-        if ((o) == NULL) {                                                                         \
-            return lro_fail(LRO_ERR_INVALID_ARG, "%s: options is NULL", __func__);                 \
-        }                                                                                          \
-    } while (0)
+#define CHECK_O(o) LRO_BEGIN_NONNULL(o, "options")
 
 int lro_client_options_create(lro_client_options **out)
 {

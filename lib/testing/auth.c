@@ -84,19 +84,27 @@ static int add_str(char ***v, size_t *n, const char *s)
     return LRO_OK;
 }
 
-int lro_test_server_require_token(lro_test_server *s, const char *token)
+/* Adds `value` to the allowed API keys (api_key) or bearer tokens, turning
+ * checks on. */
+static int require(lro_test_server *s, const char *value, int api_key)
 {
-    if (s == NULL || token == NULL || token[0] == '\0' || strchr(token, ' ') != NULL) {
-        return LRO_ERR_INVALID_ARG;
-    }
     srv_auth *a = auth_of(s, 1);
     if (a == NULL) {
         return LRO_ERR_NOMEM;
     }
     pthread_mutex_lock(&a->mu);
-    int rc = add_str(&a->tokens, &a->n_tokens, token);
+    int rc = api_key ? add_str(&a->keys, &a->n_keys, value)
+                     : add_str(&a->tokens, &a->n_tokens, value);
     pthread_mutex_unlock(&a->mu);
     return rc;
+}
+
+int lro_test_server_require_token(lro_test_server *s, const char *token)
+{
+    if (s == NULL || token == NULL || token[0] == '\0' || strchr(token, ' ') != NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    return require(s, token, 0);
 }
 
 int lro_test_server_require_api_key(lro_test_server *s, const char *key)
@@ -104,14 +112,7 @@ int lro_test_server_require_api_key(lro_test_server *s, const char *key)
     if (s == NULL || key == NULL || key[0] == '\0') {
         return LRO_ERR_INVALID_ARG;
     }
-    srv_auth *a = auth_of(s, 1);
-    if (a == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    pthread_mutex_lock(&a->mu);
-    int rc = add_str(&a->keys, &a->n_keys, key);
-    pthread_mutex_unlock(&a->mu);
-    return rc;
+    return require(s, key, 1);
 }
 
 int lro_test_server_require_jwt(lro_test_server *s, const char *public_key_pem,

@@ -30,13 +30,7 @@ static uint8_t *dup_bytes(const uint8_t *p, size_t n)
 
 static void fault_free(srv_fault *f)
 {
-    lro_free(f->name);
-    lro_free(f->message);
-    lro_free(f->details);
-    lro_free(f->garbage);
-    lro_free(f->name_suffix);
-    lro_free(f->reason);
-    lro_free(f);
+    LRO_FREE_ALL(f->name, f->message, f->details, f->garbage, f->name_suffix, f->reason, f);
 }
 
 int lro_test_server_add_fault(lro_test_server *s, const lro_test_fault *given)
