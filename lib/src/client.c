@@ -393,6 +393,7 @@ static lro_client *client_alloc(const lro_client_options *o)
     c->event_fd = -1;
     c->wakeup = o->wakeup;
     c->wakeup_data = o->wakeup_data;
+    lro_events_init(c, o);
     c->rng = (uint64_t)lro_now_ns() ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ULL;
     if (c->rng == 0) {
         c->rng = 1;
@@ -538,6 +539,7 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
         return rc;
     }
     c->io_started = 1;
+    lro_events_watch_channel(c, c->channel, 0); /* per channel; no-op without events */
     *out = c;
     return LRO_OK;
 }

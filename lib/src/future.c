@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "future_int.h"
+#include "obs_int.h"
 #include "google/rpc/status.pb-c.h"
 
 static void deliver(lro_ready *r);
@@ -142,6 +143,9 @@ void lro_future_finish(lro_future *f, int result)
 {
     lro_client *c = f->client;
     f->result = result;
+    if (f->obs != NULL) {
+        lro_obs_finished(f);
+    }
     if (f->on_finish != NULL) {
         f->on_finish(f);
     }

@@ -49,6 +49,9 @@ struct lro_future {
     void (*on_finish)(lro_future *f);
     void *owner;
 
+    /* Observability (obs_int.h): NULL unless the client reports events. */
+    struct lro_obs_call *obs;
+
     lro_arena arena; /* first block inline, right after the kind's struct */
 };
 
