@@ -476,15 +476,13 @@ static void child_done(lro_future *child)
     }
     aw->polls++;
     if (f->obs != NULL) {
-        lro_obs_await_poll(f, child,
-                           aw->pp.method == LRO_AWAIT_AUTO && child->kind == LRO_K_GET &&
-                                   atomic_load(&c->aw.wait_unimplemented)
-                               ? LRO_POLL_FALLBACK
-                               : aw->pp.method == LRO_AWAIT_AUTO && child->kind == LRO_K_WAIT &&
-                                         r == LRO_ERR_RPC &&
-                                         lro_status_code(child->status) == LRO_CODE_UNIMPLEMENTED
-                                     ? LRO_POLL_FALLBACK
-                                     : 0);
+        /* Fallback: a Get because the server has no WaitOperation, or the
+         * Wait whose answer just said so. */
+        int fb = aw->pp.method == LRO_AWAIT_AUTO &&
+                 (child->kind == LRO_K_GET ? atomic_load(&c->aw.wait_unimplemented)
+                                           : r == LRO_ERR_RPC && lro_status_code(child->status) ==
+                                                                     LRO_CODE_UNIMPLEMENTED);
+        lro_obs_await_poll(f, child, fb ? LRO_POLL_FALLBACK : 0);
     }
     if (r == LRO_OK) {
         streak_end(aw);

@@ -29,6 +29,9 @@ void lro_events_init(lro_client *c, const lro_client_options *o)
     atomic_init(&c->obs.next_id, 0);
     atomic_init(&c->obs.span_seq, 0);
     c->obs.span_seed = (uint64_t)lro_now_ns() ^ ((uint64_t)(uintptr_t)c << 16);
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    c->obs.wall_offset_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - lro_now_ns();
     if (lro_log_enabled(LRO_LOG_INFO)) {
         lro_log(LRO_LOG_INFO, "client created: target %s, %s", o->target,
                 o->plaintext ? "plaintext" : "TLS");
@@ -48,15 +51,27 @@ uint64_t lro_events_span_id(lro_client *c)
     return z != 0 ? z : 1;
 }
 
-void lro_events_emit(lro_client *c, lro_event *ev)
+static void log_event(const lro_event *ev);
+
+void lro_events_emit(lro_client *c, lro_event *ev, int64_t now_ns)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
     ev->struct_size = sizeof *ev;
-    ev->time_unix_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+    /* Wall time from the monotonic clock and an offset taken at creation:
+     * one clock read per event; a later wall-clock step is not followed
+     * (spans stay consistent with their durations). */
+    ev->time_unix_ns = now_ns + c->obs.wall_offset_ns;
     if (c->obs.hook != NULL) {
         c->obs.hook(ev, c->obs.data);
     }
+    if (atomic_load_explicit(&lro_log_level_now, memory_order_relaxed) >= LRO_LOG_WARN) {
+        log_event(ev);
+    }
+}
+
+/* The logger's view of events: every one at debug, the notable ones at
+ * lower levels. */
+static void log_event(const lro_event *ev)
+{
     if (lro_log_enabled(LRO_LOG_DEBUG)) {
         char line[1024];
         if (lro_event_format(ev, line, sizeof line) >= 0) {
@@ -114,7 +129,7 @@ static void watch_done(lro_cq_tag *t, int success)
         ev.code = -1;
         ev.channel_state = (int32_t)s;
         ev.channel_index = w->index;
-        lro_events_emit(c, &ev);
+        lro_events_emit(c, &ev, lro_now_ns());
     }
     pthread_mutex_lock(&c->mu);
     /* Closing: let it lapse, so the queue can drain and shut down (grpc

@@ -27,6 +27,7 @@ typedef struct lro_client_obs {
     atomic_uint_fast64_t next_id;  /* call ids */
     atomic_uint_fast64_t span_seq; /* span ids: mixed with span_seed */
     uint64_t span_seed;
+    int64_t wall_offset_ns; /* CLOCK_REALTIME - lro_now_ns() at creation */
 } lro_client_obs;
 
 struct lro_client;
@@ -34,9 +35,10 @@ struct lro_client_options;
 
 /* Client creation: copies the options' hook, decides `on`. */
 LRO_HIDDEN void lro_events_init(struct lro_client *c, const struct lro_client_options *o);
-/* Hands one event to the hook (and to the logger at debug). Fills
- * struct_size and time_unix_ns. */
-LRO_HIDDEN void lro_events_emit(struct lro_client *c, lro_event *ev);
+/* Hands one event to the hook (and to the logger). Fills struct_size and
+ * time_unix_ns from now_ns (lro_now_ns() when it happened: one clock read
+ * per event, shared with the durations the caller computed). */
+LRO_HIDDEN void lro_events_emit(struct lro_client *c, lro_event *ev, int64_t now_ns);
 /* Watches `ch` (the client's channel number `index`) and reports each
  * connectivity change as LRO_EVENT_CHANNEL_STATE. Call it once per channel
  * after the channel and the completion queue exist, before the I/O thread
@@ -52,8 +54,11 @@ LRO_HIDDEN void lro_events_watch_channel(struct lro_client *c, grpc_channel *ch,
 LRO_HIDDEN uint64_t lro_events_span_id(struct lro_client *c);
 
 /* ---- log.c ---- */
-/* Whether a line of `level` would be logged (cheap: one atomic load). */
+/* Whether a line of `level` would be logged (reads LRO_LOG the first time). */
 LRO_HIDDEN int lro_log_enabled(int level);
+/* The level now, without reading LRO_LOG (-1 until it was read: every
+ * client creation reads it), for the per-event fast path. */
+extern LRO_HIDDEN atomic_int lro_log_level_now;
 /* Formats, redacts and logs one line of lro-c's own ("lro"). */
 LRO_HIDDEN void lro_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

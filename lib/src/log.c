@@ -16,7 +16,8 @@
 /* The logger. `level` is read on every log point (one atomic load); the
  * hook and its data change only in lro_log_set_hook (documented as "set it
  * before creating clients"). */
-static atomic_int g_level = -1; /* -1: LRO_LOG not read yet */
+atomic_int lro_log_level_now = -1; /* -1: LRO_LOG not read yet */
+
 static _Atomic(lro_log_hook) g_hook;
 static void *_Atomic g_hook_data;
 static pthread_once_t g_env_once = PTHREAD_ONCE_INIT;
@@ -37,15 +38,15 @@ static void read_env(void)
         }
     }
     int expected = -1;
-    atomic_compare_exchange_strong(&g_level, &expected, lvl); /* a set_hook wins */
+    atomic_compare_exchange_strong(&lro_log_level_now, &expected, lvl); /* a set_hook wins */
 }
 
 static int level_now(void)
 {
-    int l = atomic_load_explicit(&g_level, memory_order_relaxed);
+    int l = atomic_load_explicit(&lro_log_level_now, memory_order_relaxed);
     if (l < 0) {
         pthread_once(&g_env_once, read_env);
-        l = atomic_load(&g_level);
+        l = atomic_load(&lro_log_level_now);
     }
     return l;
 }
@@ -70,7 +71,7 @@ int lro_log_set_hook(lro_log_hook hook, void *data, lro_log_level max_level)
     pthread_once(&g_env_once, read_env); /* so LRO_LOG cannot override this later */
     atomic_store(&g_hook_data, data);
     atomic_store(&g_hook, hook);
-    atomic_store(&g_level, (int)max_level);
+    atomic_store(&lro_log_level_now, (int)max_level);
     return LRO_OK;
 }
 

@@ -62,7 +62,8 @@ void lro_obs_call_started(lro_future *f, const char *name, const lro_future *par
     o->id = atomic_fetch_add_explicit(&c->obs.next_id, 1, memory_order_relaxed) + 1;
     o->parent = parent != NULL && parent->obs != NULL ? parent->obs->id : 0;
     o->name = nm;
-    o->start_ns = lro_now_ns();
+    int64_t now = lro_now_ns();
+    o->start_ns = now;
     /* "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", already
      * validated by abi.c; checked again because a mistake here would send a
      * malformed header. */
@@ -75,13 +76,14 @@ void lro_obs_call_started(lro_future *f, const char *name, const lro_future *par
     f->obs = o;
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_CALL_STARTED);
-    lro_events_emit(c, &ev);
+    lro_events_emit(c, &ev, now);
 }
 
 void lro_obs_attempt_started(lro_future *f)
 {
     lro_obs_call *o = f->obs;
-    o->attempt_start_ns = lro_now_ns();
+    int64_t now = lro_now_ns();
+    o->attempt_start_ns = now;
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_ATTEMPT_STARTED);
     ev.attempt = f->attempts + 1;
@@ -100,21 +102,22 @@ void lro_obs_attempt_started(lro_future *f)
         memcpy(o->tp + 36, o->span, 16);
         ev.span_id = o->span;
     }
-    lro_events_emit(f->client, &ev);
+    lro_events_emit(f->client, &ev, now);
 }
 
 void lro_obs_attempt_finished(lro_future *f, int code, size_t request_bytes, size_t response_bytes)
 {
     lro_obs_call *o = f->obs;
+    int64_t now = lro_now_ns();
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_ATTEMPT_FINISHED);
     ev.attempt = f->attempts;
     ev.code = code;
-    ev.duration_ns = lro_now_ns() - o->attempt_start_ns;
+    ev.duration_ns = now - o->attempt_start_ns;
     ev.request_bytes = request_bytes;
     ev.response_bytes = response_bytes;
     ev.span_id = o->span[0] ? o->span : NULL;
-    lro_events_emit(f->client, &ev);
+    lro_events_emit(f->client, &ev, now);
 }
 
 void lro_obs_retry(lro_future *f, int64_t delay_ns, int reason)
@@ -125,20 +128,21 @@ void lro_obs_retry(lro_future *f, int64_t delay_ns, int reason)
     ev.code = f->status != NULL ? lro_status_code(f->status) : -1;
     ev.delay_ns = delay_ns > 0 ? delay_ns : 0;
     ev.reason = reason;
-    lro_events_emit(f->client, &ev);
+    lro_events_emit(f->client, &ev, lro_now_ns());
 }
 
 void lro_obs_finished(lro_future *f)
 {
     lro_obs_call *o = f->obs;
+    int64_t now = lro_now_ns();
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_CALL_FINISHED);
     ev.result = f->result;
     ev.code = f->status != NULL ? lro_status_code(f->status) : -1;
-    ev.duration_ns = lro_now_ns() - o->start_ns;
+    ev.duration_ns = now - o->start_ns;
     ev.attempts = f->kind == LRO_K_AWAIT ? 0 : f->attempts;
     ev.polls = o->polls;
-    lro_events_emit(f->client, &ev);
+    lro_events_emit(f->client, &ev, now);
 }
 
 void lro_obs_throttled(lro_future *f, int flag)
@@ -179,6 +183,7 @@ static uint64_t meta_hash(const lro_operation *op, int *has)
 void lro_obs_await_poll(lro_future *f, const lro_future *child, int extra_flags)
 {
     lro_obs_call *o = f->obs;
+    int64_t now = lro_now_ns();
     o->polls++;
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_AWAIT_POLL);
@@ -186,7 +191,7 @@ void lro_obs_await_poll(lro_future *f, const lro_future *child, int extra_flags)
     ev.attempt = o->polls;
     ev.flags = extra_flags | o->poll_flags;
     ev.throttle_ns = o->throttle_ns;
-    ev.duration_ns = lro_now_ns() - o->poll_sent_ns;
+    ev.duration_ns = now - o->poll_sent_ns;
     o->poll_flags = 0;
     o->throttle_ns = 0;
     /* Hooks run before the child is marked done: the raw fields. */
@@ -206,5 +211,5 @@ void lro_obs_await_poll(lro_future *f, const lro_future *child, int extra_flags)
     } else {
         ev.flags |= LRO_POLL_FAILED;
     }
-    lro_events_emit(f->client, &ev);
+    lro_events_emit(f->client, &ev, now);
 }
