@@ -251,10 +251,12 @@ static void w_str(wbuf *w, const char *key, const char *s)
     w_bytes(w, "\"", 1);
 }
 
+/* ns as milliseconds with 3 decimals; any value (INT64_MIN too). */
 static void w_ms(wbuf *w, const char *key, int64_t ns)
 {
-    w_fmt(w, " %s=%lld.%03lld", key, (long long)(ns / 1000000),
-          (long long)((ns < 0 ? -ns : ns) / 1000 % 1000));
+    uint64_t a = ns < 0 ? 0 - (uint64_t)ns : (uint64_t)ns;
+    w_fmt(w, " %s=%s%llu.%03llu", key, ns < 0 ? "-" : "", (unsigned long long)(a / 1000000),
+          (unsigned long long)(a / 1000 % 1000));
 }
 
 static void format_into(const lro_event *ev, wbuf *w)

@@ -152,6 +152,16 @@ static int word_at(const char *s, const char *w)
     return 1;
 }
 
+static int secret_word_at(const char *s)
+{
+    for (size_t k = 0; k < sizeof k_secret_words / sizeof k_secret_words[0]; k++) {
+        if (word_at(s, k_secret_words[k])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static int key_char(char ch)
 {
     return isalnum((unsigned char)ch) || ch == '-' || ch == '_' || ch == '.';
@@ -160,7 +170,30 @@ static int key_char(char ch)
 static int value_end(char ch)
 {
     return ch == '\0' || isspace((unsigned char)ch) || ch == '"' || ch == '\'' || ch == ',' ||
-           ch == ';' || ch == '&' || ch == '}' || ch == ')' || ch == ']' || ch == '>';
+           ch == ';' || ch == '&' || ch == '}' || ch == ')' || ch == ']' || ch == '>' || ch == '\\';
+}
+
+/* Between a key and its value: quotes (also escaped ones, \" in a JSON or
+ * logfmt string) and blanks. */
+static int quote_or_space(char ch)
+{
+    return ch == '"' || ch == '\'' || ch == '\\' || ch == ' ' || ch == '\t';
+}
+
+/* A key that names a credential starts at s[k]: a secret word, the rest of
+ * the key, quotes or blanks, then ':' or '='. */
+static int key_at(const char *s, size_t k)
+{
+    if (!secret_word_at(s + k)) {
+        return 0;
+    }
+    while (key_char(s[k])) {
+        k++;
+    }
+    while (quote_or_space(s[k])) {
+        k++;
+    }
+    return s[k] == ':' || s[k] == '=';
 }
 
 /* Replaces s[from, to) (a credential of to-from bytes) in place; returns
@@ -180,17 +213,22 @@ static size_t replace(char *s, size_t len, size_t from, size_t to)
     return from + m;
 }
 
-/* After a scheme word ("Bearer"), the credential that follows. */
+/* After scheme words ("Bearer", "Bearer Basic "...), the credential that
+ * follows; i itself when there is none. */
 static size_t skip_scheme(const char *s, size_t i)
 {
-    for (size_t k = 0; k < sizeof k_schemes / sizeof k_schemes[0]; k++) {
-        size_t wl = strlen(k_schemes[k]);
-        if (word_at(s + i, k_schemes[k]) && (s[i + wl] == ' ' || s[i + wl] == '\t')) {
-            i += wl;
-            while (s[i] == ' ' || s[i] == '\t') {
-                i++;
+    for (int again = 1; again;) {
+        again = 0;
+        for (size_t k = 0; k < sizeof k_schemes / sizeof k_schemes[0]; k++) {
+            size_t wl = strlen(k_schemes[k]);
+            if (word_at(s + i, k_schemes[k]) && (s[i + wl] == ' ' || s[i + wl] == '\t')) {
+                i += wl;
+                while (s[i] == ' ' || s[i] == '\t') {
+                    i++;
+                }
+                again = 1;
+                break;
             }
-            return i;
         }
     }
     return i;
@@ -206,6 +244,10 @@ size_t lro_redact(char *s)
     while (i < len) {
         /* A scheme word on its own ("... Bearer abc"). */
         size_t j = skip_scheme(s, i);
+        if (j != i && key_at(s, j)) {
+            i = j; /* "Bearer cookie: X": the credential is that key's value */
+            continue;
+        }
         if (j != i && (i == 0 || !key_char(s[i - 1]))) {
             size_t e = j;
             while (!value_end(s[e])) {
@@ -218,11 +260,7 @@ size_t lro_redact(char *s)
                 continue;
             }
         }
-        int hit = 0;
-        for (size_t k = 0; k < sizeof k_secret_words / sizeof k_secret_words[0] && !hit; k++) {
-            hit = word_at(s + i, k_secret_words[k]);
-        }
-        if (!hit) {
+        if (!secret_word_at(s + i)) {
             i++;
             continue;
         }
@@ -232,7 +270,7 @@ size_t lro_redact(char *s)
         while (key_char(s[k])) {
             k++;
         }
-        while (s[k] == '"' || s[k] == '\'' || s[k] == ' ' || s[k] == '\t') {
+        while (quote_or_space(s[k])) {
             k++;
         }
         if (s[k] != ':' && s[k] != '=') {
@@ -240,13 +278,19 @@ size_t lro_redact(char *s)
             continue;
         }
         k++;
-        while (s[k] == ' ' || s[k] == '\t' || s[k] == '"' || s[k] == '\'') {
+        while (quote_or_space(s[k])) {
             k++;
         }
         k = skip_scheme(s, k);
         size_t e = k;
         while (!value_end(s[e])) {
             e++;
+        }
+        if (e > k && key_at(s, k)) {
+            /* "token: cookie: X": what follows is another key, whose own
+             * value is the credential; redacting the key would hide it. */
+            i = k;
+            continue;
         }
         if (e > k) {
             size_t after = replace(s, len, k, e);
