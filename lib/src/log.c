@@ -113,7 +113,7 @@ static void grpc_log_fn(gpr_log_func_args *args)
     }
     const char *file = args->file ? strrchr(args->file, '/') : NULL;
     file = file ? file + 1 : args->file ? args->file : "?";
-    char line[1024];
+    char line[4096]; /* grpc's metadata dumps are long */
     snprintf(line, sizeof line, "%s:%d: %s", file, args->line, args->message ? args->message : "");
     /* Multi-line messages (metadata dumps) become one line. */
     for (char *p = line; *p; p++) {
