@@ -25,7 +25,8 @@ void lro_events_init(lro_client *c, const lro_client_options *o)
 {
     c->obs.hook = o->event_hook;
     c->obs.data = o->event_data;
-    c->obs.on = o->event_hook != NULL || lro_log_enabled(LRO_LOG_DEBUG);
+    /* The logger's retry, failure and channel lines come from events too. */
+    c->obs.on = o->event_hook != NULL || lro_log_enabled(LRO_LOG_WARN);
     atomic_init(&c->obs.next_id, 0);
     atomic_init(&c->obs.span_seq, 0);
     c->obs.span_seed = (uint64_t)lro_now_ns() ^ ((uint64_t)(uintptr_t)c << 16);

@@ -21,7 +21,7 @@
 /* Per client, set once at creation and read-only after (except the
  * atomics). */
 typedef struct lro_client_obs {
-    int on; /* hook set or debug logging: report events */
+    int on; /* hook set or logging at warn or more: report events */
     lro_event_hook hook;
     void *data;
     atomic_uint_fast64_t next_id;  /* call ids */

@@ -136,7 +136,12 @@ LRO_ASSERT_NO_TAIL_PADDING(lro_event, parent_span_id);
  * poll's CALL_STARTED / ATTEMPT_STARTED) run on the thread that called the
  * starting function, before it returns. So the hook may run on two threads
  * at once: make it thread-safe (atomics or a lock of its own). The events
- * of one call are always delivered in order (started, attempts, finished). */
+ * of one call are always delivered in order (started, attempts, finished),
+ * and a call's CALL_FINISHED before the call's future is marked done (so
+ * after lro_future_wait() returned, its events were all delivered). In
+ * loop mode too the hook runs on those threads, not inside
+ * lro_client_process(): it is for counting and exporting, not for driving
+ * the application. */
 typedef void (*lro_event_hook)(const lro_event *ev, void *data);
 
 /* Sets the event hook of clients created with these options (NULL: none,
@@ -161,15 +166,19 @@ LRO_API const char *lro_retry_reason_name(int32_t reason);
  * quoted with control and non-ASCII bytes escaped, then the line goes
  * through the same redaction as log lines. Returns the length the full
  * line would have (like snprintf), or a negative LRO_ERR_INVALID_ARG for a
- * NULL event or a NULL buf with cap > 0. Thread-safe. */
+ * NULL event or a NULL buf with cap > 0, or LRO_ERR_NOMEM (it formats the
+ * whole line in a temporary buffer first, so that redaction sees all of
+ * it). Thread-safe. */
 LRO_API int lro_event_format(const lro_event *ev, char *buf, size_t cap);
 
 /* ---- Logs (process-wide) --------------------------------------------------
- * lro-c's own diagnostics: client created and destroyed (info), channel
- * state changes (info), an await falling back to polling (warn), a retry
- * scheduled (info), a call ending with an RPC error (warn), and at debug
- * every event of every client as lro_event_format writes it (even without
- * an event hook).
+ * lro-c's own diagnostics: client created (info), channel state changes
+ * (info), an await falling back to polling (warn), a retry scheduled
+ * (info), a call ending with an RPC error (warn), and at debug every event
+ * of every client as lro_event_format writes it (even without an event
+ * hook). Those lines come from the events: a client created while the
+ * level is warn or more reports events (at the cost of a no-op hook, see
+ * bench/README.md) whether or not it has a hook.
  *
  * Default: the LRO_LOG environment variable (error|warn|info|debug; read
  * once, at the first client creation or log call) selects a logger on
