@@ -10,6 +10,9 @@
 
 #include "client_int.h"
 
+/* The size lro/events.h documents (LP64); a change is an ABI change. */
+_Static_assert(sizeof(void *) != 8 || sizeof(lro_event) == 152, "lro_event is 152 bytes on LP64");
+
 int lro_client_options_set_event_hook(lro_client_options *o, lro_event_hook hook, void *data)
 {
     lro_error_clear();

@@ -90,10 +90,14 @@ enum {
 typedef struct lro_event {
     uint32_t struct_size;
     lro_event_kind kind;
-    uint64_t call_id;        /* per client, from 1; an await and each of its polls
-                                have their own ids */
-    uint64_t parent_id;      /* the await a poll or an await's cancel belongs to; 0 */
-    int64_t time_unix_ns;    /* wall clock (CLOCK_REALTIME) when it happened */
+    uint64_t call_id;   /* per client, from 1; an await and each of its polls
+                           have their own ids */
+    uint64_t parent_id; /* the await a poll or an await's cancel belongs to; 0 */
+    /* When it happened, ns since the Unix epoch: CLOCK_REALTIME at client
+     * creation plus monotonic time since (one clock read per event; a wall
+     * clock step after creation is not followed, so timestamps and
+     * durations always agree). */
+    int64_t time_unix_ns;
     const char *method;      /* "GetOperation", "ListOperations", "CancelOperation",
                                 "DeleteOperation", "WaitOperation" or "Await" */
     const char *name;        /* operation name (List: the collection); not a secret */
