@@ -196,6 +196,27 @@ static int key_at(const char *s, size_t k)
     return s[k] == ':' || s[k] == '=';
 }
 
+/* "-----BEGIN <LABEL>-----" (label: capitals, digits, blanks) at s: the
+ * offset of the body after it, or 0. */
+static size_t pem_body(const char *s)
+{
+    if (strncmp(s, "-----BEGIN ", 11) != 0) {
+        return 0;
+    }
+    size_t k = 11;
+    while ((s[k] >= 'A' && s[k] <= 'Z') || (s[k] >= '0' && s[k] <= '9') || s[k] == ' ') {
+        k++;
+    }
+    return strncmp(s + k, "-----", 5) == 0 ? k + 5 : 0;
+}
+
+/* A PEM block starts here: redacted as a whole by its own rule, not as
+ * one word of a key's value. */
+static int pem_at(const char *s)
+{
+    return pem_body(s) != 0;
+}
+
 /* Replaces s[from, to) (a credential of to-from bytes) in place; returns
  * the index after the replacement. Never grows the text: a short value
  * becomes as many '*'. */
@@ -242,9 +263,24 @@ size_t lro_redact(char *s)
     size_t len = strlen(s);
     size_t i = 0;
     while (i < len) {
+        /* A PEM block (a private key's contents, if one ever reaches a log
+         * line): its body goes, the BEGIN/END lines stay. Unterminated (a
+         * cut line): to the end. */
+        size_t body = pem_body(s + i);
+        if (body != 0) {
+            size_t from = i + body;
+            const char *end = strstr(s + from, "-----END");
+            size_t to = end != NULL ? (size_t)(end - s) : len;
+            if (to > from) {
+                size_t after = replace(s, len, from, to);
+                len -= to - after;
+                i = after;
+                continue;
+            }
+        }
         /* A scheme word on its own ("... Bearer abc"). */
         size_t j = skip_scheme(s, i);
-        if (j != i && key_at(s, j)) {
+        if (j != i && (key_at(s, j) || pem_at(s + j))) {
             i = j; /* "Bearer cookie: X": the credential is that key's value */
             continue;
         }
@@ -286,7 +322,7 @@ size_t lro_redact(char *s)
         while (!value_end(s[e])) {
             e++;
         }
-        if (e > k && key_at(s, k)) {
+        if (e > k && (key_at(s, k) || pem_at(s + k))) {
             /* "token: cookie: X": what follows is another key, whose own
              * value is the credential; redacting the key would hide it. */
             i = k;

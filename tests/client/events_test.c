@@ -466,6 +466,12 @@ static void test_no_secrets(void)
     strcpy(t, "page_size=3 name=operations/x");
     lro_redact(t);
     CHECK_EQ_STR(t, "page_size=3 name=operations/x");
+    strcpy(t, "key file: -----BEGIN PRIVATE KEY-----\nMIIEvSEKRETpem\n-----END PRIVATE KEY-----");
+    lro_redact(t);
+    CHECK_EQ_STR(t, "key file: -----BEGIN PRIVATE KEY-----<redacted>-----END PRIVATE KEY-----");
+    strcpy(t, "-----BEGIN EC PRIVATE KEY-----MHcSEKRETcut"); /* a cut line */
+    lro_redact(t);
+    CHECK(!has_secret(t));
     strcpy(t, "token=ab");
     lro_redact(t);
     CHECK_EQ_STR(t, "token=**");

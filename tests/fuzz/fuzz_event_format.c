@@ -23,6 +23,7 @@ static const char *const k_plants[] = {
     " cookie: " SECRET "; ",
     " Bearer " SECRET " ",
     " \"token\":\"" SECRET "\" ",
+    " -----BEGIN PRIVATE KEY-----\n" SECRET "\n-----END PRIVATE KEY----- ",
 };
 
 /* Splits the input into NUL-separated strings (at most n). */

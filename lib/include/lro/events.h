@@ -217,8 +217,10 @@ LRO_API const char *lro_log_level_name(lro_log_level level);
 /* Redacts secrets in place in a NUL-terminated text: the value after any
  * key that names a credential ("authorization", "*token*", "*secret*",
  * "*password*", "*api-key*"/"apikey"/"api_key", "cookie", "credential",
- * "session", "private") followed by ':' or '=', and the word after
- * "Bearer"/"Basic", become "<redacted>" (the text may shrink, never grow).
+ * "session", "private") followed by ':' or '=', the word after
+ * "Bearer"/"Basic", and the body of a PEM block ("-----BEGIN ...-----" to
+ * "-----END"), become "<redacted>" (or as many '*' when shorter: the text
+ * may shrink, never grow).
  * Every log line goes through it. Returns the new length. Thread-safe. */
 LRO_API size_t lro_redact(char *text);
 
