@@ -104,6 +104,8 @@ static void rec_reset(rec *r)
     pthread_mutex_unlock(&r->mu);
 }
 
+static lro_mode g_mode = LRO_MODE_THREAD;
+
 static lro_client *hooked_client(lro_test_server *s, rec *r, double budget_rate, int budget_burst,
                                  int max_await_rpcs)
 {
@@ -111,6 +113,7 @@ static lro_client *hooked_client(lro_test_server *s, rec *r, double budget_rate,
     CHECK_EQ_INT(lro_client_options_create(&o), LRO_OK);
     CHECK_EQ_INT(lro_client_options_set_target(o, lro_test_server_target(s)), LRO_OK);
     CHECK_EQ_INT(lro_client_options_set_plaintext(o), LRO_OK);
+    CHECK_EQ_INT(lro_client_options_set_mode(o, g_mode), LRO_OK);
     lro_retry_policy rp = LRO_RETRY_POLICY_INIT;
     rp.initial_backoff_ms = 10;
     rp.jitter = 0;
@@ -564,6 +567,12 @@ int main(void)
     RUN(test_budget_and_cap);
     RUN(test_trace_spans);
     RUN(test_channel_states);
+    /* Loop mode: the same events, delivered without lro_client_process()
+     * (futures complete and can be waited for without it). */
+    g_mode = LRO_MODE_LOOP;
+    RUN(test_success_retry_retryinfo);
+    RUN(test_await_wait_and_fallback);
+    g_mode = LRO_MODE_THREAD;
     RUN(test_no_secrets);
     fprintf(stderr, "events_test: all passed\n");
     return 0;
