@@ -37,7 +37,7 @@ void lro_events_init(lro_client *c, const lro_client_options *o)
     clock_gettime(CLOCK_REALTIME, &ts);
     c->obs.wall_offset_ns = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - lro_now_ns();
     if (lro_log_enabled(LRO_LOG_INFO)) {
-        lro_log(LRO_LOG_INFO, "client created: target %s, %s", o->target,
+        lro_log(LRO_LOG_INFO, "creating a client: target %s, %s", o->target,
                 o->plaintext ? "plaintext" : "TLS");
     }
 }

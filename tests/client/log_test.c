@@ -65,7 +65,7 @@ int main(void)
 
     const char *all = slurp_file(path);
     /* lro-c's own lines, at each level the workload produces. */
-    CHECK(strstr(all, "lro: info: client created: target 127.0.0.1:") != NULL);
+    CHECK(strstr(all, "lro: info: creating a client: target 127.0.0.1:") != NULL);
     CHECK(strstr(all, "lro: debug: event kind=CALL_STARTED") != NULL);
     CHECK(strstr(all, "lro: debug: event kind=ATTEMPT_FINISHED") != NULL);
     CHECK(strstr(all, "lro: info: GetOperation " PARENT "/op-00001: attempt 1 ended UNAVAILABLE, "

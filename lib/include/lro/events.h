@@ -176,7 +176,7 @@ LRO_API const char *lro_retry_reason_name(int32_t reason);
 LRO_API int lro_event_format(const lro_event *ev, char *buf, size_t cap);
 
 /* ---- Logs (process-wide) --------------------------------------------------
- * lro-c's own diagnostics: client created (info), channel state changes
+ * lro-c's own diagnostics: a client being created (info), channel state changes
  * (info), an await falling back to polling (warn), a retry scheduled
  * (info), a call ending with an RPC error (warn), and at debug every event
  * of every client as lro_event_format writes it (even without an event
