@@ -13,8 +13,9 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 pkgs=(
   libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler
   libprotobuf-dev bazel-bootstrap pkg-config cmake
-  python3 python3-grpcio python3-protobuf
-  valgrind clang libclang-rt-14-dev openssl
+  python3 python3-grpcio python3-protobuf python3-pip python3-setuptools python3-wheel python3-venv
+  python3-google-auth python3-requests
+  valgrind clang libclang-rt-14-dev openssl libssl-dev
   libuv1-dev libevent-dev
   libgrpc++-dev protobuf-compiler-grpc
 )

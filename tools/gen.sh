@@ -13,10 +13,12 @@ protos=(
   google/rpc/error_details.proto
   lro/testing/v1/admin.proto
 )
-# Well-known types: the ones proto/ imports, plus the ones lro's JSON writer
-# prints as objects (Struct/Value, wrappers, Timestamp).
+# Well-known types: the ones proto/ imports, the ones lro's JSON writer
+# prints as objects (Struct/Value, wrappers, Timestamp), and descriptor.proto,
+# which the type registry (lib/src/registry.c) reads descriptor sets with.
 wkts=(
   google/protobuf/any.proto
+  google/protobuf/descriptor.proto
   google/protobuf/duration.proto
   google/protobuf/empty.proto
   google/protobuf/struct.proto

@@ -10,24 +10,34 @@
 #   PREFIX/share/lro/install_manifest.txt  (what --uninstall removes)
 #
 # Usage: tools/install.sh [--prefix DIR] [--uninstall] [--dist TARBALL]
+#                         [--python-wheel DIR] [--python-venv VENV]
 #   --prefix DIR   where to install (default /usr/local)
 #   --uninstall    remove exactly what the last install into DIR put there
 #                  (files, links, and the directories it created, if empty)
 #   --dist TAR     install this tarball of //tools/dist:dist instead of
 #                  building it (bazel build -c opt //tools/dist:dist)
+#   --python-wheel DIR  also build the Python package (bindings/python) as a
+#                  wheel into DIR, carrying the libraries just installed
+#                  (offline: Debian's python3-setuptools and python3-wheel)
+#   --python-venv VENV  also install that wheel into the venv VENV (created
+#                  with --system-site-packages when it does not exist)
 # Installing over an earlier install first removes what that one installed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 prefix=/usr/local
 uninstall=0
 dist=""
-usage() { sed -n '2,18s/^# \{0,1\}//p' "$0"; }
+wheel_dir=""
+venv=""
+usage() { sed -n '2,24s/^# \{0,1\}//p' "$0"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) [ $# -ge 2 ] || { usage >&2; exit 2; }; prefix="$2"; shift 2 ;;
     --prefix=*) prefix="${1#--prefix=}"; shift ;;
     --uninstall) uninstall=1; shift ;;
     --dist) [ $# -ge 2 ] || { usage >&2; exit 2; }; dist="$2"; shift 2 ;;
+    --python-wheel) [ $# -ge 2 ] || { usage >&2; exit 2; }; wheel_dir="$2"; shift 2 ;;
+    --python-venv) [ $# -ge 2 ] || { usage >&2; exit 2; }; venv="$2"; shift 2 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "install.sh: unknown argument '$1'" >&2; usage >&2; exit 2 ;;
   esac
@@ -127,3 +137,24 @@ if [ "$(id -u)" -eq 0 ] && { [ "$prefix" = /usr/local ] || [ "$prefix" = /usr ];
 fi
 n="$(grep -c '^f ' "$manifest")"
 echo "install.sh: installed lro-c into $prefix ($n files and links; manifest $manifest)"
+
+# The Python package, built from the libraries just installed.
+if [ -n "$venv" ] && [ -z "$wheel_dir" ]; then
+  wheel_dir="$tmp/wheel"
+fi
+if [ -n "$wheel_dir" ]; then
+  mkdir -p "$wheel_dir"
+  cp -r "$here/../bindings/python" "$tmp/pypkg"
+  rm -rf "$tmp/pypkg/build" "$tmp/pypkg"/*.egg-info
+  LRO_WHEEL_LIBRARY="$prefix/lib/liblro.so.1" \
+    LRO_WHEEL_TESTING_LIBRARY="$prefix/lib/liblro_testing.so.1" \
+    PIP_NO_INDEX=1 /usr/bin/python3 -m pip wheel -q --no-build-isolation --no-deps \
+    "$tmp/pypkg" -w "$wheel_dir" >&2
+  whl="$(ls -t "$wheel_dir"/lro-*.whl | head -1)"
+  echo "install.sh: built $whl"
+  if [ -n "$venv" ]; then
+    [ -x "$venv/bin/python" ] || /usr/bin/python3 -m venv --system-site-packages "$venv"
+    PIP_NO_INDEX=1 "$venv/bin/python" -m pip install -q --no-deps --force-reinstall "$whl" >&2
+    echo "install.sh: installed the lro Python package into $venv"
+  fi
+fi

@@ -28,7 +28,7 @@ void lro_arena_init(lro_arena *a, void *inline_buf, size_t inline_len)
         uintptr_t q = (p + ALIGN - 1) & ~(uintptr_t)(ALIGN - 1);
         size_t skip = (size_t)(q - p);
         a->cur = (char *)q;
-        a->left = inline_len > skip ? inline_len - skip : 0;
+        a->left = inline_len > skip ? (uint32_t)(inline_len - skip) : 0;
     } else {
         a->cur = NULL;
         a->left = 0;
@@ -38,7 +38,7 @@ void lro_arena_init(lro_arena *a, void *inline_buf, size_t inline_len)
 static int grow(lro_arena *a, size_t n)
 {
     size_t want = n + HDR;
-    if (want < n) {
+    if (want < n || want - HDR > UINT32_MAX) { /* no block is that big (messages are < 2 GiB) */
         a->failed = 1;
         return LRO_ERR_NOMEM;
     }
@@ -54,7 +54,7 @@ static int grow(lro_arena *a, size_t n)
     b->size = want;
     a->head = b;
     a->cur = (char *)b + HDR;
-    a->left = want - HDR;
+    a->left = (uint32_t)(want - HDR);
     return LRO_OK;
 }
 
@@ -77,7 +77,7 @@ void *lro_arena_alloc(lro_arena *a, size_t n)
     }
     void *p = a->cur;
     a->cur += rounded;
-    a->left -= rounded;
+    a->left -= (uint32_t)rounded;
     return p;
 }
 

@@ -20,42 +20,66 @@
 #include "google/longrunning/operations.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 
-typedef struct lro_awaiter {
-    lro_future base;   /* first: an await is a future */
-    char *name;        /* in the future's arena */
+/* What many awaits share: the normalised poll policy, a deep copy of the
+ * call options and the progress callback. Awaits started with equal ones
+ * (the usual case: a batch of thousands) share one copy, found through a
+ * small per-client cache, instead of ~170 bytes each. */
+typedef struct lro_await_cfg {
+    int refs; /* c->mu */
     lro_poll_policy pp;
-    lro_call_options opts; /* deep copy in the future's arena */
+    lro_call_options opts; /* deep copy in `arena` */
     lro_progress_cb progress;
-    int cancel_first;  /* still to send CancelOperation */
-    int use_wait;      /* this await polls with WaitOperation */
-    int polls;
-    int budget_held;   /* a poll-budget token is reserved for the next poll */
-    double delay_ms;   /* next Get poll delay */
-    int64_t deadline_ns;
-    int64_t turn_start_ns; /* when the poll in flight was sent */
-    /* A run of transient poll failures (UNAVAILABLE, a turn's own
-     * DEADLINE_EXCEEDED, RetryInfo): retried with backoff until the
-     * transient budget or the total timeout runs out. since_ns 0: none. */
+    lro_arena arena;
+} lro_await_cfg;
+
+/* State only some awaits need, allocated when first needed: a run of
+ * transient poll failures, and the metadata last reported to a progress
+ * callback. */
+typedef struct await_aux {
+    /* The run of transient failures (UNAVAILABLE, a turn's own
+     * DEADLINE_EXCEEDED, RetryInfo): retried with backoff until the transient
+     * budget or the total timeout runs out. since_ns 0: none. */
     int64_t streak_since_ns;
-    int streak_attempts;
     double streak_delay_ms;
+    int streak_attempts;
     int streak_code;
     char *streak_msg; /* the last failure's message */
-    lro_future *child; /* in flight (c->mu) */
-    lro_future *last;  /* the child that returned the final (done) state, or a
-                          not-done one whose packing ran out of memory */
-    uint8_t *last_bytes; /* otherwise: the last state seen, packed */
-    size_t last_len;
-    lro_future *err;   /* child whose status ended the await */
-    char *meta_type;   /* metadata last reported, for de-duplication */
+    char *meta_type;  /* metadata last reported, for de-duplication */
     uint8_t *meta;
     size_t meta_len;
     int have_meta;
-    int reported; /* progress was called at least once */
-    lro_timer timer;   /* next poll, the time-out, or a place in the slot queue (c->mu) */
+} await_aux;
+
+/* One await: kept small (about 250 bytes with a short name), because users
+ * await up to a million operations in one process. */
+typedef struct lro_awaiter {
+    lro_future base; /* first: an await is a future */
+    lro_await_cfg *cfg;
+    await_aux *aux;    /* NULL until needed */
+    union {
+        /* Before the end: the poll in flight (c->mu), not a reference. */
+        lro_future *child;
+        /* At the end (has_end): the child whose answer ended the await, a
+         * reference: its final state (end_is_state) or its failure. */
+        lro_future *end;
+    };
+    /* The last not-done state seen, packed, behind a 4-byte length; NULL
+     * when it was only {name, done: false} (rebuilt at the end). */
+    uint8_t *last_state;
+    int64_t deadline_ns;
+    int polls;
+    unsigned cancel_first : 1; /* still to send CancelOperation */
+    unsigned use_wait : 1;     /* this await polls with WaitOperation */
+    unsigned budget_held : 1;  /* a poll-budget token is reserved for the next poll */
+    unsigned queued : 1;       /* waiting for an RPC slot (c->mu) */
+    unsigned has_end : 1;
+    unsigned end_is_state : 1;
+    unsigned seen_state : 1;   /* a not-done state was seen */
+    unsigned reported : 1;     /* progress was called at least once */
+    lro_timer timer; /* next poll, the time-out, or a place in the slot queue (c->mu) */
     /* Waiting for an RPC slot (c->mu): links in c->aw.qhead..qtail. */
     struct lro_awaiter *qprev, *qnext;
-    int queued;
+    char name[]; /* the operation's name, NUL-terminated */
 } lro_awaiter;
 
 static inline lro_awaiter *await_of(lro_future *f)
@@ -68,19 +92,34 @@ static int send_poll(lro_future *f);
 static void finish_local(lro_future *f, int result, const char *why);
 static void await_cancel(lro_future *f);
 static void await_release(lro_future *f);
+static void cfg_release(lro_client *c, lro_await_cfg *k);
 
-static const lro_future_ops k_await_ops = {await_cancel, await_release};
+static const lro_future_ops k_await_ops = {await_cancel, await_release, NULL};
 static const char k_cancelled_why[] = "await cancelled locally; the operation was not touched";
 
 static void await_release(lro_future *f)
 {
     lro_awaiter *aw = await_of(f);
-    lro_future_unref(aw->last);
-    lro_future_unref(aw->err);
-    lro_free(aw->last_bytes);
-    lro_free(aw->meta_type);
-    lro_free(aw->meta);
-    lro_free(aw->streak_msg);
+    if (aw->has_end) {
+        lro_future_unref(aw->end);
+    }
+    lro_free(aw->last_state);
+    if (aw->aux != NULL) {
+        lro_free(aw->aux->streak_msg);
+        lro_free(aw->aux->meta_type);
+        lro_free(aw->aux->meta);
+        lro_free(aw->aux);
+    }
+    cfg_release(f->client, aw->cfg);
+}
+
+/* The side state, allocated on first need; NULL when memory ran out. */
+static await_aux *aux_of(lro_awaiter *aw)
+{
+    if (aw->aux == NULL) {
+        aw->aux = lro_calloc(1, sizeof *aw->aux);
+    }
+    return aw->aux;
 }
 
 /* ---- Poll budget (c->mu) --------------------------------------------------------- */
@@ -210,18 +249,41 @@ size_t lro_client_awaits_queued(const lro_client *c)
     return n;
 }
 
-/* The await's operation view: the last state seen. */
+/* Keeps `child` as the one that ended the await (under c->mu: the slot is
+ * the in-flight child's, which await_cancel reads). */
+static void set_end(lro_awaiter *aw, lro_future *child, int is_state)
+{
+    lro_client *c = aw->base.client;
+    lro_future_ref(child);
+    pthread_mutex_lock(&c->mu);
+    aw->end = child;
+    aw->has_end = 1;
+    aw->end_is_state = is_state != 0;
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* The await's operation view: the final state, or the last one seen. */
 static void publish_last_state(lro_future *f)
 {
     lro_awaiter *aw = await_of(f);
-    if (aw->last != NULL) {
-        f->msg = aw->last->msg; /* the child may not be published yet: read it raw */
-    } else if (aw->last_bytes != NULL) {
+    if (aw->end_is_state) {
+        f->msg = aw->end->msg; /* the child may not be published yet: read it raw */
+    } else if (aw->last_state != NULL) {
         /* Our own packing of a message we decoded: only memory can fail here,
          * and then the view is NULL (documented as "no state seen"). */
-        f->msg = lro_decode_response(&f->arena, LRO_K_GET, aw->last_bytes, aw->last_len);
-        lro_free(aw->last_bytes);
-        aw->last_bytes = NULL;
+        uint32_t len;
+        memcpy(&len, aw->last_state, sizeof len);
+        f->msg = lro_decode_response(&f->arena, LRO_K_GET, aw->last_state + sizeof len, len);
+        lro_free(aw->last_state);
+        aw->last_state = NULL;
+    } else if (aw->seen_state) {
+        /* It was {name, done: false}: rebuild that. */
+        Google__Longrunning__Operation *op = lro_arena_alloc(&f->arena, sizeof *op);
+        if (op != NULL) {
+            google__longrunning__operation__init(op);
+            op->name = aw->name;
+            f->msg = op;
+        }
     }
 }
 
@@ -247,57 +309,63 @@ static int metadata_changed(lro_awaiter *aw, const lro_operation *op)
     size_t len = 0;
     int has = 0;
     lro_operation_metadata(op, &url, &val, &len, &has);
-    if (!has) {
-        return 0;
+    await_aux *x = aux_of(aw);
+    if (!has || x == NULL) {
+        /* Without memory to remember it we may report the same progress
+         * twice later; reporting a change now is still right. */
+        return has;
     }
-    if (aw->have_meta && aw->meta_len == len && strcmp(aw->meta_type, url) == 0 &&
-        (len == 0 || memcmp(aw->meta, val, len) == 0)) {
+    if (x->have_meta && x->meta_len == len && strcmp(x->meta_type, url) == 0 &&
+        (len == 0 || memcmp(x->meta, val, len) == 0)) {
         return 0;
     }
     char *t = lro_strdup(url);
     uint8_t *m = lro_memdup(val, len);
     if (t == NULL || m == NULL) {
-        /* Without memory to remember it we may report the same progress
-         * twice later; reporting it now is still right. */
         lro_free(t);
         lro_free(m);
         return 1;
     }
-    lro_free(aw->meta_type);
-    lro_free(aw->meta);
-    aw->meta_type = t;
-    aw->meta = m;
-    aw->meta_len = len;
-    aw->have_meta = 1;
+    lro_free(x->meta_type);
+    lro_free(x->meta);
+    x->meta_type = t;
+    x->meta = m;
+    x->meta_len = len;
+    x->have_meta = 1;
     return 1;
 }
 
-/* Remembers a not-done state as packed bytes (~100 B) instead of keeping the
- * poll's future (~1.2 KiB with its arena) alive until the next poll. */
+/* Remembers a not-done state as packed bytes rather than keeping the poll's
+ * future (~1.2 KiB with its arena) alive until the next poll; nothing at all
+ * when the state is only {name, done: false} (the common case for a
+ * service that reports no metadata). */
 static void keep_last_state(lro_awaiter *aw, lro_future *child)
 {
-    const ProtobufCMessage *m = (const ProtobufCMessage *)child->msg;
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *b = lro_malloc(n ? n : 1);
-    lro_free(aw->last_bytes);
-    aw->last_bytes = NULL;
-    lro_future_unref(aw->last);
-    aw->last = NULL;
-    if (b == NULL) {
-        aw->last = lro_future_ref(child); /* costlier, but the state is kept */
+    const Google__Longrunning__Operation *op = child->msg;
+    aw->seen_state = 1;
+    lro_free(aw->last_state);
+    aw->last_state = NULL;
+    if (op->metadata == NULL && op->result_case == GOOGLE__LONGRUNNING__OPERATION__RESULT__NOT_SET &&
+        op->base.n_unknown_fields == 0 && strcmp(op->name ? op->name : "", aw->name) == 0) {
         return;
     }
-    protobuf_c_message_pack(m, b);
-    aw->last_bytes = b;
-    aw->last_len = n;
+    size_t n = protobuf_c_message_get_packed_size(&op->base);
+    uint32_t len = (uint32_t)n;
+    uint8_t *b = n <= UINT32_MAX ? lro_malloc(sizeof len + n) : NULL;
+    if (b == NULL) {
+        return; /* documented: the view may then be older or absent */
+    }
+    memcpy(b, &len, sizeof len);
+    protobuf_c_message_pack(&op->base, b + sizeof len);
+    aw->last_state = b;
 }
 
 static void progress_trampoline(lro_future *child, void *ud)
 {
     lro_future *f = ud;
     const lro_operation *op = lro_future_operation(child);
-    if (op != NULL && f->ops == &k_await_ops && await_of(f)->progress != NULL && !lro_future_is_done(f)) {
-        await_of(f)->progress(op, f->ud);
+    if (op != NULL && f->ops == &k_await_ops && await_of(f)->cfg->progress != NULL && !lro_future_is_done(f)) {
+        await_of(f)->cfg->progress(op, f->ud);
     }
 }
 
@@ -338,52 +406,56 @@ static int64_t next_get_delay_ns(lro_future *f)
 {
     lro_awaiter *aw = await_of(f);
     lro_client *c = f->client;
-    double d = aw->delay_ms;
-    aw->delay_ms *= aw->pp.multiplier;
-    if (aw->delay_ms > (double)aw->pp.max_delay_ms) {
-        aw->delay_ms = (double)aw->pp.max_delay_ms;
+    /* The k-th poll is followed by initial * multiplier^(k-1): computed
+     * from the poll count, so that no await stores its own delay. */
+    double d = (double)aw->cfg->pp.initial_delay_ms;
+    for (int i = 1; i < aw->polls && d < (double)aw->cfg->pp.max_delay_ms; i++) {
+        d *= aw->cfg->pp.multiplier;
     }
-    if (d > (double)aw->pp.max_delay_ms) {
-        d = (double)aw->pp.max_delay_ms;
+    if (d > (double)aw->cfg->pp.max_delay_ms) {
+        d = (double)aw->cfg->pp.max_delay_ms;
     }
-    if (aw->progress != NULL && aw->pp.progress_interval_ms > 0 &&
-        d > (double)aw->pp.progress_interval_ms) {
-        d = (double)aw->pp.progress_interval_ms; /* a change must show within the interval */
+    if (aw->cfg->progress != NULL && aw->cfg->pp.progress_interval_ms > 0 &&
+        d > (double)aw->cfg->pp.progress_interval_ms) {
+        d = (double)aw->cfg->pp.progress_interval_ms; /* a change must show within the interval */
     }
     pthread_mutex_lock(&c->mu);
     double r = lro_rand01_locked(c);
     pthread_mutex_unlock(&c->mu);
-    d *= 1.0 - aw->pp.jitter * r;
+    d *= 1.0 - aw->cfg->pp.jitter * r;
     return (int64_t)(d * 1e6);
 }
 
 /* ---- Transient failures ---------------------------------------------------------- */
 
-/* A poll cut after this long by UNAVAILABLE is taken for a recycled
- * connection (GOAWAY at a max connection age, a proxy's idle timeout) rather
- * than a failing server: a server that is down fails a call in
- * milliseconds, while a cut stream had been open (a held WaitOperation).
- * The first such failure of a streak is re-sent at once. */
+/* A poll cut after this long by an UNAVAILABLE without details (grpc's own
+ * status, not one a server wrote) is taken for a recycled connection (GOAWAY
+ * at a max connection age, a proxy's idle timeout) rather than a failing
+ * server: a server that is down fails a call in milliseconds, while a cut
+ * stream had been open (a held WaitOperation). The first such failure of a
+ * streak is re-sent at once. */
 #define CUT_AFTER_NS (1000LL * 1000000)
 
 static void streak_end(lro_awaiter *aw)
 {
-    aw->streak_since_ns = 0;
-    aw->streak_attempts = 0;
-    lro_free(aw->streak_msg);
-    aw->streak_msg = NULL;
+    if (aw->aux != NULL) {
+        aw->aux->streak_since_ns = 0;
+        aw->aux->streak_attempts = 0;
+        lro_free(aw->aux->streak_msg);
+        aw->aux->streak_msg = NULL;
+    }
 }
 
 /* Ends the await with the streak's last status, saying how long and how
  * often it tried. */
 static void finish_streak(lro_future *f)
 {
-    lro_awaiter *aw = await_of(f);
+    const await_aux *x = await_of(f)->aux; /* set: a streak is running */
     char msg[640];
     snprintf(msg, sizeof msg, "%s (retried for %.1f s, %d attempts)",
-             aw->streak_msg ? aw->streak_msg : "", (double)(lro_now_ns() - aw->streak_since_ns) / 1e9,
-             aw->streak_attempts);
-    finish_await(f, LRO_ERR_RPC, lro_status_local(f, aw->streak_code, msg));
+             x->streak_msg ? x->streak_msg : "", (double)(lro_now_ns() - x->streak_since_ns) / 1e9,
+             x->streak_attempts);
+    finish_await(f, LRO_ERR_RPC, lro_status_local(f, x->streak_code, msg));
 }
 
 /* The poll failed with `child`'s status. When that is transient, schedules
@@ -396,41 +468,48 @@ static int transient_failure(lro_future *f, lro_future *child)
     int code = lro_status_code(s);
     int64_t ri_ms = 0;
     int from_server = lro_status_has_retry_delay(s, &ri_ms);
-    if (!from_server && !(code >= 0 && code <= 16 && (aw->pp.transient_codes & (1u << code)))) {
+    if (!from_server && !(code >= 0 && code <= 16 && (aw->cfg->pp.transient_codes & (1u << code)))) {
         return 0;
     }
-    int64_t now = lro_now_ns();
-    int first = aw->streak_since_ns == 0;
-    if (first) {
-        aw->streak_since_ns = aw->turn_start_ns;
-        aw->streak_delay_ms = (double)(aw->pp.initial_delay_ms > 0 ? aw->pp.initial_delay_ms : 100);
+    await_aux *x = aux_of(aw);
+    if (x == NULL) {
+        return 0; /* no memory to track the run: end with this status */
     }
-    aw->streak_attempts += child->attempts;
-    aw->streak_code = code;
+    int64_t now = lro_now_ns();
+    int64_t turn_start = lro_call_started_ns(child);
+    int first = x->streak_since_ns == 0;
+    if (first) {
+        x->streak_since_ns = turn_start;
+        x->streak_delay_ms =
+            (double)(aw->cfg->pp.initial_delay_ms > 0 ? aw->cfg->pp.initial_delay_ms : 100);
+    }
+    x->streak_attempts += child->attempts;
+    x->streak_code = code;
     char *m = lro_strdup(lro_status_message(s));
     if (m != NULL) {
-        lro_free(aw->streak_msg);
-        aw->streak_msg = m;
+        lro_free(x->streak_msg);
+        x->streak_msg = m;
     }
     double delay_ms;
     if (from_server) {
         delay_ms = (double)ri_ms; /* the server knows best; no jitter */
-    } else if (first && code == LRO_CODE_UNAVAILABLE && now - aw->turn_start_ns >= CUT_AFTER_NS) {
+    } else if (first && code == LRO_CODE_UNAVAILABLE && lro_status_detail_count(s) == 0 &&
+               now - turn_start >= CUT_AFTER_NS) {
         delay_ms = 0; /* a recycled connection: ask again at once */
     } else {
         lro_client *c = f->client;
         pthread_mutex_lock(&c->mu);
         double r = lro_rand01_locked(c);
         pthread_mutex_unlock(&c->mu);
-        delay_ms = aw->streak_delay_ms * (1.0 - aw->pp.jitter * r);
-        aw->streak_delay_ms *= aw->pp.multiplier;
-        if (aw->streak_delay_ms > (double)aw->pp.max_delay_ms) {
-            aw->streak_delay_ms = (double)aw->pp.max_delay_ms;
+        delay_ms = x->streak_delay_ms * (1.0 - aw->cfg->pp.jitter * r);
+        x->streak_delay_ms *= aw->cfg->pp.multiplier;
+        if (x->streak_delay_ms > (double)aw->cfg->pp.max_delay_ms) {
+            x->streak_delay_ms = (double)aw->cfg->pp.max_delay_ms;
         }
     }
     int64_t due = now + (int64_t)(delay_ms * 1e6);
-    int64_t budget_end = aw->pp.transient_budget_ms > 0
-                             ? aw->streak_since_ns + aw->pp.transient_budget_ms * 1000000
+    int64_t budget_end = aw->cfg->pp.transient_budget_ms > 0
+                             ? x->streak_since_ns + aw->cfg->pp.transient_budget_ms * 1000000
                              : 0;
     if ((budget_end != 0 && due >= budget_end) ||
         (aw->deadline_ns != 0 && due >= aw->deadline_ns)) {
@@ -444,7 +523,7 @@ static int transient_failure(lro_future *f, lro_future *child)
 /* Completion hook of every child, on the thread that finished it. */
 static void child_done(lro_future *child)
 {
-    lro_future *f = child->owner;
+    lro_future *f = lro_call_owner_data(child);
     lro_awaiter *aw = await_of(f);
     lro_client *c = f->client;
     pthread_mutex_lock(&c->mu);
@@ -466,7 +545,7 @@ static void child_done(lro_future *child)
     int r = child->result;
     if (child->kind == LRO_K_CANCEL) {
         if (r != LRO_OK) {
-            aw->err = lro_future_ref(child);
+            set_end(aw, child, 0);
             finish_await(f, r, child->status);
             return;
         }
@@ -478,7 +557,7 @@ static void child_done(lro_future *child)
     if (f->obs != NULL) {
         /* Fallback: a Get because the server has no WaitOperation, or the
          * Wait whose answer just said so. */
-        int fb = aw->pp.method == LRO_AWAIT_AUTO &&
+        int fb = aw->cfg->pp.method == LRO_AWAIT_AUTO &&
                  (child->kind == LRO_K_GET ? atomic_load(&c->aw.wait_unimplemented)
                                            : r == LRO_ERR_RPC && lro_status_code(child->status) ==
                                                                      LRO_CODE_UNIMPLEMENTED);
@@ -489,10 +568,7 @@ static void child_done(lro_future *child)
         /* Hooks run before the child is marked done: use the raw result. */
         const lro_operation *op = (const lro_operation *)child->msg;
         if (lro_operation_done(op)) {
-            lro_future_unref(aw->last);
-            aw->last = lro_future_ref(child);
-            lro_free(aw->last_bytes);
-            aw->last_bytes = NULL;
+            set_end(aw, child, 1);
             const lro_status *e = lro_operation_error(op);
             int res = LRO_OK;
             if (e != NULL) {
@@ -503,8 +579,8 @@ static void child_done(lro_future *child)
             return;
         }
         keep_last_state(aw, child);
-        int changed = aw->progress != NULL && metadata_changed(aw, op);
-        if (aw->progress != NULL && (changed || !aw->reported)) {
+        int changed = aw->cfg->progress != NULL && metadata_changed(aw, op);
+        if (aw->cfg->progress != NULL && (changed || !aw->reported)) {
             aw->reported = 1;
             /* Delivered through the ready queue like any callback, in order
              * with the await's own completion. */
@@ -519,7 +595,7 @@ static void child_done(lro_future *child)
     const lro_status *s = child->status;
     int code = lro_status_code(s);
     if (r == LRO_ERR_RPC && code == LRO_CODE_UNIMPLEMENTED && child->kind == LRO_K_WAIT &&
-        aw->pp.method == LRO_AWAIT_AUTO) {
+        aw->cfg->pp.method == LRO_AWAIT_AUTO) {
         /* The server has no WaitOperation: poll with Get from now on, and
          * tell every other await of this client. */
         atomic_store(&c->aw.wait_unimplemented, 1);
@@ -530,7 +606,7 @@ static void child_done(lro_future *child)
     if (r == LRO_ERR_RPC && transient_failure(f, child)) {
         return; /* retried later, or ended with the streak's status */
     }
-    aw->err = lro_future_ref(child);
+    set_end(aw, child, 0);
     finish_await(f, r, s);
 }
 
@@ -553,7 +629,8 @@ static void timer_fire(lro_timer *t, int cancelled)
         finish_local(f, LRO_ERR_CANCELLED, k_cancelled_why);
         return;
     }
-    if (aw->deadline_ns != 0 && lro_now_ns() >= aw->deadline_ns && aw->streak_since_ns != 0) {
+    if (aw->deadline_ns != 0 && lro_now_ns() >= aw->deadline_ns && aw->aux != NULL &&
+        aw->aux->streak_since_ns != 0) {
         finish_streak(f); /* still failing when the time ran out */
         return;
     }
@@ -561,7 +638,7 @@ static void timer_fire(lro_timer *t, int cancelled)
         char msg[160];
         snprintf(msg, sizeof msg,
                  "await gave up after %lld ms (total_timeout_ms); %d polls, last state kept",
-                 (long long)aw->pp.total_timeout_ms, aw->polls);
+                 (long long)aw->cfg->pp.total_timeout_ms, aw->polls);
         finish_local(f, LRO_ERR_TIMEOUT, msg);
         return;
     }
@@ -627,19 +704,19 @@ static int send_poll(lro_future *f)
     lro_client *c = f->client;
     lro_kind kind = aw->cancel_first ? LRO_K_CANCEL : aw->use_wait ? LRO_K_WAIT : LRO_K_GET;
     if (kind == LRO_K_WAIT && atomic_load(&c->aw.wait_unimplemented) &&
-        aw->pp.method == LRO_AWAIT_AUTO) {
+        aw->cfg->pp.method == LRO_AWAIT_AUTO) {
         aw->use_wait = 0;
         kind = LRO_K_GET;
     }
-    if (kind == LRO_K_WAIT && aw->progress != NULL && aw->polls == 0) {
+    if (kind == LRO_K_WAIT && aw->cfg->progress != NULL && aw->polls == 0) {
         kind = LRO_K_GET; /* the first state, reported at once */
     }
     int64_t wt = 0;
     if (kind == LRO_K_WAIT) {
-        wt = aw->pp.wait_timeout_ms;
-        if (aw->progress != NULL && aw->pp.progress_interval_ms > 0 &&
-            (wt == 0 || aw->pp.progress_interval_ms < wt)) {
-            wt = aw->pp.progress_interval_ms; /* each turn ends with the state as it is */
+        wt = aw->cfg->pp.wait_timeout_ms;
+        if (aw->cfg->progress != NULL && aw->cfg->pp.progress_interval_ms > 0 &&
+            (wt == 0 || aw->cfg->pp.progress_interval_ms < wt)) {
+            wt = aw->cfg->pp.progress_interval_ms; /* each turn ends with the state as it is */
         }
         if (aw->deadline_ns != 0) {
             int64_t left = (aw->deadline_ns - lro_now_ns()) / 1000000;
@@ -649,21 +726,14 @@ static int send_poll(lro_future *f)
         }
     }
     lro_call_owner owner = {child_done, f, &aw->child, f};
-    aw->turn_start_ns = lro_now_ns();
     if (f->obs != NULL) {
         lro_obs_poll_sent(f);
     }
-    int rc = lro_call_start_named(c, kind, aw->name, wt, &aw->opts, &owner);
+    int rc = lro_call_start_named(c, kind, aw->name, wt, &aw->cfg->opts, &owner);
     if (rc == LRO_OK) {
         if (atomic_load(&f->cancel_requested)) {
             /* Cancelled while the child was being created: cancel the child. */
-            pthread_mutex_lock(&c->mu);
-            lro_future *child = aw->child ? lro_future_ref(aw->child) : NULL;
-            pthread_mutex_unlock(&c->mu);
-            if (child != NULL) {
-                lro_future_cancel(child);
-                lro_future_unref(child);
-            }
+            lro_future_cancel_in_slot(&c->mu, &aw->child);
         }
         return 0;
     }
@@ -679,51 +749,150 @@ static int send_poll(lro_future *f)
     return 1;
 }
 
-#define ROUND16(n) (((n) + 15u) & ~(size_t)15u)
+/* ---- Shared configurations (c->mu) ----------------------------------------------- */
+
+static int str_eq(const char *a, const char *b)
+{
+    return a == b || (a != NULL && b != NULL && strcmp(a, b) == 0);
+}
+
+static int pp_equal(const lro_poll_policy *a, const lro_poll_policy *b)
+{
+    return a->initial_delay_ms == b->initial_delay_ms && a->multiplier == b->multiplier &&
+           a->max_delay_ms == b->max_delay_ms && a->jitter == b->jitter &&
+           a->total_timeout_ms == b->total_timeout_ms && a->method == b->method &&
+           a->wait_timeout_ms == b->wait_timeout_ms &&
+           a->transient_budget_ms == b->transient_budget_ms &&
+           a->transient_codes == b->transient_codes &&
+           a->progress_interval_ms == b->progress_interval_ms;
+}
+
+/* `o` (normalised, the caller's layout) against a cached deep copy. */
+static int opts_equal(const lro_call_options *o, const lro_call_options *copy)
+{
+    if (o->timeout_ms != copy->timeout_ms || o->header_count != copy->header_count ||
+        o->credentials != copy->credentials || !str_eq(o->traceparent, copy->traceparent) ||
+        !str_eq(o->tracestate, copy->tracestate) || (o->retry == NULL) != (copy->retry == NULL)) {
+        return 0;
+    }
+    for (size_t i = 0; i < o->header_count; i++) {
+        lro_header h, k;
+        lro_call_header(o, i, &h);
+        lro_call_header(copy, i, &k);
+        if (strcmp(h.key, k.key) != 0 || h.value_len != k.value_len ||
+            memcmp(h.value, k.value, h.value_len) != 0) {
+            return 0;
+        }
+    }
+    lro_retry_policy r;
+    if (o->retry != NULL && (lro_retry_normalize(o->retry, &r) != LRO_OK ||
+                             memcmp(&r, copy->retry, sizeof r) != 0)) {
+        return 0;
+    }
+    return 1;
+}
+
+/* A shared configuration equal to (pp, opts, progress): one of the few the
+ * client used last, or a new one. NULL when out of memory or the options
+ * are refused (*rc says which). */
+static lro_await_cfg *cfg_get(lro_client *c, const lro_poll_policy *pp,
+                              const lro_call_options *opts, lro_progress_cb progress, int *rc)
+{
+    lro_call_options o;
+    *rc = lro_call_options_normalize(opts, &o);
+    if (*rc != LRO_OK) {
+        return NULL;
+    }
+    pthread_mutex_lock(&c->mu);
+    for (int i = 0; i < LRO_AWAIT_CFG_CACHE; i++) {
+        lro_await_cfg *k = c->aw.cfg_cache[i];
+        if (k != NULL && k->progress == progress && pp_equal(&k->pp, pp) &&
+            opts_equal(&o, &k->opts)) {
+            k->refs++;
+            pthread_mutex_unlock(&c->mu);
+            return k;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    lro_await_cfg *k = lro_calloc(1, sizeof *k);
+    if (k == NULL) {
+        *rc = LRO_ERR_NOMEM;
+        return NULL;
+    }
+    lro_arena_init(&k->arena, NULL, 0);
+    *rc = lro_call_options_copy(opts, &k->opts, &k->arena);
+    if (*rc != LRO_OK) {
+        lro_arena_free(&k->arena);
+        lro_free(k);
+        return NULL;
+    }
+    k->pp = *pp;
+    k->progress = progress;
+    k->refs = 1;
+    /* Remembered (not owned: it leaves the cache when its last await goes). */
+    pthread_mutex_lock(&c->mu);
+    c->aw.cfg_cache[c->aw.cfg_next++ % LRO_AWAIT_CFG_CACHE] = k;
+    pthread_mutex_unlock(&c->mu);
+    return k;
+}
+
+static void cfg_release(lro_client *c, lro_await_cfg *k)
+{
+    if (k == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    int last = --k->refs == 0;
+    if (last) {
+        for (int i = 0; i < LRO_AWAIT_CFG_CACHE; i++) {
+            if (c->aw.cfg_cache[i] == k) {
+                c->aw.cfg_cache[i] = NULL;
+            }
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    if (last) {
+        lro_arena_free(&k->arena);
+        lro_free(k);
+    }
+}
+
+/* ---- Starting an await ------------------------------------------------------------ */
 
 static int await_start(lro_client *c, const char *name, const lro_poll_policy *policy,
                        const lro_call_options *opts, lro_progress_cb progress, lro_done_cb cb,
                        void *user_data, lro_free_fn ud_free, lro_future **out, int cancel_first)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
-    }
-    int rc = lro_check_name(name);
-    if (rc != LRO_OK) {
-        return rc;
-    }
     lro_poll_policy pp;
-    rc = lro_poll_policy_normalize(policy, &pp); /* abi.c */
+    int rc = lro_call_begin(c, name);
+    rc = rc != LRO_OK ? rc : lro_poll_policy_normalize(policy, &pp); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
     }
     if (lro_client_closing(c)) {
         return LRO_ERR_SHUTDOWN;
     }
-    /* One allocation: the await and its name (call options with headers
-     * may add an arena block). */
-    size_t name_len = strlen(name);
-    lro_awaiter *aw = (lro_awaiter *)lro_future_alloc(c, &k_await_ops, LRO_K_AWAIT, sizeof *aw,
-                                                  ROUND16(name_len + 1) + 16);
-    if (aw == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    lro_future *f = &aw->base;
-    aw->name = lro_arena_strndup(&f->arena, name, name_len);
-    rc = aw->name != NULL ? lro_call_options_copy(opts, &aw->opts, &f->arena) : LRO_ERR_NOMEM;
-    if (rc != LRO_OK) {
-        lro_future_discard(f);
-        return rc;
-    }
     if (pp.transient_codes == 0) {
         pp.transient_codes = (1u << LRO_CODE_UNAVAILABLE) | (1u << LRO_CODE_DEADLINE_EXCEEDED);
     }
-    aw->pp = pp;
-    aw->progress = progress;
-    aw->cancel_first = cancel_first;
+    lro_await_cfg *cfg = cfg_get(c, &pp, opts, progress, &rc);
+    if (cfg == NULL) {
+        return rc;
+    }
+    /* One allocation: the await with its name (no inline arena: only a
+     * local outcome or the last state's decoding at the end use it). */
+    size_t name_len = strlen(name);
+    lro_awaiter *aw = (lro_awaiter *)lro_future_alloc(
+        c, &k_await_ops, LRO_K_AWAIT, offsetof(lro_awaiter, name) + name_len + 1, 0);
+    if (aw == NULL) {
+        cfg_release(c, cfg);
+        return LRO_ERR_NOMEM;
+    }
+    lro_future *f = &aw->base;
+    memcpy(aw->name, name, name_len + 1);
+    aw->cfg = cfg;
+    aw->cancel_first = cancel_first != 0;
     aw->use_wait = pp.method != LRO_AWAIT_POLL_ONLY;
-    aw->delay_ms = (double)pp.initial_delay_ms;
     aw->deadline_ns = pp.total_timeout_ms > 0 ? lro_now_ns() + pp.total_timeout_ms * 1000000 : 0;
     aw->timer.node.index = SIZE_MAX;
     aw->timer.fire = timer_fire;
@@ -735,7 +904,7 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
         *out = lro_future_ref(f);
     }
     if (LRO_OBS_ON(c)) {
-        lro_obs_call_started(f, aw->name, NULL, (char *)aw->opts.traceparent, 0);
+        lro_obs_call_started(f, aw->name, NULL, (char *)aw->cfg->opts.traceparent, 0);
     }
     start_poll(f);
     return LRO_OK;
@@ -768,7 +937,7 @@ static void await_cancel(lro_future *f)
     lro_client *c = f->client;
     lro_awaiter *aw = await_of(f);
     pthread_mutex_lock(&c->mu);
-    lro_future *child = aw->child ? lro_future_ref(aw->child) : NULL;
+    lro_future *child = !aw->has_end && aw->child ? lro_future_ref(aw->child) : NULL;
     if (aw->queued) {
         queue_unlink_locked(c, aw);
     }

@@ -15,6 +15,7 @@
 #include <grpc/support/time.h>
 
 #include "call_int.h"
+#include "credentials_int.h"
 #include "obs_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
@@ -33,11 +34,12 @@
  * us retry (documented with lro_retry_policy). */
 #define LRO_MIN_RETRY_ATTEMPT_MS 10
 
-/* An attempt that ends UNAVAILABLE after being open this long lost its
- * connection (GOAWAY, a recycled proxy connection) rather than met a failing
- * server, which refuses a call in milliseconds: it is re-sent at once and
- * not counted against max_attempts, at most LRO_MAX_FREE_RETRIES times per
- * call (a bound, should a server cut every call after a second). */
+/* An attempt that ends UNAVAILABLE without status details (grpc's own
+ * status, not a server's) after being open this long lost its connection
+ * (GOAWAY, a recycled proxy connection) rather than met a failing server,
+ * which refuses a call in milliseconds: it is re-sent at once and not
+ * counted against max_attempts, at most LRO_MAX_FREE_RETRIES times per call
+ * (a bound, should every call be cut after a second). */
 #define LRO_CUT_AFTER_MS 1000
 #define LRO_MAX_FREE_RETRIES 100
 
@@ -61,8 +63,13 @@ typedef struct lro_call {
     int64_t first_start_ns;
     int64_t attempt_start_ns;
     int free_retries; /* re-sends after a cut connection: not counted as attempts */
+    lro_channel *chan; /* the attempt's channel (c->mu) */
+    /* Internal owner (an await or a pager) told of the outcome first. */
+    void (*owner_hook)(lro_future *f);
+    void *owner_data;
     char *tp_sent;    /* the traceparent value in md (arena), for events' span ids */
     lro_timer timer;  /* retry backoff */
+    lro_credentials *creds; /* per-call credentials (a reference), or NULL */
 } lro_call;
 
 static inline lro_call *call_of(lro_future *f)
@@ -77,11 +84,33 @@ static void call_abort(lro_inflight *l);
 static void call_cancel(lro_future *f);
 static void call_release(lro_future *f);
 
-static const lro_future_ops k_call_ops = {call_cancel, call_release};
+static void call_finishing(lro_future *f);
+
+static const lro_future_ops k_call_ops = {call_cancel, call_release, call_finishing};
+
+/* The owner's hook (an await's or a pager's), before the result is out. */
+static void call_finishing(lro_future *f)
+{
+    lro_call *k = call_of(f);
+    if (k->owner_hook != NULL) {
+        k->owner_hook(f);
+    }
+}
+
+void *lro_call_owner_data(const lro_future *f)
+{
+    return ((const lro_call *)f)->owner_data;
+}
+
+int64_t lro_call_started_ns(const lro_future *f)
+{
+    return ((const lro_call *)f)->first_start_ns;
+}
 
 static void call_release(lro_future *f)
 {
     lro_call *k = call_of(f);
+    lro_credentials_unref(k->creds);
     if (GRPC_SLICE_START_PTR(k->request) != NULL || GRPC_SLICE_LENGTH(k->request) != 0) {
         grpc_slice_unref(k->request);
     }
@@ -174,9 +203,21 @@ static int start_attempt(lro_call *k)
     lro_client *c = f->client;
     f->attempts++;
     k->attempt_start_ns = lro_now_ns();
-    k->call = grpc_channel_create_registered_call(c->channel, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  c->methods[f->kind], attempt_deadline(k), NULL);
+    k->chan = lro_pool_pick_locked(c, f->kind);
+    k->call = grpc_channel_create_registered_call(k->chan->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                                  k->chan->methods[f->kind], attempt_deadline(k),
+                                                  NULL);
     if (k->call == NULL) {
+        lro_pool_release_locked(c, k->chan);
+        return LRO_ERR_INTERNAL;
+    }
+    /* Per-call credentials (lro_call_options.credentials): grpc sends them
+     * together with the channel's own call credentials. Prepared (built,
+     * checked) in call_new, so this cannot fail but for a grpc bug. */
+    if (k->creds != NULL && lro_creds_apply_call(k->creds, k->call) != LRO_OK) {
+        grpc_call_unref(k->call);
+        k->call = NULL;
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     grpc_metadata_array_init(&k->recv_initial);
@@ -209,6 +250,7 @@ static int start_attempt(lro_call *k)
         grpc_metadata_array_destroy(&k->trailing);
         grpc_call_unref(k->call);
         k->call = NULL;
+        lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
     /* A local cancel or destroy that raced with the start found call == NULL;
@@ -257,6 +299,14 @@ static int call_new(lro_client *c, lro_kind kind, const char *name, const Protob
     k->timeout_ms = t > 0 ? t + extra_timeout_ms : 0;
     k->first_start_ns = lro_now_ns();
     rc = build_metadata(k, name, &o);
+    if (rc == LRO_OK && o.credentials != NULL) {
+        /* the call holds the credentials until it is freed */
+        lro_credentials *cr = (lro_credentials *)o.credentials;
+        rc = lro_creds_prepare_call(cr);
+        if (rc == LRO_OK) {
+            k->creds = lro_credentials_ref(cr);
+        }
+    }
     if (rc != LRO_OK) {
         lro_future_discard(&k->base);
         return rc;
@@ -282,8 +332,8 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
     f->ud = ud;
     f->ud_free = ud_free;
     if (owner != NULL) {
-        f->on_finish = owner->on_finish;
-        f->owner = owner->owner;
+        k->owner_hook = owner->on_finish;
+        k->owner_data = owner->owner;
     }
     if (LRO_OBS_ON(c)) { /* here, not under c->mu: the hook is user code */
         lro_obs_call_started(f, name, owner ? owner->parent : NULL, k->tp_sent, 1);
@@ -470,6 +520,7 @@ static void release_attempt(lro_call *k, int leave)
     pthread_mutex_lock(&c->mu);
     grpc_call *call = k->call;
     k->call = NULL;
+    lro_pool_release_locked(c, k->chan);
     if (leave) {
         lro_inflight_remove_locked(c, &k->link);
     }
@@ -535,12 +586,15 @@ static int schedule_retry(lro_call *k)
         return 0;
     }
     int64_t now = lro_now_ns();
-    if (s->code == LRO_CODE_UNAVAILABLE && now - k->attempt_start_ns >= LRO_CUT_AFTER_MS * 1000000 &&
+    if (s->code == LRO_CODE_UNAVAILABLE && s->n_details == 0 &&
+        now - k->attempt_start_ns >= LRO_CUT_AFTER_MS * 1000000 &&
         k->free_retries < LRO_MAX_FREE_RETRIES) {
-        /* The attempt had been open a while before UNAVAILABLE: its
-         * connection was closed under it (GOAWAY at a server's max
-         * connection age, a proxy recycling connections). Not the server
-         * failing, so not an attempt against the policy, and no backoff. */
+        /* The attempt had been open a while before an UNAVAILABLE that no
+         * server wrote (grpc's own, without details: "enter idle", "Socket
+         * closed" ...): its connection was closed under it (GOAWAY at a
+         * server's max connection age, a proxy recycling connections). Not
+         * the server failing, so not an attempt against the policy, and no
+         * backoff. A server's own UNAVAILABLE, slow or not, is an attempt. */
         k->free_retries++;
         int sr = retry_at(k, now);
         if (sr == 1 && f->obs != NULL) {
@@ -681,6 +735,8 @@ static void call_on_complete(lro_cq_tag *t, int success)
         return;
     }
 
+    /* A failed token provider: UNAUTHENTICATED, not a retryable UNAVAILABLE. */
+    lro_creds_fix_status(&k->rpc_status, k->rpc_details);
     int rc = build_rpc_status(k);
     release_attempt(k, 0);
     if (rc == LRO_OK) {
@@ -737,11 +793,10 @@ static int start_named(lro_client *c, lro_kind kind, const char *name, int64_t w
                        const lro_call_options *opts, lro_done_cb cb, void *user_data,
                        lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL || wait_timeout_ms < 0) {
-        return lro_fail(LRO_ERR_INVALID_ARG, c ? "server_timeout_ms is negative" : "client is NULL");
+    int rc = lro_call_begin(c, name);
+    if (rc == LRO_OK && wait_timeout_ms < 0) {
+        rc = lro_fail(LRO_ERR_INVALID_ARG, "server_timeout_ms is negative");
     }
-    int rc = lro_check_name(name);
     if (rc != LRO_OK) {
         return rc;
     }
@@ -821,16 +876,9 @@ int lro_call_start_list(lro_client *c, const char *parent, const lro_list_args *
                         const lro_call_options *opts, lro_done_cb cb, void *user_data,
                         lro_free_fn ud_free, lro_future **out, const lro_call_owner *owner)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
-    }
-    int rc = lro_check_name(parent);
-    if (rc != LRO_OK) {
-        return rc;
-    }
     lro_list_args a;
-    rc = lro_list_args_normalize(args, &a); /* abi.c */
+    int rc = lro_call_begin(c, parent);
+    rc = rc != LRO_OK ? rc : lro_list_args_normalize(args, &a); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
     }

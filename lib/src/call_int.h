@@ -18,6 +18,11 @@ typedef struct lro_call_owner {
     lro_future *parent; /* events: the await this call serves, or NULL */
 } lro_call_owner;
 
+/* The `owner` given at start. */
+LRO_HIDDEN void *lro_call_owner_data(const lro_future *f);
+/* When the call started (lro_now_ns clock), before any retry. */
+LRO_HIDDEN int64_t lro_call_started_ns(const lro_future *f);
+
 /* Get, Cancel, Delete or Wait (wait_timeout_ms: the server-side timeout, 0 =
  * none) on `name`, with no user callback. Returns as lro_get() does. */
 LRO_HIDDEN int lro_call_start_named(lro_client *c, lro_kind kind, const char *name,

@@ -11,14 +11,8 @@
 #include <grpc/support/time.h>
 
 #include "client_int.h"
+#include "credentials_int.h"
 
-static const char *const k_methods[LRO_K_COUNT] = {
-    "/google.longrunning.Operations/GetOperation",
-    "/google.longrunning.Operations/ListOperations",
-    "/google.longrunning.Operations/CancelOperation",
-    "/google.longrunning.Operations/DeleteOperation",
-    "/google.longrunning.Operations/WaitOperation",
-};
 
 static _Thread_local const lro_client *tls_io_client;
 
@@ -228,8 +222,9 @@ void lro_client_wake_io(lro_client *c)
         atomic_store(&c->wake_pending, 0);
         return;
     }
-    grpc_connectivity_state s = grpc_channel_check_connectivity_state(c->channel, 0);
-    grpc_channel_watch_connectivity_state(c->channel, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
+    grpc_channel *ch = c->pool.unary[0].ch;
+    grpc_connectivity_state s = grpc_channel_check_connectivity_state(ch, 0);
+    grpc_channel_watch_connectivity_state(ch, s, gpr_inf_past(GPR_CLOCK_MONOTONIC), c->cq,
                                           &c->wake_tag);
     pthread_mutex_unlock(&c->mu);
 }
@@ -266,8 +261,7 @@ static void release_grpc(lro_client *c)
 {
     grpc_completion_queue_destroy(c->cq);
     c->cq = NULL;
-    grpc_channel_destroy(c->channel);
-    c->channel = NULL;
+    lro_pool_close(c);
     free_default_md(c);
     if (c->event_fd >= 0) {
         /* Nothing writes it after the final drain: leave it unreadable, so a
@@ -342,13 +336,6 @@ static int add_default_md(lro_client *c, const char *key, const char *value, siz
     return LRO_OK;
 }
 
-static grpc_channel_credentials *make_creds(const lro_client_options *o)
-{
-    if (o->plaintext) {
-        return grpc_insecure_credentials_create();
-    }
-    return grpc_ssl_credentials_create(o->root_pem, NULL, NULL, NULL);
-}
 
 /* Option combinations that cannot work, refused before anything is built. */
 static int check_create_args(const lro_client_options *o, lro_client **out)
@@ -364,6 +351,11 @@ static int check_create_args(const lro_client_options *o, lro_client **out)
         /* a bearer token in clear text on the wire */
         return lro_fail(LRO_ERR_INVALID_ARG,
                         "bearer token over plaintext: set allow_plaintext or use TLS");
+    }
+    if (o->token != NULL && o->credentials != NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG,
+                        "both a bearer token and credentials: use one (e.g. "
+                        "lro_credentials_create_access_token)");
     }
     if (o->mode == LRO_MODE_THREAD && o->wakeup != NULL) {
         return lro_fail(LRO_ERR_INVALID_ARG,
@@ -469,22 +461,20 @@ static int open_channel(lro_client *c, const lro_client_options *o)
         args[nargs++].value.string = o->tls_server_name;
     }
     grpc_channel_args cargs = {nargs, args};
-    grpc_channel_credentials *creds = make_creds(o);
-    if (creds == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "grpc refused the %s credentials",
-                        o->plaintext ? "plaintext" : "TLS");
+    /* TLS roots, client certificate, call credentials (credentials.c). */
+    grpc_channel_credentials *creds = NULL;
+    int crc = lro_creds_channel(o, &creds);
+    if (crc != LRO_OK) {
+        return crc;
     }
-    c->channel = grpc_channel_create(o->target, creds, &cargs);
-    grpc_channel_credentials_release(creds);
-    if (c->channel == NULL) {
-        return lro_fail(LRO_ERR_INTERNAL, "grpc could not create a channel for the target");
+    int rc = lro_pool_open(c, o->target, creds, &cargs, o->channels, o->max_streams);
+    if (rc != LRO_OK) {
+        return lro_fail(rc, rc == LRO_ERR_NOMEM ? "out of memory"
+                                                : "grpc could not create a channel for the target");
     }
     c->cq = grpc_completion_queue_create_for_next(NULL);
     if (c->cq == NULL) {
         return lro_fail(LRO_ERR_INTERNAL, "grpc could not create a completion queue");
-    }
-    for (int k = 0; k < LRO_K_COUNT; k++) {
-        c->methods[k] = grpc_channel_register_call(c->channel, k_methods[k], NULL, NULL);
     }
     return LRO_OK;
 }
@@ -498,10 +488,7 @@ static void discard_unstarted(lro_client *c)
         grpc_completion_queue_destroy(c->cq);
         c->cq = NULL;
     }
-    if (c->channel != NULL) {
-        grpc_channel_destroy(c->channel);
-        c->channel = NULL;
-    }
+    lro_pool_close(c);
     free_default_md(c);
     if (c->event_fd >= 0) {
         close(c->event_fd);
@@ -539,7 +526,9 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
         return rc;
     }
     c->io_started = 1;
-    lro_events_watch_channel(c, c->channel, 0); /* per channel; no-op without events */
+    for (int i = 0; i < c->pool.n_unary; i++) { /* no-op without events */
+        lro_events_watch_channel(c, c->pool.unary[i].ch, c->pool.unary[i].index);
+    }
     *out = c;
     return LRO_OK;
 }

@@ -83,6 +83,8 @@ typedef struct lro_inflight {
     int linked;
 } lro_inflight;
 
+#define LRO_AWAIT_CFG_CACHE 4
+
 /* Per-client state of awaits (await.c), kept here because it lives as long
  * as the client; client.c only initialises it from the options. Guarded by
  * c->mu except the atomic. */
@@ -96,7 +98,36 @@ typedef struct lro_client_awaits {
     int inflight; /* await RPCs in flight */
     size_t queued;
     struct lro_awaiter *qhead, *qtail; /* awaits waiting for a slot (await.c) */
+    /* The configurations awaits used last (not owned; await.c). */
+    struct lro_await_cfg *cfg_cache[LRO_AWAIT_CFG_CACHE];
+    unsigned cfg_next;
 } lro_client_awaits;
+
+/* One channel of the client's pool (channels.c). `held`: held calls
+ * (WaitOperation) in flight on it (c->mu). */
+typedef struct lro_channel {
+    grpc_channel *ch;
+    void *methods[LRO_K_COUNT]; /* registered call handles, by lro_kind */
+    int held;
+    int index; /* >= 1000: a held-call channel */
+} lro_channel;
+
+/* Held-call channels a client opens at most; past that, held calls share
+ * the least loaded one (and may queue there, never on a short-call one). */
+#define LRO_MAX_HELD_CHANNELS 64
+
+typedef struct lro_channel_pool {
+    char *target;
+    grpc_channel_credentials *creds; /* for channels opened later */
+    grpc_arg *args;                  /* copies, + one slot for the index */
+    size_t nargs;
+    lro_channel *unary; /* short calls, round robin; fixed at create */
+    int n_unary;
+    unsigned rr;
+    lro_channel **held; /* held calls, opened as needed */
+    int n_held, cap_held, max_held_channels;
+    int held_budget; /* held calls per channel at most */
+} lro_channel_pool;
 
 struct lro_client_options {
     char *target;
@@ -119,6 +150,9 @@ struct lro_client_options {
     double budget_rate;
     int budget_burst;
     int max_await_rpcs; /* 0 = no cap */
+    int channels;       /* short-call channels */
+    int max_streams;    /* the peer's streams per connection */
+    struct lro_credentials *credentials; /* a reference, or NULL */
     lro_event_hook event_hook; /* events.c */
     void *event_data;
 };
@@ -126,9 +160,8 @@ struct lro_client_options {
 struct lro_client {
     atomic_int refs; /* 1 for the client itself + 1 per live future or pager */
     lro_mode mode;
-    grpc_channel *channel;
+    lro_channel_pool pool; /* channels.c */
     grpc_completion_queue *cq;
-    void *methods[LRO_K_COUNT]; /* registered call handles, by lro_kind */
     pthread_t io_thread;
     int io_started;
     int64_t default_timeout_ms;
@@ -158,6 +191,16 @@ struct lro_client {
     void (*wakeup)(void *);
     void *wakeup_data;
 };
+
+/* channels.c. open: before the I/O thread starts; takes `creds` in all
+ * cases; the args are copied. pick (c->mu): the channel for an attempt of
+ * `kind` (a WaitOperation counts as held until release). close: after the
+ * I/O thread ended. */
+LRO_HIDDEN int lro_pool_open(lro_client *c, const char *target, grpc_channel_credentials *creds,
+                             const grpc_channel_args *args, int n_unary, int max_streams);
+LRO_HIDDEN lro_channel *lro_pool_pick_locked(lro_client *c, lro_kind kind);
+LRO_HIDDEN void lro_pool_release_locked(lro_client *c, lro_channel *ch);
+LRO_HIDDEN void lro_pool_close(lro_client *c);
 
 /* Memory of the client: the client itself and everything that points at it
  * (futures, pagers) hold a reference; the last one frees it. */

@@ -57,7 +57,7 @@ static const struct err_text *find_err(int err)
 
 /* The text behind lro_last_error(): per thread, so threads never see each
  * other's failures and nothing needs a lock. */
-static _Thread_local char tls_error[256];
+static _Thread_local char tls_error[1024]; /* room for two file paths */
 
 const char *lro_last_error(void)
 {

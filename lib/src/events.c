@@ -148,29 +148,30 @@ static void watch_done(lro_cq_tag *t, int success)
     }
 }
 
-void lro_events_watch_channel(lro_client *c, grpc_channel *ch, int index)
+void lro_events_watch_channel_locked(lro_client *c, grpc_channel *ch, int index)
 {
-    if (!c->obs.on || ch == NULL) {
+    if (!c->obs.on || ch == NULL || c->cq_shut) {
         return;
     }
     channel_watch *w = lro_calloc(1, sizeof *w);
     if (w == NULL) {
-        lro_log(LRO_LOG_WARN, "no memory to watch channel %d: its state changes go unreported",
-                index);
-        return;
+        return; /* its state changes go unreported; nothing else is lost */
     }
     w->tag.done = watch_done;
     w->c = c;
     w->ch = ch;
     w->index = index;
     w->last = grpc_channel_check_connectivity_state(ch, 0);
-    pthread_mutex_lock(&c->mu);
-    if (c->cq_shut) {
-        pthread_mutex_unlock(&c->mu);
-        lro_free(w);
+    watch_arm_locked(w);
+}
+
+void lro_events_watch_channel(lro_client *c, grpc_channel *ch, int index)
+{
+    if (!c->obs.on) {
         return;
     }
-    watch_arm_locked(w);
+    pthread_mutex_lock(&c->mu);
+    lro_events_watch_channel_locked(c, ch, index);
     pthread_mutex_unlock(&c->mu);
 }
 

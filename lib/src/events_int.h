@@ -50,6 +50,8 @@ LRO_HIDDEN void lro_events_emit(struct lro_client *c, lro_event *ev, int64_t now
  * longer to destroy. */
 #define LRO_CHANNEL_WATCH_MS 200
 LRO_HIDDEN void lro_events_watch_channel(struct lro_client *c, grpc_channel *ch, int index);
+/* The same with c->mu held (a channel opened by the pool under the lock). */
+LRO_HIDDEN void lro_events_watch_channel_locked(struct lro_client *c, grpc_channel *ch, int index);
 /* A fresh 64-bit span id for an attempt (never 0). Thread-safe. */
 LRO_HIDDEN uint64_t lro_events_span_id(struct lro_client *c);
 

@@ -19,7 +19,9 @@ static void deliver(lro_ready *r);
 lro_future *lro_future_alloc(lro_client *c, const lro_future_ops *ops, lro_kind kind,
                              size_t obj_size, size_t inline_len)
 {
-    obj_size = (obj_size + 15u) & ~(size_t)15u; /* the arena block is 16-aligned */
+    if (inline_len > 0) {
+        obj_size = (obj_size + 15u) & ~(size_t)15u; /* the arena block is 16-aligned */
+    }
     lro_future *f = lro_malloc(obj_size + inline_len);
     if (f == NULL) {
         return NULL;
@@ -31,7 +33,7 @@ lro_future *lro_future_alloc(lro_client *c, const lro_future_ops *ops, lro_kind 
     f->client = c;
     f->kind = kind;
     f->ready.run = deliver;
-    lro_arena_init(&f->arena, (char *)f + obj_size, inline_len);
+    lro_arena_init(&f->arena, inline_len > 0 ? (char *)f + obj_size : NULL, inline_len);
     lro_client_ref_mem(c);
     return f;
 }
@@ -143,11 +145,11 @@ void lro_future_finish(lro_future *f, int result)
 {
     lro_client *c = f->client;
     f->result = result;
-    if (f->obs != NULL) {
+    if (f->obs != NULL) { /* before the owner's hook: a call's events precede its await's */
         lro_obs_finished(f);
     }
-    if (f->on_finish != NULL) {
-        f->on_finish(f);
+    if (f->ops->finishing != NULL) {
+        f->ops->finishing(f);
     }
     atomic_store_explicit(&f->done, 1, memory_order_release);
     if (atomic_load(&f->waiters) > 0) {
@@ -339,6 +341,17 @@ int lro_future_cancel(lro_future *f)
         f->ops->cancel(f);
     }
     return LRO_OK;
+}
+
+void lro_future_cancel_in_slot(pthread_mutex_t *mu, lro_future *const *slot)
+{
+    pthread_mutex_lock(mu);
+    lro_future *f = *slot != NULL ? lro_future_ref(*slot) : NULL;
+    pthread_mutex_unlock(mu);
+    if (f != NULL) {
+        lro_future_cancel(f);
+        lro_future_unref(f);
+    }
 }
 
 int lro_future_attempts(const lro_future *f)

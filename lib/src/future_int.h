@@ -20,6 +20,9 @@ typedef struct lro_future_ops {
     void (*cancel)(lro_future *f);
     /* Frees what the kind owns, at the last reference. May be NULL. */
     void (*release)(lro_future *f);
+    /* Called by lro_future_finish on the finishing thread before the result
+     * is published (it may still change the result or set cb). May be NULL. */
+    void (*finishing)(lro_future *f);
 } lro_future_ops;
 
 struct lro_future {
@@ -29,9 +32,11 @@ struct lro_future {
     atomic_int waiters; /* threads in lro_future_wait (futex) */
     atomic_int cancel_requested;
     lro_client *client; /* counted reference on the client's memory */
-    lro_kind kind;
     int result;
     int attempts;
+    uint8_t kind;            /* lro_kind */
+    uint8_t queued;          /* in the ready queue (client->ready_mu) */
+    uint8_t lib_ref_dropped; /* completion released the library's reference (ready_mu) */
     const lro_status *status;
     const void *msg; /* Operation or ListOperationsResponse, in the arena */
 
@@ -39,15 +44,7 @@ struct lro_future {
     lro_done_cb cb;
     void *ud;
     lro_free_fn ud_free;
-    int queued;          /* in the ready queue */
-    int lib_ref_dropped; /* completion released the library's reference */
     lro_ready ready;
-
-    /* Internal owner (an await or a pager) told of the outcome first, on the
-     * finishing thread, before the result is published; it may change the
-     * result or set cb. */
-    void (*on_finish)(lro_future *f);
-    void *owner;
 
     /* Observability (obs_int.h): NULL unless the client reports events. */
     struct lro_obs_call *obs;
@@ -66,6 +63,11 @@ LRO_HIDDEN void lro_future_discard(lro_future *f);
 /* Publishes the result (status/msg already set), then queues the callback
  * or releases the library's reference. Exactly once per future. */
 LRO_HIDDEN void lro_future_finish(lro_future *f, int result);
+
+/* Cancels (lro_future_cancel) the future in *slot, if any, read under `mu`
+ * (the lock its owner sets and clears the slot under); the cancel itself
+ * runs with `mu` released. */
+LRO_HIDDEN void lro_future_cancel_in_slot(pthread_mutex_t *mu, lro_future *const *slot);
 
 /* Local outcomes (nothing the server said): the status code and message are
  * derived from `result` through one table, so they cannot disagree.

@@ -6,11 +6,13 @@
  * json_wkt.c. */
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "lro/json.h"
+#include "lro/registry.h"
 
 #include "json_int.h"
 
@@ -310,32 +312,8 @@ static const void *at(const ProtobufCMessage *m, unsigned off)
 
 static size_t elem_size(ProtobufCType t)
 {
-    switch (t) {
-    case PROTOBUF_C_TYPE_INT32:
-    case PROTOBUF_C_TYPE_SINT32:
-    case PROTOBUF_C_TYPE_SFIXED32:
-    case PROTOBUF_C_TYPE_UINT32:
-    case PROTOBUF_C_TYPE_FIXED32:
-    case PROTOBUF_C_TYPE_FLOAT:
-    case PROTOBUF_C_TYPE_ENUM:
-        return 4;
-    case PROTOBUF_C_TYPE_INT64:
-    case PROTOBUF_C_TYPE_SINT64:
-    case PROTOBUF_C_TYPE_SFIXED64:
-    case PROTOBUF_C_TYPE_UINT64:
-    case PROTOBUF_C_TYPE_FIXED64:
-    case PROTOBUF_C_TYPE_DOUBLE:
-        return 8;
-    case PROTOBUF_C_TYPE_BOOL:
-        return sizeof(protobuf_c_boolean);
-    case PROTOBUF_C_TYPE_STRING:
-        return sizeof(char *);
-    case PROTOBUF_C_TYPE_BYTES:
-        return sizeof(ProtobufCBinaryData);
-    case PROTOBUF_C_TYPE_MESSAGE:
-        return sizeof(ProtobufCMessage *);
-    }
-    return 0;
+    size_t align;
+    return lro_pb_type_size(t, &align);
 }
 
 /* Whether a field is printed: proto3 omits default scalars; oneof members,
@@ -414,6 +392,13 @@ void lro_jw_value(lro_jw *w, const ProtobufCFieldDescriptor *f, const void *p)
             return;
         }
         const ProtobufCEnumValue *ev = ed ? protobuf_c_enum_descriptor_get_value(ed, v) : NULL;
+        /* protobuf-c's range lookup overflows for a value at INT32_MAX
+         * (e.g. descriptor.proto's EDITION_MAX): look again, linearly. */
+        for (unsigned i = 0; ev == NULL && ed != NULL && v == INT32_MAX && i < ed->n_values; i++) {
+            if (ed->values[i].value == v) {
+                ev = &ed->values[i];
+            }
+        }
         if (ev != NULL) {
             lro_jw_string(w, ev->name, strlen(ev->name));
         } else {
@@ -452,8 +437,19 @@ static int is_map(const ProtobufCMessageDescriptor *parent, const ProtobufCField
     if (e == NULL || e->n_fields != 2 || e->fields[0].id != 1 || e->fields[1].id != 2 ||
         strcmp(e->fields[0].name, "key") != 0 || strcmp(e->fields[1].name, "value") != 0 ||
         e->fields[0].label == PROTOBUF_C_LABEL_REPEATED ||
-        e->fields[1].label == PROTOBUF_C_LABEL_REPEATED) {
+        e->fields[1].label == PROTOBUF_C_LABEL_REPEATED ||
+        ((e->fields[0].flags | e->fields[1].flags) & PROTOBUF_C_FIELD_FLAG_ONEOF)) {
+        return 0; /* the printer reads both without presence checks */
+    }
+    switch (e->fields[0].type) { /* keys protobuf allows (a loaded set may lie) */
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_DOUBLE:
+    case PROTOBUF_C_TYPE_BYTES:
+    case PROTOBUF_C_TYPE_MESSAGE:
+    case PROTOBUF_C_TYPE_ENUM:
         return 0;
+    default:
+        break;
     }
     size_t pl = strlen(parent->name);
     if (strncmp(e->name, parent->name, pl) != 0 || e->name[pl] != '.' ||
@@ -589,9 +585,18 @@ void lro_jw_map(lro_jw *w, const ProtobufCFieldDescriptor *f, const ProtobufCMes
     lro_free(v);
 }
 
-/* proto3 json_name: drop each '_' and upper-case the letter after it. */
-static void field_key(lro_jw *w, int *first, const char *name)
+/* proto3 json_name: the descriptor set's for registry types (a custom
+ * json_name option included), else drop each '_' and upper-case the letter
+ * after it, as protoc derives it. */
+static void field_key(lro_jw *w, int *first, const ProtobufCMessageDescriptor *d,
+                      const ProtobufCFieldDescriptor *f)
 {
+    const char *json = lro_registry_json_name(d, f);
+    if (json != NULL) {
+        lro_jw_key(w, first, json);
+        return;
+    }
+    const char *name = f->name;
     char buf[128];
     size_t o = 0;
     int up = 0;
@@ -615,14 +620,14 @@ static void field_key(lro_jw *w, int *first, const char *name)
 
 /* The fields of m (already inside an open object). */
 void lro_jw_fields(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m,
-                         int *first)
+                   int *first)
 {
     for (unsigned i = 0; i < d->n_fields && w->err == 0; i++) {
         const ProtobufCFieldDescriptor *f = &d->fields[i];
         if (m == NULL || !present(m, f)) {
             continue;
         }
-        field_key(w, first, f->name);
+        field_key(w, first, d, f);
         if (f->label != PROTOBUF_C_LABEL_REPEATED) {
             lro_jw_value(w, f, at(m, f->offset));
         } else if (is_map(d, f)) {
@@ -681,16 +686,72 @@ static int finish(lro_jw *w, char **out, size_t *len)
     return LRO_OK;
 }
 
-int lro_message_to_json(const ProtobufCMessage *m, unsigned flags, char **out, size_t *len)
+int lro_message_to_json_reg(const ProtobufCMessage *m, const lro_registry *r, unsigned flags,
+                            char **out, size_t *len)
 {
     if (m == NULL || out == NULL || m->descriptor == NULL ||
         m->descriptor->magic != PROTOBUF_C__MESSAGE_DESCRIPTOR_MAGIC) {
         return LRO_ERR_INVALID_ARG;
     }
     lro_jw w = {0};
+    w.reg = r;
     w.pretty = (flags & LRO_JSON_PRETTY) != 0;
     lro_jw_message(&w, m->descriptor, m);
     return finish(&w, out, len);
+}
+
+int lro_operation_to_json_reg(const lro_operation *op, const lro_registry *r, unsigned flags,
+                              char **out, size_t *len)
+{
+    return lro_message_to_json_reg((const ProtobufCMessage *)op, r, flags, out, len);
+}
+
+int lro_page_to_json_reg(const lro_page *p, const lro_registry *r, unsigned flags, char **out,
+                         size_t *len)
+{
+    return lro_message_to_json_reg((const ProtobufCMessage *)p, r, flags, out, len);
+}
+
+int lro_status_to_json_reg(const lro_status *s, const lro_registry *r, unsigned flags, char **out,
+                           size_t *len)
+{
+    return lro_message_to_json_reg((const ProtobufCMessage *)s, r, flags, out, len);
+}
+
+/* The process-wide registry (lro_json_set_registry). A conversion takes a
+ * reference for its duration, so replacing or destroying the registry
+ * meanwhile is safe. */
+static pthread_mutex_t g_reg_mu = PTHREAD_MUTEX_INITIALIZER;
+static lro_registry *g_reg;
+
+int lro_json_set_registry(lro_registry *r)
+{
+    if (r != NULL) {
+        lro_registry_ref_(r);
+    }
+    pthread_mutex_lock(&g_reg_mu);
+    lro_registry *old = g_reg;
+    __atomic_store_n(&g_reg, r, __ATOMIC_RELEASE);
+    pthread_mutex_unlock(&g_reg_mu);
+    lro_registry_unref_(old);
+    return LRO_OK;
+}
+
+int lro_message_to_json(const ProtobufCMessage *m, unsigned flags, char **out, size_t *len)
+{
+    lro_registry *r = NULL;
+    /* No registry set (the common case): no lock at all. */
+    if (__atomic_load_n(&g_reg, __ATOMIC_ACQUIRE) != NULL) {
+        pthread_mutex_lock(&g_reg_mu);
+        r = g_reg;
+        if (r != NULL) {
+            lro_registry_ref_(r);
+        }
+        pthread_mutex_unlock(&g_reg_mu);
+    }
+    int rc = lro_message_to_json_reg(m, r, flags, out, len);
+    lro_registry_unref_(r);
+    return rc;
 }
 
 int lro_operation_to_json(const lro_operation *op, unsigned flags, char **out, size_t *len)
@@ -708,8 +769,31 @@ int lro_status_to_json(const lro_status *s, unsigned flags, char **out, size_t *
     return lro_message_to_json((const ProtobufCMessage *)s, flags, out, len);
 }
 
+int lro_registry_bytes_to_json(const lro_registry *r, const char *type, const void *data,
+                               size_t len, unsigned flags, char **out, size_t *out_len)
+{
+    if (type == NULL || out == NULL || (data == NULL && len > 0)) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    const ProtobufCMessageDescriptor *d = lro_registry_find(r, type);
+    if (d == NULL) {
+        d = lro_json_find_type(type);
+    }
+    if (d == NULL) {
+        return LRO_ERR_TYPE_MISMATCH;
+    }
+    return lro_json_from_bytes_reg(d, r, data, len, flags, out, out_len);
+}
+
 int lro_json_from_bytes(const ProtobufCMessageDescriptor *d, const uint8_t *data, size_t len,
                         unsigned flags, char **out, size_t *out_len)
+{
+    return lro_json_from_bytes_reg(d, NULL, data, len, flags, out, out_len);
+}
+
+int lro_json_from_bytes_reg(const ProtobufCMessageDescriptor *d, const lro_registry *r,
+                            const void *data, size_t len, unsigned flags, char **out,
+                            size_t *out_len)
 {
     if (d == NULL || out == NULL || (data == NULL && len > 0)) {
         return LRO_ERR_INVALID_ARG;
@@ -722,7 +806,7 @@ int lro_json_from_bytes(const ProtobufCMessageDescriptor *d, const uint8_t *data
     if (m == NULL) {
         return nomem ? LRO_ERR_NOMEM : LRO_ERR_DECODE;
     }
-    int rc = lro_message_to_json(m, flags, out, out_len);
+    int rc = lro_message_to_json_reg(m, r, flags, out, out_len);
     lro_json_free_message(m);
     return rc;
 }

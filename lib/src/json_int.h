@@ -21,7 +21,10 @@
  * plain LRO_ERR_DECODE it is never turned into the Any fallback. */
 #define LRO_JSON_ERR_DEPTH (-1000)
 
+struct lro_registry;
+
 typedef struct lro_jw {
+    const struct lro_registry *reg; /* Any types beyond the compiled ones; may be NULL */
     char *buf;
     size_t len, cap;
     int err;    /* first error (LRO_ERR_NOMEM, LRO_ERR_DECODE, ..._DEPTH), else 0 */
@@ -94,5 +97,61 @@ LRO_HIDDEN void lro_json_free_message(ProtobufCMessage *m);
  * unprintable value), LRO_ERR_NOMEM. */
 LRO_HIDDEN int lro_json_from_bytes(const ProtobufCMessageDescriptor *d, const uint8_t *data,
                                    size_t len, unsigned flags, char **out, size_t *out_len);
+/* The same, with Any types looked up in r too (NULL: compiled ones only). */
+LRO_HIDDEN int lro_json_from_bytes_reg(const ProtobufCMessageDescriptor *d,
+                                       const struct lro_registry *r, const void *data,
+                                       size_t len, unsigned flags, char **out, size_t *out_len);
+
+/* ---- registry.c: types loaded at run time (lro/registry.h) ---- */
+/* The json_name the descriptor set gave field f of d (a registry type), or
+ * NULL for compiled types (then lowerCamel of the name). */
+LRO_HIDDEN const char *lro_registry_json_name(const ProtobufCMessageDescriptor *d,
+                                              const ProtobufCFieldDescriptor *f);
+/* protobuf_c_message_init() that also works for registry descriptors
+ * (whose message_init is NULL). */
+LRO_HIDDEN void lro_registry_init_message(const ProtobufCMessageDescriptor *d,
+                                          ProtobufCMessage *m);
+LRO_HIDDEN void lro_registry_ref_(struct lro_registry *r);
+LRO_HIDDEN void lro_registry_unref_(struct lro_registry *r); /* NULL is fine */
+
+/* The size and alignment of a field's value in a protobuf-c message struct
+ * (of one element, for a repeated field). Shared by the JSON writer and the
+ * registry, which lays out the structs of types it builds at run time. */
+static inline size_t lro_pb_type_size(ProtobufCType t, size_t *align)
+{
+    switch (t) {
+    case PROTOBUF_C_TYPE_INT32:
+    case PROTOBUF_C_TYPE_SINT32:
+    case PROTOBUF_C_TYPE_SFIXED32:
+    case PROTOBUF_C_TYPE_UINT32:
+    case PROTOBUF_C_TYPE_FIXED32:
+    case PROTOBUF_C_TYPE_FLOAT:
+    case PROTOBUF_C_TYPE_ENUM: /* protoc-c forces enums to int size */
+        *align = _Alignof(int32_t);
+        return 4;
+    case PROTOBUF_C_TYPE_INT64:
+    case PROTOBUF_C_TYPE_SINT64:
+    case PROTOBUF_C_TYPE_SFIXED64:
+    case PROTOBUF_C_TYPE_UINT64:
+    case PROTOBUF_C_TYPE_FIXED64:
+        *align = _Alignof(int64_t);
+        return 8;
+    case PROTOBUF_C_TYPE_DOUBLE:
+        *align = _Alignof(double);
+        return sizeof(double);
+    case PROTOBUF_C_TYPE_BOOL:
+        *align = _Alignof(protobuf_c_boolean);
+        return sizeof(protobuf_c_boolean);
+    case PROTOBUF_C_TYPE_STRING:
+    case PROTOBUF_C_TYPE_MESSAGE:
+        *align = _Alignof(void *);
+        return sizeof(void *);
+    case PROTOBUF_C_TYPE_BYTES:
+        *align = _Alignof(ProtobufCBinaryData);
+        return sizeof(ProtobufCBinaryData);
+    }
+    *align = 1;
+    return 0;
+}
 
 #endif /* LRO_JSON_INT_H */

@@ -22,6 +22,7 @@
 #include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "json_int.h"
+#include "lro/registry.h"
 
 enum wkt {
     WKT_NONE,
@@ -31,13 +32,14 @@ enum wkt {
     WKT_WRAPPER,
     WKT_STRUCT,
     WKT_VALUE,
-    WKT_LIST
+    WKT_LIST,
+    WKT_FIELDMASK
 };
 
 static enum wkt wkt_kind(const ProtobufCMessageDescriptor *d)
 {
     static const char *const wrappers[] = {
-        "DoubleValue", "FloatValue", "Int64Value", "UInt64Value", "Int32Value",
+        "DoubleValue", "FloatValue", "Int64Value",  "UInt64Value", "Int32Value",
         "UInt32Value", "BoolValue",  "StringValue", "BytesValue",
     };
     if (d == NULL || strncmp(d->name, "google.protobuf.", 16) != 0) {
@@ -48,8 +50,13 @@ static enum wkt wkt_kind(const ProtobufCMessageDescriptor *d)
         const char *name;
         int kind;
     } special[] = {
-        {"Any", WKT_ANY},       {"Duration", WKT_DURATION}, {"Timestamp", WKT_TIMESTAMP},
-        {"Struct", WKT_STRUCT}, {"Value", WKT_VALUE},       {"ListValue", WKT_LIST},
+        {"Any", WKT_ANY},
+        {"Duration", WKT_DURATION},
+        {"Timestamp", WKT_TIMESTAMP},
+        {"Struct", WKT_STRUCT},
+        {"Value", WKT_VALUE},
+        {"ListValue", WKT_LIST},
+        {"FieldMask", WKT_FIELDMASK},
     };
     for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
         if (strcmp(n, special[i].name) == 0) {
@@ -76,8 +83,59 @@ static const ProtobufCFieldDescriptor *field(const ProtobufCMessageDescriptor *d
     return f;
 }
 
+/* Descriptors loaded at run time (lro/registry.h) can claim a well-known
+ * type's name with any shape: the special printers read fields without
+ * presence checks, so a shape they cannot read safely prints as a regular
+ * message. Only Value's members share a oneof (its `kind`). */
+static int no_oneofs(const ProtobufCMessageDescriptor *d)
+{
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        if (d->fields[i].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int value_shape(const ProtobufCMessageDescriptor *d)
+{
+    if (d->n_fields != 6) {
+        return 0;
+    }
+    for (unsigned i = 0; i < 6; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+            f->quantifier_offset != d->fields[0].quantifier_offset ||
+            f->offset != d->fields[0].offset) {
+            return 0;
+        }
+    }
+    return field(d, 1, PROTOBUF_C_TYPE_ENUM, 0) && field(d, 2, PROTOBUF_C_TYPE_DOUBLE, 0) &&
+           field(d, 3, PROTOBUF_C_TYPE_STRING, 0) && field(d, 4, PROTOBUF_C_TYPE_BOOL, 0) &&
+           field(d, 5, PROTOBUF_C_TYPE_MESSAGE, 0) && field(d, 6, PROTOBUF_C_TYPE_MESSAGE, 0);
+}
+
+/* Struct.fields: map<string, Value>, i.e. entries of exactly key = 1
+ * (string) and value = 2 (a message), neither repeated nor in a oneof. */
+static int struct_shape(const ProtobufCMessageDescriptor *d)
+{
+    const ProtobufCFieldDescriptor *f = field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1);
+    const ProtobufCMessageDescriptor *e = f ? f->descriptor : NULL;
+    return e != NULL && e->n_fields == 2 && no_oneofs(e) && e->fields[0].id == 1 &&
+           e->fields[0].type == PROTOBUF_C_TYPE_STRING &&
+           e->fields[0].label != PROTOBUF_C_LABEL_REPEATED && e->fields[1].id == 2 &&
+           e->fields[1].type == PROTOBUF_C_TYPE_MESSAGE &&
+           e->fields[1].label != PROTOBUF_C_LABEL_REPEATED;
+}
+
 static int shape_ok(const ProtobufCMessageDescriptor *d, enum wkt k)
 {
+    if (k == WKT_VALUE) {
+        return value_shape(d);
+    }
+    if (!no_oneofs(d)) {
+        return 0;
+    }
     switch (k) {
     case WKT_ANY:
         return field(d, 1, PROTOBUF_C_TYPE_STRING, 0) && field(d, 2, PROTOBUF_C_TYPE_BYTES, 0);
@@ -90,14 +148,12 @@ static int shape_ok(const ProtobufCMessageDescriptor *d, enum wkt k)
                f->type != PROTOBUF_C_TYPE_MESSAGE;
     }
     case WKT_STRUCT:
-        return field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1) != NULL;
+        return struct_shape(d);
     case WKT_LIST:
         return field(d, 1, PROTOBUF_C_TYPE_MESSAGE, 1) != NULL;
-    case WKT_VALUE:
-        return d->n_fields == 6 && (d->fields[0].flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-               field(d, 1, PROTOBUF_C_TYPE_ENUM, 0) && field(d, 2, PROTOBUF_C_TYPE_DOUBLE, 0) &&
-               field(d, 3, PROTOBUF_C_TYPE_STRING, 0) && field(d, 4, PROTOBUF_C_TYPE_BOOL, 0) &&
-               field(d, 5, PROTOBUF_C_TYPE_MESSAGE, 0) && field(d, 6, PROTOBUF_C_TYPE_MESSAGE, 0);
+    case WKT_FIELDMASK:
+        return d->n_fields == 1 && field(d, 1, PROTOBUF_C_TYPE_STRING, 1) != NULL;
+    case WKT_VALUE: /* handled above */
     case WKT_NONE:
         break;
     }
@@ -229,11 +285,55 @@ static void struct_(lro_jw *w, const ProtobufCMessage *m)
     lro_jw_map(w, protobuf_c_message_descriptor_get_field(m->descriptor, 1), m);
 }
 
+/* FieldMask: its paths joined by ',' with each snake_case name in
+ * lowerCamelCase, "a.display_name" -> "a.displayName". A path that does not
+ * read back the same way (an upper-case letter, '_' not followed by a
+ * lower-case letter) has no JSON form: python's printer refuses it too. */
+static void field_mask(lro_jw *w, const ProtobufCMessage *m)
+{
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field(m->descriptor, 1);
+    size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+    const char *const *paths = *(const char *const *const *)at(m, f);
+    lro_jw tmp = {0};
+    for (size_t i = 0; i < n && tmp.err == 0; i++) {
+        const char *p = paths[i] ? paths[i] : "";
+        if (i > 0) {
+            lro_jw_put(&tmp, ",", 1);
+        }
+        int up = 0;
+        for (; *p; p++) {
+            char c = *p;
+            if (c >= 'A' && c <= 'Z') {
+                lro_jw_fail(&tmp, LRO_ERR_DECODE);
+            } else if (up) {
+                if (!(c >= 'a' && c <= 'z')) {
+                    lro_jw_fail(&tmp, LRO_ERR_DECODE);
+                }
+                c = (char)(c - 'a' + 'A');
+                up = 0;
+            } else if (c == '_') {
+                up = 1;
+                continue;
+            }
+            lro_jw_put(&tmp, &c, 1);
+        }
+        if (up) {
+            lro_jw_fail(&tmp, LRO_ERR_DECODE); /* trailing '_' */
+        }
+    }
+    if (tmp.err != 0) {
+        lro_jw_fail(w, tmp.err);
+    } else {
+        lro_jw_string(w, tmp.buf ? tmp.buf : "", tmp.len);
+    }
+    lro_free(tmp.buf);
+}
+
 /* The writer of each well-known type, by wkt_kind(). */
 static void (*const k_writers[])(lro_jw *, const ProtobufCMessage *) = {
-    [WKT_ANY] = lro_jw_any,     [WKT_DURATION] = duration, [WKT_TIMESTAMP] = timestamp,
-    [WKT_WRAPPER] = wrapper,    [WKT_STRUCT] = struct_,    [WKT_VALUE] = value,
-    [WKT_LIST] = list,
+    [WKT_ANY] = lro_jw_any,  [WKT_DURATION] = duration,    [WKT_TIMESTAMP] = timestamp,
+    [WKT_WRAPPER] = wrapper, [WKT_STRUCT] = struct_,       [WKT_VALUE] = value,
+    [WKT_LIST] = list,       [WKT_FIELDMASK] = field_mask,
 };
 
 int lro_jw_wkt(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMessage *m)
@@ -249,7 +349,7 @@ int lro_jw_wkt(lro_jw *w, const ProtobufCMessageDescriptor *d, const ProtobufCMe
             lro_jw_fail(w, LRO_ERR_NOMEM);
             return 1;
         }
-        d->message_init(tmp);
+        lro_registry_init_message(d, tmp);
         lro_jw_wkt(w, d, tmp);
         lro_free(tmp);
         return 1;
@@ -335,6 +435,9 @@ void lro_jw_any(lro_jw *w, const ProtobufCMessage *any)
         return;
     }
     const ProtobufCMessageDescriptor *d = lro_json_find_type(url);
+    if (d == NULL && w->reg != NULL) {
+        d = lro_registry_find(w->reg, url);
+    }
     if (d == NULL) {
         any_fallback(w, url, val);
         return;

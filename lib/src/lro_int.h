@@ -29,6 +29,10 @@ LRO_HIDDEN struct ProtobufCAllocator *lro_pb_allocator(void);
 /* LRO_OK or LRO_ERR_BAD_NAME: non-empty, <= LRO_MAX_NAME_LEN bytes, valid
  * UTF-8 (no overlongs, no surrogates), no C0/DEL control characters. */
 LRO_HIDDEN int lro_check_name(const char *name);
+/* The start of every public call on a client and a name: clears
+ * lro_last_error(), then LRO_ERR_INVALID_ARG for a NULL client or what
+ * lro_check_name() says of the name (with its text). */
+LRO_HIDDEN int lro_call_begin(const void *client, const char *name);
 LRO_HIDDEN int lro_check_name_n(const char *name, size_t len);
 /* The same check for a string that is not a name (a filter, a page token):
  * `what` names it in the lro_last_error() text. */
@@ -104,8 +108,8 @@ typedef struct lro_arena_block lro_arena_block;
 typedef struct lro_arena {
     lro_arena_block *head; /* malloc'd blocks, newest first */
     char *cur;
-    size_t left;
-    int failed; /* an allocation failed (out of memory) */
+    uint32_t left; /* 32 bits: one per future, and no block is near 4 GiB */
+    int failed;    /* an allocation failed (out of memory) */
 } lro_arena;
 LRO_HIDDEN void lro_arena_init(lro_arena *a, void *inline_buf, size_t inline_len);
 LRO_HIDDEN void *lro_arena_alloc(lro_arena *a, size_t n);

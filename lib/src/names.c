@@ -198,3 +198,12 @@ size_t lro_url_escape(const char *in, size_t len, char *out)
     out[o] = '\0';
     return o;
 }
+
+int lro_call_begin(const void *client, const char *name)
+{
+    lro_error_clear(); /* lro_last_error() describes this call */
+    if (client == NULL) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "client is NULL");
+    }
+    return lro_check_name(name);
+}

@@ -1,8 +1,10 @@
 /* Client options: a plain bag of copied values, read once by
  * lro_client_create(). */
+#include <limits.h>
 #include <string.h>
 
 #include "client_int.h"
+#include "credentials_int.h"
 
 /* Every setter starts with CHECK_O: clears lro_last_error() (ABI rule 4 in
  * lro/common.h) and refuses a NULL options object with a text. */
@@ -29,6 +31,8 @@ int lro_client_options_create(lro_client_options **out)
     o->mode = LRO_MODE_THREAD;
     o->retry = (lro_retry_policy)LRO_RETRY_POLICY_INIT;
     o->max_await_rpcs = LRO_DEFAULT_MAX_AWAIT_RPCS;
+    o->channels = LRO_DEFAULT_CHANNELS;
+    o->max_streams = LRO_DEFAULT_MAX_STREAMS;
     *out = o;
     return LRO_OK;
 }
@@ -53,6 +57,7 @@ void lro_client_options_destroy(lro_client_options *o)
     lro_free(o->headers);
     lro_free(o->lb_policy);
     lro_free(o->user_agent);
+    lro_credentials_unref(o->credentials);
     lro_free(o);
 }
 
@@ -272,12 +277,38 @@ int lro_client_options_set_poll_budget(lro_client_options *o, double per_second,
     return LRO_OK;
 }
 
+/* An integer option within [lo, hi], with a text naming it when not. */
+static int set_int_in(lro_client_options *o, int *slot, int v, int lo, int hi, const char *what)
+{
+    CHECK_O(o); /* __func__ here would name this helper: the text names `what` */
+    if (v < lo || v > hi) {
+        return lro_fail(LRO_ERR_INVALID_ARG, "%s %d is not in %d..%d", what, v, lo, hi);
+    }
+    *slot = v;
+    return LRO_OK;
+}
+
 int lro_client_options_set_max_await_rpcs(lro_client_options *o, int max)
 {
+    return set_int_in(o, o ? &o->max_await_rpcs : NULL, max, 0, INT_MAX, "max await RPCs");
+}
+
+int lro_client_options_set_channels(lro_client_options *o, int n)
+{
+    return set_int_in(o, o ? &o->channels : NULL, n, 1, 64, "channels");
+}
+
+int lro_client_options_set_max_streams(lro_client_options *o, int n)
+{
+    return set_int_in(o, o ? &o->max_streams : NULL, n, 1, 1000000, "max streams");
+}
+
+int lro_client_options_set_credentials(lro_client_options *o, lro_credentials *creds)
+{
     CHECK_O(o);
-    if (max < 0) {
-        return lro_fail(LRO_ERR_INVALID_ARG, "max await RPCs %d is negative", max);
-    }
-    o->max_await_rpcs = max;
+    /* Frozen from here: what the options hold is what clients will use. */
+    lro_creds_freeze(creds);
+    lro_credentials_unref(o->credentials);
+    o->credentials = lro_credentials_ref(creds);
     return LRO_OK;
 }

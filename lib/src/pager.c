@@ -45,16 +45,12 @@ static void pager_unref(lro_pager *p)
 int lro_pager_create(lro_client *c, const char *parent, const lro_list_args *args,
                      const lro_call_options *opts, lro_pager **out)
 {
-    lro_error_clear(); /* lro_last_error() describes this call */
-    if (c == NULL || out == NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG, c ? "out is NULL" : "client is NULL");
-    }
-    int rc = lro_check_name(parent);
-    if (rc != LRO_OK) {
-        return rc;
-    }
     lro_list_args a;
-    rc = lro_list_args_normalize(args, &a); /* abi.c */
+    int rc = lro_call_begin(c, parent);
+    if (rc == LRO_OK && out == NULL) {
+        rc = lro_fail(LRO_ERR_INVALID_ARG, "out is NULL");
+    }
+    rc = rc != LRO_OK ? rc : lro_list_args_normalize(args, &a); /* abi.c */
     if (rc != LRO_OK) {
         return rc;
     }
@@ -95,20 +91,14 @@ void lro_pager_destroy(lro_pager *p)
     if (p == NULL) {
         return;
     }
-    pthread_mutex_lock(&p->mu);
-    lro_future *f = p->inflight ? lro_future_ref(p->inflight) : NULL;
-    pthread_mutex_unlock(&p->mu);
-    if (f != NULL) {
-        lro_future_cancel(f);
-        lro_future_unref(f);
-    }
+    lro_future_cancel_in_slot(&p->mu, &p->inflight);
     pager_unref(p);
 }
 
 /* Completion hook of a page fetch (before the user's callback runs). */
 static void page_done(lro_future *f)
 {
-    lro_pager *p = f->owner;
+    lro_pager *p = lro_call_owner_data(f);
     pthread_mutex_lock(&p->mu);
     p->inflight = NULL;
     lro_future_unref(p->last);

@@ -19,8 +19,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <grpc/byte_buffer_reader.h>
-
 #include "google/longrunning/operations.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "lro/testing/v1/admin.pb-c.h"
@@ -104,26 +102,6 @@ static void answer_msg(srv_call *c, const ProtobufCMessage *m)
     srv_answer_slice(c, LRO_CODE_OK, "", &sl, NULL, 0);
 }
 
-static void answer_empty(srv_call *c)
-{
-    grpc_slice e = grpc_empty_slice();
-    srv_answer_slice(c, LRO_CODE_OK, "", &e, NULL, 0);
-}
-
-/* Answers with the stored operation (after a change made by the caller). */
-static void answer_stored(srv_call *c, const char *name)
-{
-    uint8_t *b = NULL;
-    size_t n = 0;
-    /* Deleted in between by a client of the Operations service: say so. */
-    if (lro_test_server_get(c->s, name, &b, &n) != LRO_OK) {
-        srv_answer_error(c, LRO_CODE_NOT_FOUND, "operation not found (deleted meanwhile)");
-        return;
-    }
-    srv_answer(c, LRO_CODE_OK, "", b, n, NULL, 0);
-    lro_free(b);
-}
-
 /* An lro_test_server_* result other than LRO_OK as a status. */
 static void answer_rc(srv_call *c, int rc, const char *what)
 {
@@ -144,6 +122,25 @@ static void answer_rc(srv_call *c, int rc, const char *what)
         srv_answer_error(c, LRO_CODE_INTERNAL, msg);
         break;
     }
+}
+
+/* The outcome of an lro_test_server_* change: rc as a status, or on LRO_OK
+ * the operation as stored after the change. */
+static void answer_changed(srv_call *c, int rc, const char *what, const char *name)
+{
+    if (rc != LRO_OK) {
+        answer_rc(c, rc, what);
+        return;
+    }
+    uint8_t *b = NULL;
+    size_t n = 0;
+    /* Deleted in between by a client of the Operations service: say so. */
+    if (lro_test_server_get(c->s, name, &b, &n) != LRO_OK) {
+        srv_answer_error(c, LRO_CODE_NOT_FOUND, "operation not found (deleted meanwhile)");
+        return;
+    }
+    srv_answer(c, LRO_CODE_OK, "", b, n, NULL, 0);
+    lro_free(b);
 }
 
 /* ---- validation ---- */
@@ -217,20 +214,11 @@ static int methods_mask(srv_call *c, size_t n, const Lro__Testing__V1__Method *m
     return 0;
 }
 
-static uint8_t *pack_status(const Google__Rpc__Status *st, size_t *n)
-{
-    *n = google__rpc__status__get_packed_size(st);
-    uint8_t *b = lro_malloc(*n + 1);
-    if (b != NULL) {
-        google__rpc__status__pack(st, b);
-    }
-    return b;
-}
-
 /* ---- the methods ---- */
 
-static void do_put(srv_call *c, const Lro__Testing__V1__PutOperationRequest *q)
+static void do_put(srv_call *c, const void *req)
 {
+    const Lro__Testing__V1__PutOperationRequest *q = req;
     if (q->operation == NULL) {
         bad(c, "operation is required");
         return;
@@ -242,24 +230,19 @@ static void do_put(srv_call *c, const Lro__Testing__V1__PutOperationRequest *q)
         check_error_status(c, q->operation->error, "operation.error") < 0) {
         return;
     }
-    size_t n = protobuf_c_message_get_packed_size(&q->operation->base);
-    uint8_t *b = lro_malloc(n + 1);
-    if (b == NULL) {
+    uint8_t *b;
+    size_t n;
+    if (srv_pack(&q->operation->base, &b, &n) != LRO_OK) {
         answer_rc(c, LRO_ERR_NOMEM, "put");
         return;
     }
-    protobuf_c_message_pack(&q->operation->base, b);
     int rc = lro_test_server_put(c->s, b, n);
     lro_free(b);
-    if (rc == LRO_ERR_NOMEM) {
-        answer_rc(c, rc, "put");
-        return;
-    }
-    if (rc != LRO_OK) {
+    if (rc != LRO_OK && rc != LRO_ERR_NOMEM) {
         bad(c, "operation rejected: %s", lro_strerror(rc));
         return;
     }
-    answer_stored(c, q->operation->name);
+    answer_changed(c, rc, "put", q->operation->name);
 }
 
 /* Unknown names are NOT_FOUND before anything else is tried. */
@@ -278,23 +261,20 @@ static int check_exists(srv_call *c, const char *name)
 static void finish_with_error(srv_call *c, const char *name, int64_t delay,
                               const Google__Rpc__Status *err)
 {
-    size_t n = 0;
-    uint8_t *b = pack_status(err, &n);
-    if (b == NULL) {
+    uint8_t *b;
+    size_t n;
+    if (srv_pack(&err->base, &b, &n) != LRO_OK) {
         answer_rc(c, LRO_ERR_NOMEM, "fail");
         return;
     }
     int rc = lro_test_server_fail(c->s, name, delay, err->code, err->message, b, n);
     lro_free(b);
-    if (rc != LRO_OK) {
-        answer_rc(c, rc, "fail");
-        return;
-    }
-    answer_stored(c, name);
+    answer_changed(c, rc, "fail", name);
 }
 
-static void do_complete(srv_call *c, const Lro__Testing__V1__CompleteOperationRequest *q)
+static void do_complete(srv_call *c, const void *req)
 {
+    const Lro__Testing__V1__CompleteOperationRequest *q = req;
     int64_t delay;
     if (check_name(c, q->name, "name") < 0 ||
         check_duration(c, q->delay, MS_DAY, "delay", &delay) < 0) {
@@ -314,15 +294,12 @@ static void do_complete(srv_call *c, const Lro__Testing__V1__CompleteOperationRe
     int rc =
         lro_test_server_complete(c->s, q->name, delay, a != NULL ? a->type_url : NULL,
                                  a != NULL ? a->value.data : NULL, a != NULL ? a->value.len : 0);
-    if (rc != LRO_OK) {
-        answer_rc(c, rc, "complete");
-        return;
-    }
-    answer_stored(c, q->name);
+    answer_changed(c, rc, "complete", q->name);
 }
 
-static void do_fail(srv_call *c, const Lro__Testing__V1__FailOperationRequest *q)
+static void do_fail(srv_call *c, const void *req)
 {
+    const Lro__Testing__V1__FailOperationRequest *q = req;
     int64_t delay;
     if (check_name(c, q->name, "name") < 0 || check_error_status(c, q->error, "error") < 0 ||
         check_duration(c, q->delay, MS_DAY, "delay", &delay) < 0 || check_exists(c, q->name) < 0) {
@@ -331,8 +308,9 @@ static void do_fail(srv_call *c, const Lro__Testing__V1__FailOperationRequest *q
     finish_with_error(c, q->name, delay, q->error);
 }
 
-static void do_set_metadata(srv_call *c, const Lro__Testing__V1__SetMetadataRequest *q)
+static void do_set_metadata(srv_call *c, const void *req)
 {
+    const Lro__Testing__V1__SetMetadataRequest *q = req;
     if (check_name(c, q->name, "name") < 0 || check_any(c, q->metadata, "metadata") < 0) {
         return;
     }
@@ -340,15 +318,12 @@ static void do_set_metadata(srv_call *c, const Lro__Testing__V1__SetMetadataRequ
     int rc = lro_test_server_set_metadata(c->s, q->name, a != NULL ? a->type_url : NULL,
                                           a != NULL ? a->value.data : NULL,
                                           a != NULL ? a->value.len : 0);
-    if (rc != LRO_OK) {
-        answer_rc(c, rc, "set metadata");
-        return;
-    }
-    answer_stored(c, q->name);
+    answer_changed(c, rc, "set metadata", q->name);
 }
 
-static void do_add_fault(srv_call *c, const Lro__Testing__V1__AddFaultRequest *q)
+static void do_add_fault(srv_call *c, const void *req)
 {
+    const Lro__Testing__V1__AddFaultRequest *q = req;
     const Lro__Testing__V1__Fault *in = q->fault;
     if (in == NULL) {
         bad(c, "fault is required");
@@ -413,8 +388,7 @@ static void do_add_fault(srv_call *c, const Lro__Testing__V1__AddFaultRequest *q
         f.code = in->status->code;
         f.message = in->status->message;
         if (kind == LRO_TEST_FAULT_STATUS && in->status->n_details > 0) {
-            details = pack_status(in->status, &details_len);
-            if (details == NULL) {
+            if (srv_pack(&in->status->base, &details, &details_len) != LRO_OK) {
                 answer_rc(c, LRO_ERR_NOMEM, "add fault");
                 return;
             }
@@ -459,7 +433,7 @@ static void do_add_fault(srv_call *c, const Lro__Testing__V1__AddFaultRequest *q
     } else if (rc != LRO_OK) {
         answer_rc(c, rc, "add fault");
     } else {
-        answer_empty(c);
+        srv_answer_empty(c);
     }
 }
 
@@ -538,8 +512,9 @@ static int fill_call(call_out *o, lro_test_record *r)
     return LRO_OK;
 }
 
-static void do_list_calls(srv_call *c, const Lro__Testing__V1__ListCallsRequest *q)
+static void do_list_calls(srv_call *c, const void *req)
 {
+    const Lro__Testing__V1__ListCallsRequest *q = req;
     unsigned mask;
     if (methods_mask(c, q->n_methods, q->methods, "methods", &mask) < 0) {
         return;
@@ -600,6 +575,32 @@ static void do_list_calls(srv_call *c, const Lro__Testing__V1__ListCallsRequest 
     lro_free(hits);
 }
 
+static void do_clear_faults(srv_call *c, const void *req)
+{
+    (void)req; /* ClearFaultsRequest has no fields */
+    lro_test_server_clear_faults(c->s);
+    srv_answer_empty(c);
+}
+
+static void do_clear_calls(srv_call *c, const void *req)
+{
+    (void)req; /* ClearCallsRequest has no fields */
+    lro_test_server_clear_records(c->s);
+    srv_answer_empty(c);
+}
+
+/* Each method's body; it gets the request decoded as admin_req[m]. */
+static void (*const admin_do[SRV_ADMIN_METHODS])(srv_call *c, const void *req) = {
+    [A_PUT] = do_put,
+    [A_COMPLETE] = do_complete,
+    [A_FAIL] = do_fail,
+    [A_SET_METADATA] = do_set_metadata,
+    [A_ADD_FAULT] = do_add_fault,
+    [A_CLEAR_FAULTS] = do_clear_faults,
+    [A_LIST_CALLS] = do_list_calls,
+    [A_CLEAR_CALLS] = do_clear_calls,
+};
+
 void admin_arrival(srv_call *c)
 {
     int m = c->method - M_ADMIN_BASE;
@@ -609,48 +610,10 @@ void admin_arrival(srv_call *c)
                          "it with lroctl serve --admin, or call lro_test_server_enable_admin)");
         return;
     }
-    if (c->payload != NULL) {
-        grpc_byte_buffer_reader r;
-        if (grpc_byte_buffer_reader_init(&r, c->payload)) {
-            grpc_slice raw = grpc_byte_buffer_reader_readall(&r);
-            grpc_byte_buffer_reader_destroy(&r);
-            c->req = protobuf_c_message_unpack(admin_req[m], lro_pb_allocator(),
-                                               GRPC_SLICE_LENGTH(raw), GRPC_SLICE_START_PTR(raw));
-            grpc_slice_unref(raw);
-        }
-        grpc_byte_buffer_destroy(c->payload);
-        c->payload = NULL;
-    }
+    srv_decode_request(c, admin_req[m]);
     if (c->req == NULL) {
         bad(c, "request missing or not decodable as %s", admin_req[m]->name);
         return;
     }
-    switch (m) {
-    case A_PUT:
-        do_put(c, c->req);
-        break;
-    case A_COMPLETE:
-        do_complete(c, c->req);
-        break;
-    case A_FAIL:
-        do_fail(c, c->req);
-        break;
-    case A_SET_METADATA:
-        do_set_metadata(c, c->req);
-        break;
-    case A_ADD_FAULT:
-        do_add_fault(c, c->req);
-        break;
-    case A_CLEAR_FAULTS:
-        lro_test_server_clear_faults(c->s);
-        answer_empty(c);
-        break;
-    case A_LIST_CALLS:
-        do_list_calls(c, c->req);
-        break;
-    default: /* A_CLEAR_CALLS */
-        lro_test_server_clear_records(c->s);
-        answer_empty(c);
-        break;
-    }
+    admin_do[m](c, c->req);
 }

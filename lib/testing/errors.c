@@ -40,20 +40,6 @@ static const char *reason_of(int code)
     }
 }
 
-/* Packs m into a fresh buffer held by `a` (value.data is lro_malloc'd). */
-static int pack_any(Google__Protobuf__Any *a, const char *type_url, const ProtobufCMessage *m)
-{
-    google__protobuf__any__init(a);
-    a->type_url = (char *)type_url;
-    size_t n = protobuf_c_message_get_packed_size(m);
-    a->value.data = lro_malloc(n + 1);
-    if (a->value.data == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    a->value.len = protobuf_c_message_pack(m, a->value.data);
-    return LRO_OK;
-}
-
 static int has_error_info(const Google__Rpc__Status *given)
 {
     for (size_t i = 0; given != NULL && i < given->n_details; i++) {
@@ -76,16 +62,8 @@ int srv_build_status(const srv_status_spec *sp, uint8_t **out, size_t *len)
     int rc = dets != NULL ? LRO_OK : LRO_ERR_NOMEM;
 
     if (rc == LRO_OK && !has_error_info(given)) {
-        Google__Rpc__ErrorInfo__MetadataEntry me = GOOGLE__RPC__ERROR_INFO__METADATA_ENTRY__INIT;
-        me.key = "method";
-        me.value = (char *)srv_method_short(sp->method);
-        Google__Rpc__ErrorInfo__MetadataEntry *mes[1] = {&me};
-        Google__Rpc__ErrorInfo ei = GOOGLE__RPC__ERROR_INFO__INIT;
-        ei.reason = (char *)(sp->reason != NULL ? sp->reason : reason_of(sp->code));
-        ei.domain = ERR_DOMAIN;
-        ei.n_metadata = 1;
-        ei.metadata = mes;
-        rc = pack_any(&own[nown], "type.googleapis.com/google.rpc.ErrorInfo", &ei.base);
+        rc = srv_pack_error_info(&own[nown], sp->reason != NULL ? sp->reason : reason_of(sp->code),
+                                 ERR_DOMAIN, "method", srv_method_short(sp->method));
         if (rc == LRO_OK) {
             dets[nd++] = &own[nown++];
         }
@@ -102,7 +80,7 @@ int srv_build_status(const srv_status_spec *sp, uint8_t **out, size_t *len)
         Google__Rpc__BadRequest br = GOOGLE__RPC__BAD_REQUEST__INIT;
         br.n_field_violations = 1;
         br.field_violations = fvs;
-        rc = pack_any(&own[nown], "type.googleapis.com/google.rpc.BadRequest", &br.base);
+        rc = srv_pack_any(&own[nown], "type.googleapis.com/google.rpc.BadRequest", &br.base);
         if (rc == LRO_OK) {
             dets[nd++] = &own[nown++];
         }
@@ -113,7 +91,7 @@ int srv_build_status(const srv_status_spec *sp, uint8_t **out, size_t *len)
         d.nanos = (int32_t)(sp->retry_delay_ms % 1000) * 1000000;
         Google__Rpc__RetryInfo ri = GOOGLE__RPC__RETRY_INFO__INIT;
         ri.retry_delay = &d;
-        rc = pack_any(&own[nown], "type.googleapis.com/google.rpc.RetryInfo", &ri.base);
+        rc = srv_pack_any(&own[nown], "type.googleapis.com/google.rpc.RetryInfo", &ri.base);
         if (rc == LRO_OK) {
             dets[nd++] = &own[nown++];
         }
@@ -124,13 +102,7 @@ int srv_build_status(const srv_status_spec *sp, uint8_t **out, size_t *len)
         st.message = (char *)(sp->message != NULL ? sp->message : "");
         st.n_details = nd;
         st.details = dets;
-        *len = google__rpc__status__get_packed_size(&st);
-        *out = lro_malloc(*len + 1);
-        if (*out == NULL) {
-            rc = LRO_ERR_NOMEM;
-        } else {
-            google__rpc__status__pack(&st, *out);
-        }
+        rc = srv_pack(&st.base, out, len);
     }
     for (size_t i = 0; i < nown; i++) {
         lro_free(own[i].value.data);

@@ -8,8 +8,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <grpc/byte_buffer_reader.h>
-
 #include "google/longrunning/operations.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "server_int.h"
@@ -44,28 +42,19 @@ static const char *req_name(const srv_call *c)
     }
 }
 
-static void answer_empty(srv_call *c)
-{
-    grpc_slice e = grpc_empty_slice();
-    srv_answer_slice(c, LRO_CODE_OK, "", &e, NULL, 0);
-}
-
 void handle_arrival(srv_call *c)
 {
-    if (c->payload != NULL) {
-        grpc_byte_buffer_reader r;
-        if (grpc_byte_buffer_reader_init(&r, c->payload)) {
-            grpc_slice raw = grpc_byte_buffer_reader_readall(&r);
-            grpc_byte_buffer_reader_destroy(&r);
-            c->req = protobuf_c_message_unpack(req_desc[c->method], lro_pb_allocator(),
-                                               GRPC_SLICE_LENGTH(raw), GRPC_SLICE_START_PTR(raw));
-            grpc_slice_unref(raw);
-        }
-        grpc_byte_buffer_destroy(c->payload);
-        c->payload = NULL;
-    }
+    srv_decode_request(c, req_desc[c->method]);
     const char *name = req_name(c);
+    /* Credentials first (auth.c; nothing configured: only the client
+     * certificate's subject is noted). The identity goes into the record. */
+    char why[300] = "";
+    int authed = srv_auth_check(c, why, sizeof why);
     records_add(c, name);
+    if (!authed) {
+        srv_answer_error(c, LRO_CODE_UNAUTHENTICATED, why);
+        return;
+    }
     if (c->req == NULL) {
         srv_answer_error(c, LRO_CODE_INVALID_ARGUMENT, "request message missing or not decodable");
         return;
@@ -119,7 +108,7 @@ static void do_delete(srv_call *c, const char *name)
     if (rc != LRO_OK) {
         not_found(c);
     } else {
-        answer_empty(c);
+        srv_answer_empty(c);
     }
 }
 
@@ -144,7 +133,7 @@ static void do_cancel(srv_call *c, const char *name)
     } else if (rc == LRO_ERR_NOMEM) {
         srv_answer_error(c, LRO_CODE_RESOURCE_EXHAUSTED, "out of memory");
     } else {
-        answer_empty(c);
+        srv_answer_empty(c);
     }
 }
 
@@ -256,26 +245,6 @@ static int list_match(const op_entry *e, const char *prefix, size_t plen, int mo
     return strncmp(e->name, prefix, plen) == 0 && (mode == F_ANY || (mode == F_DONE) == e->done);
 }
 
-static uint8_t *put_varint(uint8_t *w, size_t v)
-{
-    while (v >= 0x80) {
-        *w++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *w++ = (uint8_t)v;
-    return w;
-}
-
-static size_t varint_len(size_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
 static void do_list(srv_call *c)
 {
     lro_test_server *s = c->s;
@@ -344,7 +313,7 @@ static void do_list(srv_call *c)
     for (; i < st->n && nh < page; i++) {
         if (list_match(st->vec[i], prefix, plen, mode)) {
             hits[nh++] = st->vec[i];
-            total += 1 + varint_len(st->vec[i]->len) + st->vec[i]->len;
+            total += 1 + srv_varint_len(st->vec[i]->len) + st->vec[i]->len;
         }
     }
     char *token = NULL;
@@ -356,31 +325,31 @@ static void do_list(srv_call *c)
     }
     size_t tlen = token != NULL ? strlen(token) : 0;
     if (token != NULL) {
-        total += 1 + varint_len(tlen) + tlen;
+        total += 1 + srv_varint_len(tlen) + tlen;
     }
     for (size_t k = 0; un != NULL && k < un->n; k++) {
         size_t l = strlen(un->locations[k]);
-        total += 1 + varint_len(l) + l;
+        total += 1 + srv_varint_len(l) + l;
     }
     grpc_slice out = grpc_slice_malloc(total);
     uint8_t *w = GRPC_SLICE_START_PTR(out);
     for (size_t k = 0; k < nh; k++) {
         *w++ = 0x0a; /* ListOperationsResponse.operations = 1 */
-        w = put_varint(w, hits[k]->len);
+        w = srv_put_varint(w, hits[k]->len);
         memcpy(w, hits[k]->bytes, hits[k]->len);
         w += hits[k]->len;
     }
     for (size_t k = 0; un != NULL && k < un->n; k++) {
         size_t l = strlen(un->locations[k]);
         *w++ = 0x1a; /* unreachable = 3 */
-        w = put_varint(w, l);
+        w = srv_put_varint(w, l);
         memcpy(w, un->locations[k], l);
         w += l;
     }
     pthread_mutex_unlock(&s->mu);
     if (token != NULL) {
         *w++ = 0x12; /* next_page_token = 2 */
-        w = put_varint(w, tlen);
+        w = srv_put_varint(w, tlen);
         memcpy(w, token, tlen);
     }
     lro_free(token);

@@ -12,24 +12,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "google/longrunning/operations.pb-c.h"
-#include "google/protobuf/struct.pb-c.h"
-#include "google/rpc/error_details.pb-c.h"
-#include "google/rpc/status.pb-c.h"
+#include "google/protobuf/any.pb-c.h"
 #include "server_int.h"
-
-#define STRUCT_URL "type.googleapis.com/google.protobuf.Struct"
-
-static int pack(const ProtobufCMessage *m, uint8_t **out, size_t *len)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    *out = lro_malloc(n + 1);
-    if (*out == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    *len = protobuf_c_message_pack(m, *out);
-    return LRO_OK;
-}
 
 static void arm(lro_test_server *s, op_entry *e, int64_t when)
 {
@@ -56,93 +40,37 @@ void lifecycle_adopt(lro_test_server *s, op_entry *e)
 /* Metadata: Struct {"progress": pct}. */
 static void set_progress(op_entry *e, double pct)
 {
-    Google__Protobuf__Value v = GOOGLE__PROTOBUF__VALUE__INIT;
-    v.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
-    v.number_value = pct;
-    Google__Protobuf__Struct__FieldsEntry fe = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT;
-    fe.key = "progress";
-    fe.value = &v;
-    Google__Protobuf__Struct__FieldsEntry *fes[1] = {&fe};
-    Google__Protobuf__Struct st = GOOGLE__PROTOBUF__STRUCT__INIT;
-    st.n_fields = 1;
-    st.fields = fes;
-    uint8_t *b;
-    size_t n;
-    if (pack(&st.base, &b, &n) == LRO_OK) {
-        (void)store_set_metadata(e, STRUCT_URL, b, n); /* no memory: no tick */
-        lro_free(b);
+    const srv_field progress = {"progress", NULL, pct};
+    Google__Protobuf__Any a;
+    if (srv_pack_struct(&a, &progress, 1) == LRO_OK) {
+        /* No memory: no tick. */
+        (void)store_set_metadata(e, a.type_url, a.value.data, a.value.len);
     }
+    lro_free(a.value.data);
 }
 
-/* The serialized Operation carrying only the outcome. */
+/* The serialized Operation carrying only the outcome: an error with an
+ * ErrorInfo naming the operation, or the response Struct {"result": "ok",
+ * "name": name}. */
 static int outcome(const op_entry *e, uint8_t **out, size_t *len)
 {
+    Google__Protobuf__Any a, *dets[1] = {&a};
+    int rc;
     if (e->lc_fail_code != 0) {
         char msg[LRO_MAX_NAME_LEN + 64];
         snprintf(msg, sizeof msg, "simulated failure of %s", e->name);
-        Google__Rpc__ErrorInfo__MetadataEntry me = GOOGLE__RPC__ERROR_INFO__METADATA_ENTRY__INIT;
-        me.key = "operation";
-        me.value = e->name;
-        Google__Rpc__ErrorInfo__MetadataEntry *mes[1] = {&me};
-        Google__Rpc__ErrorInfo ei = GOOGLE__RPC__ERROR_INFO__INIT;
-        ei.reason = "SIMULATED_FAILURE";
-        ei.domain = "lro-c.testing";
-        ei.n_metadata = 1;
-        ei.metadata = mes;
-        uint8_t *eib;
-        size_t eil;
-        if (pack(&ei.base, &eib, &eil) != LRO_OK) {
-            return LRO_ERR_NOMEM;
+        rc = srv_pack_error_info(&a, "SIMULATED_FAILURE", "lro-c.testing", "operation", e->name);
+        if (rc == LRO_OK) {
+            rc = build_error_op(e->lc_fail_code, msg, dets, 1, out, len);
         }
-        Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-        any.type_url = "type.googleapis.com/google.rpc.ErrorInfo";
-        any.value.data = eib;
-        any.value.len = eil;
-        Google__Protobuf__Any *dets[1] = {&any};
-        Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
-        st.n_details = 1;
-        st.details = dets;
-        uint8_t *sb;
-        size_t sl;
-        int rc = pack(&st.base, &sb, &sl);
-        lro_free(eib);
-        if (rc != LRO_OK) {
-            return rc;
+    } else {
+        const srv_field f[2] = {{"result", "ok", 0}, {"name", e->name, 0}};
+        rc = srv_pack_struct(&a, f, 2);
+        if (rc == LRO_OK) {
+            rc = build_response_result(a.type_url, a.value.data, a.value.len, out, len);
         }
-        rc = build_error_result(e->lc_fail_code, msg, sb, sl, out, len);
-        lro_free(sb);
-        return rc;
     }
-    Google__Protobuf__Value v1 = GOOGLE__PROTOBUF__VALUE__INIT, v2 = GOOGLE__PROTOBUF__VALUE__INIT;
-    v1.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
-    v1.string_value = "ok";
-    v2.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
-    v2.string_value = e->name;
-    Google__Protobuf__Struct__FieldsEntry f1 = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT,
-                                          f2 = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT;
-    f1.key = "result";
-    f1.value = &v1;
-    f2.key = "name";
-    f2.value = &v2;
-    Google__Protobuf__Struct__FieldsEntry *fes[2] = {&f1, &f2};
-    Google__Protobuf__Struct st = GOOGLE__PROTOBUF__STRUCT__INIT;
-    st.n_fields = 2;
-    st.fields = fes;
-    uint8_t *rb;
-    size_t rl;
-    if (pack(&st.base, &rb, &rl) != LRO_OK) {
-        return LRO_ERR_NOMEM;
-    }
-    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-    any.type_url = STRUCT_URL;
-    any.value.data = rb;
-    any.value.len = rl;
-    Google__Longrunning__Operation op = GOOGLE__LONGRUNNING__OPERATION__INIT;
-    op.done = 1;
-    op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE;
-    op.response = &any;
-    int rc = pack(&op.base, out, len);
-    lro_free(rb);
+    lro_free(a.value.data);
     return rc;
 }
 

@@ -28,6 +28,7 @@ static void record_free(lro_test_record *rec)
     lro_free(rec->name);
     lro_free(rec->filter);
     lro_free(rec->page_token);
+    lro_free(rec->identity);
     for (size_t i = 0; i < rec->n_headers; i++) {
         lro_free(rec->headers[i].key);
         lro_free(rec->headers[i].value);
@@ -117,7 +118,9 @@ static lro_test_record *make_record(srv_call *c, const char *name)
     }
     rec->filter = dup_or_empty(filter);
     rec->page_token = dup_or_empty(token);
-    int ok = rec->name != NULL && rec->filter != NULL && rec->page_token != NULL;
+    rec->identity = dup_or_empty(c->identity);
+    int ok = rec->name != NULL && rec->filter != NULL && rec->page_token != NULL &&
+             rec->identity != NULL;
     if (ok && c->md.count > 0) {
         rec->headers = lro_calloc(c->md.count, sizeof *rec->headers);
         ok = rec->headers != NULL;
@@ -269,13 +272,7 @@ uint64_t lro_test_server_call_count(lro_test_server *s, unsigned methods, const 
 
 size_t lro_test_server_record_count(lro_test_server *s)
 {
-    if (s == NULL) {
-        return 0;
-    }
-    pthread_mutex_lock(&s->rec_mu);
-    size_t n = s->rec.n;
-    pthread_mutex_unlock(&s->rec_mu);
-    return n;
+    return s != NULL ? srv_locked_count(&s->rec_mu, &s->rec.n) : 0;
 }
 
 static lro_test_record *record_copy(const lro_test_record *a)
@@ -288,9 +285,11 @@ static lro_test_record *record_copy(const lro_test_record *a)
     b->name = lro_strdup(a->name);
     b->filter = lro_strdup(a->filter);
     b->page_token = lro_strdup(a->page_token);
+    b->identity = lro_strdup(a->identity ? a->identity : "");
     b->n_headers = 0;
     b->headers = a->n_headers ? lro_calloc(a->n_headers, sizeof *b->headers) : NULL;
-    int ok = b->name && b->filter && b->page_token && (a->n_headers == 0 || b->headers);
+    int ok = b->name && b->filter && b->page_token && b->identity &&
+             (a->n_headers == 0 || b->headers);
     for (size_t i = 0; ok && i < a->n_headers; i++) {
         srv_header *h = &b->headers[i];
         b->n_headers++;
@@ -413,4 +412,9 @@ const char *lro_test_record_header_n(const lro_test_record *r, const char *key, 
 int lro_test_record_code(const lro_test_record *r)
 {
     return r != NULL ? r->code : -1;
+}
+
+const char *lro_test_record_identity(const lro_test_record *r)
+{
+    return r != NULL && r->identity != NULL ? r->identity : "";
 }

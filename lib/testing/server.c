@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <grpc/byte_buffer_reader.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/time.h>
 
@@ -53,6 +54,7 @@ void srv_call_free(srv_call *c)
         grpc_slice_unref(c->trailer.value);
     }
     grpc_metadata_array_destroy(&c->md);
+    lro_free(c->identity);
     if (c->method == M_UNKNOWN) {
         grpc_call_details_destroy(&c->details);
     }
@@ -119,16 +121,6 @@ static void answer_bb(srv_call *c, int code, const char *msg, grpc_byte_buffer *
     }
 }
 
-static size_t varint_size(size_t v)
-{
-    size_t n = 1;
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
 /* BIG fault: appends an unknown length-delimited field (number 1000) of
  * zeros so the message reaches `want` bytes. Parsers skip unknown fields,
  * so the answer stays a valid message of the expected type. */
@@ -140,21 +132,16 @@ static grpc_slice pad_body(grpc_slice body, size_t want)
     }
     size_t room = want - n - 2; /* field 1000, wire type 2: 0xc2 0x3e */
     size_t p = room - 1;
-    while (p > 0 && varint_size(p) + p > room) {
+    while (p > 0 && srv_varint_len(p) + p > room) {
         p--;
     }
-    grpc_slice out = grpc_slice_malloc(n + 2 + varint_size(p) + p);
+    grpc_slice out = grpc_slice_malloc(n + 2 + srv_varint_len(p) + p);
     uint8_t *w = GRPC_SLICE_START_PTR(out);
     memcpy(w, GRPC_SLICE_START_PTR(body), n);
     w += n;
     *w++ = 0xc2;
     *w++ = 0x3e;
-    for (size_t v = p;; v >>= 7) {
-        *w++ = (uint8_t)(v >= 0x80 ? (v & 0x7f) | 0x80 : v);
-        if (v < 0x80) {
-            break;
-        }
-    }
+    w = srv_put_varint(w, p);
     memset(w, 0, p);
     grpc_slice_unref(body);
     return out;
@@ -185,6 +172,29 @@ void srv_answer(srv_call *c, int code, const char *msg, const uint8_t *body, siz
     srv_answer_slice(c, code, msg, &sl, trailer_bin, trailer_len);
 }
 
+void srv_answer_empty(srv_call *c)
+{
+    grpc_slice e = grpc_empty_slice();
+    srv_answer_slice(c, LRO_CODE_OK, "", &e, NULL, 0);
+}
+
+void srv_decode_request(srv_call *c, const ProtobufCMessageDescriptor *d)
+{
+    if (c->payload == NULL) {
+        return;
+    }
+    grpc_byte_buffer_reader r;
+    if (grpc_byte_buffer_reader_init(&r, c->payload)) {
+        grpc_slice raw = grpc_byte_buffer_reader_readall(&r);
+        grpc_byte_buffer_reader_destroy(&r);
+        c->req = protobuf_c_message_unpack(d, lro_pb_allocator(), GRPC_SLICE_LENGTH(raw),
+                                           GRPC_SLICE_START_PTR(raw));
+        grpc_slice_unref(raw);
+    }
+    grpc_byte_buffer_destroy(c->payload);
+    c->payload = NULL;
+}
+
 static void request_one(srv_thread *t, int method)
 {
     lro_test_server *s = t->s;
@@ -205,8 +215,8 @@ static void request_one(srv_thread *t, int method)
         rc = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, t->cq, t->cq, c);
     } else {
         void *rm = method >= M_ADMIN_BASE ? s->admin_rm[method - M_ADMIN_BASE] : s->rm[method];
-        rc = grpc_server_request_registered_call(s->server, rm, &c->call, &c->deadline,
-                                                 &c->md, &c->payload, t->cq, t->cq, c);
+        rc = grpc_server_request_registered_call(s->server, rm, &c->call, &c->deadline, &c->md,
+                                                 &c->payload, t->cq, t->cq, c);
     }
     if (rc != GRPC_CALL_OK) {
         srv_call_free(c);
@@ -308,6 +318,7 @@ static void free_server(lro_test_server *s)
 {
     store_free(s);
     faults_free(s);
+    srv_auth_free(s);
     srv_unreachable_free(s);
     records_free(&s->rec);
     lro_heap_free(&s->heap);
@@ -330,8 +341,8 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
     static const uint32_t sizes[] = {offsetof(lro_test_server_options, tls_cert_chain_pem),
                                      offsetof(lro_test_server_options, max_concurrent_streams),
                                      sizeof(lro_test_server_options)};
-    if (out == NULL || lro_versioned_copy(&def, sizeof def, o, sizes, 3,
-                                          "lro_test_server_options") != LRO_OK) {
+    if (out == NULL ||
+        lro_versioned_copy(&def, sizeof def, o, sizes, 3, "lro_test_server_options") != LRO_OK) {
         return LRO_ERR_INVALID_ARG;
     }
     const char *listen = def.listen != NULL ? def.listen : "127.0.0.1:0";
@@ -339,6 +350,7 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
     if (def.threads < 0 || def.threads > 64 || strlen(listen) > 256 ||
         (is_unix && listen[5] == '\0') || (!is_unix && strrchr(listen, ':') == NULL) ||
         ((def.tls_cert_chain_pem == NULL) != (def.tls_private_key_pem == NULL)) ||
+        (def.tls_client_ca_pem != NULL && def.tls_cert_chain_pem == NULL) ||
         def.max_concurrent_streams < 0 || def.max_connection_age_ms < 0 ||
         def.max_connection_age_grace_ms < 0 || def.max_connection_age_ms > INT32_MAX ||
         def.max_connection_age_grace_ms > INT32_MAX) {
@@ -411,8 +423,13 @@ int lro_test_server_start(const lro_test_server_options *o, lro_test_server **ou
     if (def.tls_cert_chain_pem != NULL && def.tls_private_key_pem != NULL) {
         /* grpc copies the PEM text. */
         grpc_ssl_pem_key_cert_pair pair = {def.tls_private_key_pem, def.tls_cert_chain_pem};
-        creds = grpc_ssl_server_credentials_create_ex(
-            NULL, &pair, 1, GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE, NULL);
+        /* With a client CA: mutual TLS, a verified client certificate is
+         * required (auth.c records its subject). */
+        grpc_ssl_client_certificate_request_type req =
+            def.tls_client_ca_pem != NULL
+                ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE;
+        creds = grpc_ssl_server_credentials_create_ex(def.tls_client_ca_pem, &pair, 1, req, NULL);
     } else {
         creds = grpc_insecure_server_credentials_create();
     }

@@ -12,6 +12,7 @@
  *   admin.c      lro.testing.v1.OperationsAdmin, the control API over gRPC
  *   errors.c     the google.rpc.Status trailer of every error answer
  *   lifecycle.c  operations that progress and finish by themselves
+ *   pack.c       encoding: messages into buffers and Anys, ErrorInfo, varints
  *
  * Locking: s->mu guards the store, waiters, held calls and the timer heap.
  * s->rec_mu (records, counters) and s->fault_mu (faults) are leaf locks:
@@ -76,6 +77,7 @@ typedef struct srv_call {
     op_entry *wentry; /* the operation waited for, or NULL */
     struct srv_call *wprev, *wnext;
     size_t pad_to; /* BIG fault: pad an OK answer to this many bytes */
+    char *identity; /* verified identity (auth.c), or NULL */
 } srv_call;
 
 /* A delayed lro_test_server_complete/fail. */
@@ -147,6 +149,7 @@ struct lro_test_record {
     int code;
     size_t n_headers;
     srv_header *headers;
+    char *identity; /* "" when none */
 };
 
 typedef struct srv_counter {
@@ -206,6 +209,7 @@ struct lro_test_server {
     pthread_mutex_t active_mu; /* leaf */
     pthread_cond_t active_cond;
     long active; /* arrived calls not freed yet */
+    struct srv_auth *auth; /* credential checks (auth.c), NULL = none */
 };
 
 /* unreachable.c: per-parent "unreachable locations" for ListOperations. */
@@ -230,6 +234,11 @@ LRO_HIDDEN void srv_answer(srv_call *c, int code, const char *msg, const uint8_t
 /* As srv_answer for a body already in a slice (ownership moves in). */
 LRO_HIDDEN void srv_answer_slice(srv_call *c, int code, const char *msg, grpc_slice *body,
                                  const uint8_t *trailer_bin, size_t trailer_len);
+/* Answers OK with an empty message (google.protobuf.Empty). */
+LRO_HIDDEN void srv_answer_empty(srv_call *c);
+/* Decodes the arrived payload as a `d` into c->req (left NULL when missing
+ * or not decodable) and releases the payload. */
+LRO_HIDDEN void srv_decode_request(srv_call *c, const ProtobufCMessageDescriptor *d);
 /* Drops a call without answering (after a disconnect, or at stop). */
 LRO_HIDDEN void srv_drop(srv_call *c);
 LRO_HIDDEN void srv_call_free(srv_call *c);
@@ -242,6 +251,7 @@ LRO_HIDDEN void srv_answer_error(srv_call *c, int code, const char *msg);
 LRO_HIDDEN void srv_answer_error_ex(srv_call *c, int code, const char *msg, const char *reason,
                                     const char *bad_field);
 struct Google__Rpc__Status;
+struct Google__Protobuf__Any;
 typedef struct srv_status_spec {
     int code;
     const char *message;
@@ -291,6 +301,14 @@ LRO_HIDDEN void waiter_remove(srv_call *c);
  * `details_status`) into *out (lro_malloc'd). */
 LRO_HIDDEN int build_error_result(int code, const char *message, const uint8_t *details_status,
                                   size_t details_len, uint8_t **out, size_t *len);
+/* The same with the n details given as they are (borrowed). */
+LRO_HIDDEN int build_error_op(int code, const char *message,
+                              struct Google__Protobuf__Any *const *details, size_t n, uint8_t **out,
+                              size_t *len);
+/* The serialized Operation {done, response: Any {type_url, resp}} (type_url
+ * NULL: done with no result) into *out (lro_malloc'd). */
+LRO_HIDDEN int build_response_result(const char *type_url, const uint8_t *resp, size_t resp_len,
+                                     uint8_t **out, size_t *len);
 
 /* handlers.c: a call arrived: decode, record, faults, then the method.
  * s->mu NOT held. */
@@ -305,6 +323,11 @@ LRO_HIDDEN void wait_timed_out(srv_call *c);
  * of (answered, dropped or held), 0 to go on with the real method. */
 LRO_HIDDEN int faults_apply(srv_call *c, const char *name);
 LRO_HIDDEN void faults_free(lro_test_server *s);
+
+/* auth.c: checks the call's credentials and sets c->identity. 1 accepted,
+ * 0 refused (the reason, without secrets, in why). */
+LRO_HIDDEN int srv_auth_check(srv_call *c, char *why, size_t ycap);
+LRO_HIDDEN void srv_auth_free(lro_test_server *s);
 
 /* records.c */
 LRO_HIDDEN void records_init(srv_records *r, int64_t limit);
@@ -330,8 +353,36 @@ LRO_HIDDEN int disconnect_call(srv_call *c);
 LRO_HIDDEN void admin_register(lro_test_server *s);
 LRO_HIDDEN void admin_arrival(srv_call *c);
 
+/* pack.c: encoding (no lock needed). Buffers are lro_malloc'd. */
+/* m serialized into *out. LRO_OK or LRO_ERR_NOMEM. */
+LRO_HIDDEN int srv_pack(const ProtobufCMessage *m, uint8_t **out, size_t *len);
+/* m packed into *a (initialised here) with type_url (borrowed); the caller
+ * frees a->value.data, which is NULL on failure. */
+LRO_HIDDEN int srv_pack_any(struct Google__Protobuf__Any *a, const char *type_url,
+                            const ProtobufCMessage *m);
+/* srv_pack_any of a google.rpc.ErrorInfo {reason, domain, metadata {key: value}}. */
+LRO_HIDDEN int srv_pack_error_info(struct Google__Protobuf__Any *a, const char *reason,
+                                   const char *domain, const char *key, const char *value);
+/* One field of a google.protobuf.Struct: the string str, or when str is NULL
+ * the number num. */
+typedef struct srv_field {
+    const char *key;
+    const char *str;
+    double num;
+} srv_field;
+#define SRV_STRUCT_MAX 4
+/* srv_pack_any of a google.protobuf.Struct with the n (<= SRV_STRUCT_MAX)
+ * fields f, in that order. */
+LRO_HIDDEN int srv_pack_struct(struct Google__Protobuf__Any *a, const srv_field *f, size_t n);
+/* Base-128 varints for hand-written wire data: the encoded size of v, and
+ * v written at w (returns the byte after it). */
+LRO_HIDDEN size_t srv_varint_len(size_t v);
+LRO_HIDDEN uint8_t *srv_put_varint(uint8_t *w, size_t v);
+
 /* Small helpers shared by the files (store.c). */
 LRO_HIDDEN uint64_t srv_hash(const void *p, size_t n, uint64_t h);
 #define SRV_FNV_SEED 1469598103934665603ull
+/* *n read under mu: the public counts (lro_test_server_count, _record_count). */
+LRO_HIDDEN size_t srv_locked_count(pthread_mutex_t *mu, const size_t *n);
 
 #endif /* LRO_SERVER_INT_H */

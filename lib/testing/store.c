@@ -13,9 +13,7 @@
 #include <string.h>
 
 #include "google/longrunning/operations.pb-c.h"
-#include "google/protobuf/struct.pb-c.h"
 #include "google/protobuf/wrappers.pb-c.h"
-#include "google/rpc/error_details.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 #include "server_int.h"
 
@@ -30,6 +28,14 @@ uint64_t srv_hash(const void *p, size_t n, uint64_t h)
         h *= 1099511628211ull;
     }
     return h;
+}
+
+size_t srv_locked_count(pthread_mutex_t *mu, const size_t *n)
+{
+    pthread_mutex_lock(mu);
+    size_t v = *n;
+    pthread_mutex_unlock(mu);
+    return v;
 }
 
 static size_t bucket_of(const srv_store *st, const char *name)
@@ -207,19 +213,6 @@ static int store_put_bytes(lro_test_server *s, const char *name, uint8_t *bytes,
     return LRO_OK;
 }
 
-static int pack_alloc(const ProtobufCMessage *m, uint8_t **out, size_t *len)
-{
-    size_t n = protobuf_c_message_get_packed_size(m);
-    uint8_t *b = lro_malloc(n > 0 ? n : 1);
-    if (b == NULL) {
-        return LRO_ERR_NOMEM;
-    }
-    protobuf_c_message_pack(m, b);
-    *out = b;
-    *len = n;
-    return LRO_OK;
-}
-
 static Op *op_unpack(const uint8_t *b, size_t n)
 {
     return (Op *)protobuf_c_message_unpack(&OP_DESC, lro_pb_allocator(), n, b);
@@ -257,7 +250,7 @@ int store_finish(lro_test_server *s, const char *name, const uint8_t *result_op,
         cur->done = 1;
         uint8_t *b;
         size_t n;
-        rc = pack_alloc(&cur->base, &b, &n);
+        rc = srv_pack(&cur->base, &b, &n);
         cur->result_case = c0;
         memcpy(&cur->error, &p0, sizeof p0);
         if (rc == LRO_OK) {
@@ -304,36 +297,39 @@ static void any_set(Google__Protobuf__Any *a, const char *type_url, const uint8_
     a->value.len = n;
 }
 
-int build_error_result(int code, const char *message, const uint8_t *details_status,
-                       size_t details_len, uint8_t **out, size_t *len)
+int build_error_op(int code, const char *message, Google__Protobuf__Any *const *details, size_t n,
+                   uint8_t **out, size_t *len)
 {
-    Google__Rpc__Status *det = NULL;
-    if (details_status != NULL) {
-        det = google__rpc__status__unpack(lro_pb_allocator(), details_len, details_status);
-        if (det == NULL) {
-            return LRO_ERR_INVALID_ARG;
-        }
-    }
     Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
     st.code = code;
     st.message = (char *)(message != NULL ? message : "");
-    if (det != NULL) {
-        st.n_details = det->n_details;
-        st.details = det->details;
-    }
+    st.n_details = n;
+    st.details = (Google__Protobuf__Any **)details;
     Op op = GOOGLE__LONGRUNNING__OPERATION__INIT;
     op.done = 1;
     op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_ERROR;
     op.error = &st;
-    int rc = pack_alloc(&op.base, out, len);
-    if (det != NULL) {
-        google__rpc__status__free_unpacked(det, lro_pb_allocator());
+    return srv_pack(&op.base, out, len);
+}
+
+int build_error_result(int code, const char *message, const uint8_t *details_status,
+                       size_t details_len, uint8_t **out, size_t *len)
+{
+    if (details_status == NULL) {
+        return build_error_op(code, message, NULL, 0, out, len);
     }
+    Google__Rpc__Status *det =
+        google__rpc__status__unpack(lro_pb_allocator(), details_len, details_status);
+    if (det == NULL) {
+        return LRO_ERR_INVALID_ARG;
+    }
+    int rc = build_error_op(code, message, det->details, det->n_details, out, len);
+    google__rpc__status__free_unpacked(det, lro_pb_allocator());
     return rc;
 }
 
-static int build_response_result(const char *type_url, const uint8_t *resp, size_t resp_len,
-                                 uint8_t **out, size_t *len)
+int build_response_result(const char *type_url, const uint8_t *resp, size_t resp_len, uint8_t **out,
+                          size_t *len)
 {
     Op op = GOOGLE__LONGRUNNING__OPERATION__INIT;
     Google__Protobuf__Any any;
@@ -343,7 +339,7 @@ static int build_response_result(const char *type_url, const uint8_t *resp, size
         op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE;
         op.response = &any;
     }
-    return pack_alloc(&op.base, out, len);
+    return srv_pack(&op.base, out, len);
 }
 
 /* ---- public API ---- */
@@ -380,7 +376,7 @@ static int put_op(lro_test_server *s, const Op *op)
 {
     uint8_t *b;
     size_t n;
-    int rc = pack_alloc(&op->base, &b, &n);
+    int rc = srv_pack(&op->base, &b, &n);
     if (rc != LRO_OK) {
         return rc;
     }
@@ -439,7 +435,7 @@ int store_set_metadata(op_entry *e, const char *meta_type_url, const uint8_t *me
     }
     uint8_t *b;
     size_t n;
-    int rc = pack_alloc(&op->base, &b, &n);
+    int rc = srv_pack(&op->base, &b, &n);
     op->metadata = old;
     if (rc == LRO_OK) {
         lro_free(e->bytes);
@@ -508,32 +504,9 @@ int lro_test_server_fail(lro_test_server *s, const char *name, int64_t delay_ms,
     return rc != LRO_OK ? rc : finish_later(s, name, delay_ms, b, n);
 }
 
-/* Struct {key: number} packed into *out. */
-static int pack_struct_number(const char *key, double v, const char *key2, const char *sv,
-                              uint8_t **out, size_t *len)
-{
-    Google__Protobuf__Value val = GOOGLE__PROTOBUF__VALUE__INIT,
-                            val2 = GOOGLE__PROTOBUF__VALUE__INIT;
-    val.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_NUMBER_VALUE;
-    val.number_value = v;
-    Google__Protobuf__Struct__FieldsEntry fe = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT,
-                                          fe2 = GOOGLE__PROTOBUF__STRUCT__FIELDS_ENTRY__INIT;
-    fe.key = (char *)key;
-    fe.value = &val;
-    Google__Protobuf__Struct__FieldsEntry *fields[2] = {&fe, &fe2};
-    Google__Protobuf__Struct st = GOOGLE__PROTOBUF__STRUCT__INIT;
-    st.n_fields = 1;
-    st.fields = fields;
-    if (key2 != NULL) {
-        val2.kind_case = GOOGLE__PROTOBUF__VALUE__KIND_STRING_VALUE;
-        val2.string_value = (char *)sv;
-        fe2.key = (char *)key2;
-        fe2.value = &val2;
-        st.n_fields = 2;
-    }
-    return pack_alloc(&st.base, out, len);
-}
-
+/* Seeded operation i of parent, by i % 4: done with a StringValue, failed
+ * (INVALID_ARGUMENT with an ErrorInfo), pending with a progress Struct as
+ * metadata, or done with a Struct. */
 static int seed_one(lro_test_server *s, const char *parent, int i)
 {
     char name[LRO_MAX_NAME_LEN + 32], text[64], idx[16];
@@ -541,68 +514,49 @@ static int seed_one(lro_test_server *s, const char *parent, int i)
     snprintf(idx, sizeof idx, "%d", i);
     Op op = GOOGLE__LONGRUNNING__OPERATION__INIT;
     op.name = name;
-    Google__Protobuf__Any any;
-    uint8_t *b = NULL;
-    size_t n = 0;
-    int rc = LRO_OK;
+    Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT, *dets[1] = {&any};
+    Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+    int rc;
     switch (i % 4) {
     case 0: {
         snprintf(text, sizeof text, "result-%d", i);
         Google__Protobuf__StringValue sv = GOOGLE__PROTOBUF__STRING_VALUE__INIT;
         sv.value = text;
-        rc = pack_alloc(&sv.base, &b, &n);
-        any_set(&any, "type.googleapis.com/google.protobuf.StringValue", b, n);
-        op.done = 1;
+        rc = srv_pack_any(&any, "type.googleapis.com/google.protobuf.StringValue", &sv.base);
         op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE;
         op.response = &any;
         break;
     }
-    case 1: {
-        Google__Rpc__ErrorInfo__MetadataEntry me = GOOGLE__RPC__ERROR_INFO__METADATA_ENTRY__INIT;
-        me.key = "index";
-        me.value = idx;
-        Google__Rpc__ErrorInfo__MetadataEntry *mes[1] = {&me};
-        Google__Rpc__ErrorInfo ei = GOOGLE__RPC__ERROR_INFO__INIT;
-        ei.reason = "SEEDED_FAILURE";
-        ei.domain = "lro-c.test";
-        ei.n_metadata = 1;
-        ei.metadata = mes;
-        rc = pack_alloc(&ei.base, &b, &n);
-        any_set(&any, "type.googleapis.com/google.rpc.ErrorInfo", b, n);
-        Google__Protobuf__Any *dets[1] = {&any};
-        Google__Rpc__Status st = GOOGLE__RPC__STATUS__INIT;
+    case 1:
+        rc = srv_pack_error_info(&any, "SEEDED_FAILURE", "lro-c.test", "index", idx);
         snprintf(text, sizeof text, "seeded failure %d", i);
         st.code = LRO_CODE_INVALID_ARGUMENT;
         st.message = text;
         st.n_details = 1;
         st.details = dets;
-        op.done = 1;
         op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_ERROR;
         op.error = &st;
-        if (rc == LRO_OK) {
-            rc = put_op(s, &op); /* st lives in this scope */
-        }
-        lro_free(b);
-        return rc;
-    }
-    case 2:
-        rc = pack_struct_number("progress", (double)(i % 100), NULL, NULL, &b, &n);
-        any_set(&any, "type.googleapis.com/google.protobuf.Struct", b, n);
+        break;
+    case 2: {
+        const srv_field progress = {"progress", NULL, (double)(i % 100)};
+        rc = srv_pack_struct(&any, &progress, 1);
         op.metadata = &any;
         break;
-    default:
+    }
+    default: {
         snprintf(text, sizeof text, "result-%d", i);
-        rc = pack_struct_number("index", (double)i, "result", text, &b, &n);
-        any_set(&any, "type.googleapis.com/google.protobuf.Struct", b, n);
-        op.done = 1;
+        const srv_field f[2] = {{"index", NULL, (double)i}, {"result", text, 0}};
+        rc = srv_pack_struct(&any, f, 2);
         op.result_case = GOOGLE__LONGRUNNING__OPERATION__RESULT_RESPONSE;
         op.response = &any;
         break;
     }
+    }
+    op.done = op.result_case != GOOGLE__LONGRUNNING__OPERATION__RESULT__NOT_SET;
     if (rc == LRO_OK) {
         rc = put_op(s, &op);
     }
-    lro_free(b);
+    lro_free(any.value.data);
     return rc;
 }
 
@@ -651,13 +605,7 @@ void lro_test_free(void *p)
 
 size_t lro_test_server_count(lro_test_server *s)
 {
-    if (s == NULL) {
-        return 0;
-    }
-    pthread_mutex_lock(&s->mu);
-    size_t n = s->store.n;
-    pthread_mutex_unlock(&s->mu);
-    return n;
+    return s != NULL ? srv_locked_count(&s->mu, &s->store.n) : 0;
 }
 
 void lro_test_server_clear(lro_test_server *s)

@@ -55,7 +55,7 @@ static void test_no_tail_padding(void)
     CHECK_EQ_INT(sizeof(lro_poll_policy), END_OF(lro_poll_policy, progress_interval_ms));
     CHECK_EQ_INT(sizeof(lro_header), END_OF(lro_header, value_len));
     CHECK_EQ_INT(sizeof(lro_test_server_options),
-                 END_OF(lro_test_server_options, max_connection_age_grace_ms));
+                 END_OF(lro_test_server_options, tls_client_ca_pem));
     CHECK_EQ_INT(sizeof(lro_test_fault), END_OF(lro_test_fault, reason));
     /* struct_size is the first member of every versioned struct. */
     CHECK_EQ_INT(offsetof(lro_retry_policy, struct_size), 0);
@@ -79,7 +79,7 @@ static void test_no_tail_padding(void)
         CHECK_EQ_INT(offsetof(lro_poll_policy, transient_budget_ms), 64); /* 0.1's size */
         CHECK_EQ_INT(offsetof(lro_poll_policy, method), 48);
         CHECK_EQ_INT(sizeof(lro_header), 24);
-        CHECK_EQ_INT(sizeof(lro_test_server_options), 80);
+        CHECK_EQ_INT(sizeof(lro_test_server_options), 88);
         CHECK_EQ_INT(offsetof(lro_test_server_options, max_concurrent_streams), 56);
         CHECK_EQ_INT(sizeof(lro_test_fault), 112);
         CHECK_EQ_INT(offsetof(lro_test_fault, name_suffix), 96);

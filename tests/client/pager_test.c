@@ -93,26 +93,29 @@ static void test_bad_token(void)
     CHECK_EQ_INT(lro_pager_create(cli, "", NULL, NULL, &p), LRO_ERR_BAD_NAME);
 }
 
-static void test_failed_page_then_retry(void)
+/* Steps a pager of page_size through its first page, then makes the next
+ * List fail `times` times with `code`: the step reports the status, and the
+ * steps after it go on, in order, to the end of the 50 operations. Returns
+ * the pager (the caller destroys it). */
+static lro_pager *fail_page_then_resume(int32_t page_size, int times, int code, const char *message)
 {
-    /* The second page fails once (non-retryable code): the pager keeps its
-     * place and the next step fetches the same page again. */
     lro_list_args la = LRO_LIST_ARGS_INIT;
-    la.page_size = 25;
+    la.page_size = page_size;
     lro_pager *p = NULL;
     CHECK_EQ_INT(lro_pager_create(cli, PARENT, &la, NULL, &p), LRO_OK);
     const lro_operation *op = NULL;
     int n = 0;
-    for (; n < 25; n++) {
+    for (; n < page_size; n++) {
         CHECK_EQ_INT(lro_pager_step(p, -1, &op), LRO_OK);
     }
     lro_test_fault fl = LRO_TEST_FAULT_INIT;
     fl.methods = LRO_TEST_LIST;
-    fl.code = LRO_CODE_PERMISSION_DENIED;
-    fl.message = "not now";
+    fl.times = times;
+    fl.code = code;
+    fl.message = message;
     CHECK_EQ_INT(lro_test_server_add_fault(srv, &fl), LRO_OK);
     CHECK_EQ_INT(lro_pager_step(p, -1, &op), LRO_ERR_RPC);
-    CHECK_EQ_INT(lro_status_code(lro_pager_status(p)), LRO_CODE_PERMISSION_DENIED);
+    CHECK_EQ_INT(lro_status_code(lro_pager_status(p)), code);
     int rc;
     while ((rc = lro_pager_step(p, -1, &op)) == LRO_OK) {
         CHECK_EQ_STR(lro_operation_name(op), op_name(n));
@@ -120,6 +123,37 @@ static void test_failed_page_then_retry(void)
     }
     CHECK_EQ_INT(rc, LRO_ERR_END);
     CHECK_EQ_INT(n, 50);
+    return p;
+}
+
+static void test_failed_page_then_retry(void)
+{
+    /* The second page fails once (non-retryable code): the pager keeps its
+     * place and the next step fetches the same page again. */
+    lro_pager_destroy(fail_page_then_resume(25, 1, LRO_CODE_PERMISSION_DENIED, "not now"));
+}
+
+/* The next page fails with UNAVAILABLE on every attempt the call's retry
+ * policy allows (a server briefly down): the pager reports it, keeps its
+ * place, and the next step resumes with that page; the pages it already
+ * returned are never asked for again (counted in the server's records). */
+static void test_transient_failure_resumes(void)
+{
+    lro_test_server_clear_records(srv);
+    /* 4: the default retry policy's attempts. */
+    lro_pager *p = fail_page_then_resume(20, 4, LRO_CODE_UNAVAILABLE, "down for a moment");
+    /* Page 1 once; page 2 four times failed + once answered; page 3 once. */
+    size_t first = 0, lists = 0;
+    for (size_t i = 0; i < lro_test_server_record_count(srv); i++) {
+        lro_test_record *r = lro_test_server_record(srv, i);
+        if (lro_test_record_method(r) == LRO_TEST_LIST) {
+            lists++;
+            first += lro_test_record_page_token(r)[0] == '\0';
+        }
+        lro_test_record_free(r);
+    }
+    CHECK_EQ_INT((int)first, 1);
+    CHECK_EQ_INT((int)lists, 1 + 5 + 1);
     lro_pager_destroy(p);
 }
 
@@ -172,6 +206,7 @@ int main(void)
     RUN(test_bad_token);
     RUN(test_failed_page_then_retry);
     RUN(test_unreachable);
+    RUN(test_transient_failure_resumes);
     lro_client_destroy(cli);
     lro_test_server_stop(srv);
     fprintf(stderr, "pager_test: all passed\n");

@@ -213,6 +213,58 @@ static void test_server_restart_mid_await(void)
     free(ctx);
 }
 
+/* The server recycles every connection each second (GOAWAY at a max
+ * connection age, 200 ms grace) while 1,000 awaits wait for operations that
+ * finish over 20 s: each await ends exactly once with its operation's real
+ * outcome, none with the UNAVAILABLE of a cut WaitOperation. */
+static void test_recycled_connections(void)
+{
+    const int under_vg = getenv("LRO_UNDER_VALGRIND") != NULL;
+    const int n = under_vg ? 100 : 1000;
+    const int64_t spread_ms = under_vg ? 8000 : 20000;
+    lro_test_server_options so = LRO_TEST_SERVER_OPTIONS_INIT;
+    so.listen = "127.0.0.1:0";
+    so.max_connection_age_ms = 1000;
+    so.max_connection_age_grace_ms = 200;
+    lro_test_server *s = NULL;
+    CHECK_EQ_INT(lro_test_server_start(&so, &s), LRO_OK);
+    lro_client *c = make_client(s);
+    done_log log = {0};
+    log.per_op = calloc((size_t)n, sizeof *log.per_op);
+    op_ctx *ctx = calloc((size_t)n, sizeof *ctx);
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ_INT(lro_test_server_put_pending(s, op_name(i), NULL, NULL, 0), LRO_OK);
+        int64_t at = 500 + (spread_ms - 500) * i / n;
+        if (i % 10 == 9) {
+            CHECK_EQ_INT(
+                lro_test_server_fail(s, op_name(i), at, LRO_CODE_ABORTED, "it broke", NULL, 0),
+                LRO_OK);
+        } else {
+            CHECK_EQ_INT(lro_test_server_complete(s, op_name(i), at, NULL, NULL, 0), LRO_OK);
+        }
+    }
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT; /* AUTO: held WaitOperations */
+    pp.total_timeout_ms = slow_ms(120000);
+    for (int i = 0; i < n; i++) {
+        ctx[i].log = &log;
+        ctx[i].index = i;
+        CHECK_EQ_INT(lro_await(c, op_name(i), &pp, NULL, NULL, await_done, &ctx[i], NULL, NULL),
+                     LRO_OK);
+    }
+    WAIT_UNTIL(atomic_load(&log.calls) == n);
+    CHECK_EQ_INT(atomic_load(&log.ok), n - n / 10); /* the rest failed as their operations did */
+    for (int i = 0; i < n; i++) {
+        CHECK_EQ_INT(atomic_load(&log.per_op[i]), 1);
+    }
+    uint64_t waits = lro_test_server_call_count(s, LRO_TEST_WAIT, NULL);
+    fprintf(stderr, "  %d awaits over %lld ms of recycling: %llu Waits\n", n, (long long)spread_ms,
+            (unsigned long long)waits);
+    lro_client_destroy(c);
+    lro_test_server_stop(s);
+    free(log.per_op);
+    free(ctx);
+}
+
 int main(void)
 {
     RUN(test_transient_then_success);
@@ -220,5 +272,6 @@ int main(void)
     RUN(test_permanent_error_ends_at_once);
     RUN(test_transient_budget);
     RUN(test_server_restart_mid_await);
+    RUN(test_recycled_connections);
     return 0;
 }

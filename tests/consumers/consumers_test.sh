@@ -48,7 +48,7 @@ tsoname="$(objdump -p "$lib/liblro_testing.so.1.0.0" | awk '$1 == "SONAME" {prin
 [ "$tsoname" = liblro_testing.so.1 ] || fail "liblro_testing SONAME is '$tsoname'"
 [ -z "$(nm -D --defined-only "$lib/liblro.so.1.0.0" | grep ' lro_test_' || true)" ] ||
   fail "liblro.so exports lro_test_ symbols"
-want_headers="client.h common.h events.h future.h json.h longrunning.h lro.h lro_pb.h testing.h"
+want_headers="client.h common.h credentials.h events.h future.h json.h longrunning.h lro.h lro_pb.h registry.h testing.h"
 have_headers="$(cd "$prefix/include/lro" && find . -maxdepth 1 -name '*.h' | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ')"
 [ "$have_headers" = "$want_headers " ] || fail "installed headers: $have_headers"
 # Every adapter header of the SOURCE tree (runfiles link into it) is
@@ -171,6 +171,17 @@ cc -std=c11 -Wall -Wextra -Werror "${san[@]}" -o "$tmp/testing_cc" "$src/consume
 needs_testing "$tmp/testing_cc" && needs_liblro "$tmp/testing_cc" ||
   fail "lro-testing build does not link liblro_testing.so.1 and liblro.so.1"
 LD_LIBRARY_PATH="$lib" "$tmp/testing_cc" || fail "lro-testing build: consumer_testing failed"
+# The ABI probe of tests/abi (struct tails, sizes, every struct_size accepted
+# or refused as documented) against the INSTALLED headers and libraries, as
+# C11 and as C99 -pedantic: what a binding author compiles against.
+cp "$top/tests/abi/probe.c" "$top/tests/common/check.h" "$src/"
+for std in c11 c99; do
+  cc -std=$std -pedantic -Wall -Wextra -Werror -D_GNU_SOURCE "${san[@]}" -o "$tmp/probe_$std" \
+    "$src/probe.c" -I"$src" $(pkg-config --cflags --libs lro-testing) ||
+    fail "the ABI probe does not build against the installed headers ($std)"
+  LD_LIBRARY_PATH="$lib" "$tmp/probe_$std" >"$tmp/probe_$std.log" 2>&1 ||
+    { cat "$tmp/probe_$std.log"; fail "the ABI probe failed against the installed library ($std)"; }
+done
 # liblro_testing.so finds its liblro.so beside it (RUNPATH \$ORIGIN): a
 # program with an rpath to the prefix only needs no LD_LIBRARY_PATH.
 cc -std=c11 "${san[@]}" -o "$tmp/testing_rpath" "$src/consumer_testing.c" \

@@ -27,6 +27,9 @@ all=(fuzz_operation fuzz_list fuzz_status_details fuzz_names fuzz_pagetoken fuzz
 if [ -f "$root/lib/src/json.c" ]; then
   all+=(fuzz_json)
 fi
+if [ -f "$root/lib/src/registry.c" ]; then
+  all+=(fuzz_registry)
+fi
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${all[@]}")
 
@@ -58,7 +61,7 @@ status=0
 for t in "${targets[@]}"; do
   bin="$work/$t"
   $CC $cflags -fsanitize=fuzzer -Wall -Wextra -Werror "$here/$t.c" "${objs[@]}" \
-    -lgrpc -lgpr -lprotobuf-c -lpthread -o "$bin"
+    -lgrpc -lgpr -lprotobuf-c -lcrypto -lpthread -o "$bin"
   mkdir -p "$work/corpus/$t"
   seeds="$here/corpus/$t"
   log="$work/$t.log"

@@ -1,7 +1,9 @@
 """Independent check of lro-c's JSON writer against protobuf's python
 json_format (Debian python3-protobuf), run by json_check.sh.
 
-usage: json_check.py DESCRIPTOR_SET JSON_DUMP WORKDIR
+usage: json_check.py DESCRIPTOR_SET JSON_DUMP WORKDIR [DUMP_ARGS...]
+(tests/registry runs it with registry_dump, which decodes through the
+run-time type registry instead of the compiled descriptors.)
 
 Python builds the messages (fixed cases plus seeded random ones) from the
 FileDescriptorSet protoc made of proto/ and the well-known types, serializes
@@ -22,6 +24,7 @@ import sys
 from google.protobuf import descriptor_pb2, descriptor_pool, json_format, message_factory
 
 set_path, dump_bin, work = sys.argv[1:4]
+dump_args = sys.argv[4:]
 
 fds = descriptor_pb2.FileDescriptorSet()
 with open(set_path, "rb") as f:
@@ -141,6 +144,13 @@ wr = WaitOperationRequest(name="n")
 wr.timeout.seconds = 30
 case("wait request", wr)
 case("operation info", OperationInfo(response_type="a.B", metadata_type="a.C"))
+for req in ("GetOperationRequest", "CancelOperationRequest", "DeleteOperationRequest"):
+    case("request " + req, cls("google.longrunning." + req)(name="operations/x y"))
+# Nested types on their own (they also appear inside the details above).
+case("QuotaFailure.Violation", qf.violations[0])
+case("BadRequest.FieldViolation", br.field_violations[0])
+case("PreconditionFailure.Violation", pf.violations[0])
+case("Help.Link", hp.links[0])
 case("escapes", Operation(name="q\"b\\s/\n\t\r\b\f\x01\x1f\x7f caf\u00e9 \u20ac \U0001F600 \u2028"))
 
 # wrappers, in an Any and as fields of nothing else (top level)
@@ -193,6 +203,9 @@ case("Any(Any(Int64Value))", o)
 o = Operation()
 o.metadata.CopyFrom(pack(pack(pack(st))))
 case("Any(Any(Any(Struct)))", o)
+case("Any alone", pack(W["Int64Value"](value=7)))
+case("Any alone (message)", pack(ei))
+case("Any alone (empty)", Any())
 
 # ---- random cases ----------------------------------------------------------
 rnd = random.Random(20261128)
@@ -282,6 +295,24 @@ for i in range(150):
                   nanos=rnd.choice([0, rnd.randint(0, 999999999), rnd.randint(0, 999) * 10 ** 6]))
     case("random timestamp %d" % i, t)
 
+# In registry mode (tests/registry) every message type of the set must be a
+# case of its own (map entries aside: they are checked inside their maps).
+if dump_args:
+    declared = set()
+
+    def walk(prefix, msgs):
+        for d in msgs:
+            if not d.options.map_entry:
+                declared.add(prefix + d.name)
+            walk(prefix + d.name + ".", d.nested_type)
+    for fd in fds.file:
+        walk(fd.package + ".", fd.message_type)
+    missing = declared - {m.DESCRIPTOR.full_name for _, m in cases}
+    if missing:
+        print("FAIL: message types without a case: %s" % ", ".join(sorted(missing)))
+        sys.exit(1)
+    print("json_check: all %d message types of the set have cases" % len(declared))
+
 # ---- run json_dump ---------------------------------------------------------
 os.makedirs(work, exist_ok=True)
 manifest = []
@@ -290,7 +321,7 @@ for i, (label, m) in enumerate(cases):
     with open(p, "wb") as f:
         f.write(m.SerializeToString())
     manifest.append("%s %s\n" % (m.DESCRIPTOR.full_name, p))
-subprocess.run([dump_bin], input="".join(manifest).encode(), check=True)
+subprocess.run([dump_bin] + dump_args, input="".join(manifest).encode(), check=True)
 
 
 def same(a, b, path="$"):

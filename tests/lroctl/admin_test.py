@@ -11,6 +11,8 @@ import os
 import subprocess
 import unittest
 
+import serve
+
 LROCTL = os.environ.get("LROCTL")
 PARENT = "projects/golden/locations/here/operations"
 ERRINFO = "type.googleapis.com/google.rpc.ErrorInfo"
@@ -31,19 +33,8 @@ def n(s):
     return PARENT + "/" + s
 
 
-class Server:
-    def __init__(self, *flags):
-        self.p = subprocess.Popen([LROCTL, "serve", "--seed", "0", *steady_flags(), *flags],
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.target = self.p.stdout.readline().strip()
-        assert self.target.startswith("127.0.0.1:"), self.target
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait(timeout=20)
-        self.p.stdout.close()
-        self.p.stderr.close()
-        return self.p.returncode
+def Server(*flags):
+    return serve.Server("--seed", "0", *steady_flags(), *flags)
 
 
 def run(target, *args):

@@ -11,6 +11,8 @@ import subprocess
 import sys
 import unittest
 
+import serve
+
 LROCTL = os.environ.get("LROCTL")
 PARENT = "projects/demo/locations/global/operations"
 
@@ -19,22 +21,11 @@ def op(i):
     return "%s/op-%05d" % (PARENT, i)
 
 
-class Server:
+def Server(seed=20, args=("--complete-after", "0")):
     # The golden tests below need operations that stay as seeded:
     # --complete-after 0 turns the lifecycle off. LiveServeTest runs the
     # defaults.
-    def __init__(self, seed=20, args=("--complete-after", "0")):
-        self.p = subprocess.Popen([LROCTL, "serve", "--seed", str(seed)] + list(args),
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        self.target = self.p.stdout.readline().strip()
-        assert self.target.startswith("127.0.0.1:"), self.target
-
-    def stop(self):
-        self.p.terminate()
-        self.p.wait(timeout=20)
-        self.p.stdout.close()
-        self.p.stderr.close()
-        return self.p.returncode
+    return serve.Server("--seed", str(seed), *args)
 
 
 class LroctlTest(unittest.TestCase):
@@ -214,25 +205,10 @@ class LroctlTest(unittest.TestCase):
     def test_wait_live_progress_on_terminal(self):
         # stderr on a pseudo-terminal: lroctl redraws elapsed time, polls and
         # the progress figure; stdout (a pipe) still gets only the result.
-        import pty
-        master, slave = pty.openpty()
-        p = subprocess.Popen([LROCTL, "--target", self.srv.target, "--plaintext", "wait",
-                              op(14), "--timeout", "3s", "--poll-only", "--poll-interval",
-                              "100ms"], stdout=subprocess.PIPE, stderr=slave, text=True)
-        os.close(slave)
-        out, _ = p.communicate(timeout=60)
-        chunks = []
-        while True:
-            try:
-                data = os.read(master, 65536)
-            except OSError:
-                break
-            if not data:
-                break
-            chunks.append(data)
-        os.close(master)
-        tty = b"".join(chunks).decode()
-        self.assertEqual(p.returncode, 5)
+        code, out, tty = run_tty([LROCTL, "--target", self.srv.target, "--plaintext", "wait",
+                                  op(14), "--timeout", "3s", "--poll-only", "--poll-interval",
+                                  "100ms"])
+        self.assertEqual(code, 5)
         self.assertIn("waiting ", tty)
         self.assertIn("polls ", tty)
         self.assertIn("progress 14%", tty)
@@ -553,7 +529,9 @@ class FaultFlagsTest(ServeBase):
 
 
 class ServeLimitsTest(ServeBase):
-    SERVE_ARGS = ("--complete-after", "2s", "--progress-every", "500ms", "--max-streams", "1",
+    # Operations outlive several recycled connections (more cuts than a
+    # single poll's retry policy has attempts): awaits must ride them all.
+    SERVE_ARGS = ("--complete-after", "6s", "--progress-every", "500ms", "--max-streams", "1",
                   "--max-conn-age", "1s", "--max-conn-age-grace", "200ms")
 
     def test_wait_held_through_recycling(self):

@@ -16,6 +16,7 @@ import unittest
 import weakref
 
 import lro
+import lro._aio
 import lro.testing as lt
 
 PARENT = "projects/demo/locations/global/operations"
@@ -60,8 +61,8 @@ class CallsTest(Base):
         self.assertEqual(op.name, opname(0))
         self.assertTrue(op.done)
         self.assertIsNone(op.error)
-        self.assertEqual(op.response.type_url, "type.googleapis.com/google.protobuf.StringValue")
-        self.assertEqual(op.response.value, b"\n\x08result-0")
+        self.assertEqual(op.response_any.type_url, "type.googleapis.com/google.protobuf.StringValue")
+        self.assertEqual(op.response_any.value, b"\n\x08result-0")
         self.assertEqual(op.json()["response"]["value"], "result-0")
 
     async def test_get_failed_operation_error(self):
@@ -76,8 +77,8 @@ class CallsTest(Base):
     async def test_get_pending_metadata(self):
         op = await self.ops.get(opname(2))
         self.assertFalse(op.done)
-        self.assertIsNone(op.response)
-        self.assertEqual(op.metadata.type_url, "type.googleapis.com/google.protobuf.Struct")
+        self.assertIsNone(op.response_any)
+        self.assertEqual(op.metadata_any.type_url, "type.googleapis.com/google.protobuf.Struct")
         self.assertEqual(op.json()["metadata"]["value"], {"progress": 2})
 
     async def test_not_found_raises_with_code(self):
@@ -197,7 +198,7 @@ class WaitTest(Base):
 
         def progress(op):
             threads.add(threading.get_ident())
-            seen.append(op.metadata.value)
+            seen.append(op.metadata_any.value)
 
         async def driver():
             for i in range(1, 6):
@@ -215,7 +216,7 @@ class WaitTest(Base):
         op = await fut
         await t
         self.assertTrue(op.done)
-        self.assertEqual(op.response, int32(42))
+        self.assertEqual(op.response_any, int32(42))
         self.assertEqual(threads, {self.loop_thread})
         # never the same metadata twice, in order, first and last seen
         self.assertEqual(len(seen), len(set(seen)))
@@ -229,10 +230,10 @@ class WaitTest(Base):
         got = []
 
         async def progress(op):
-            got.append(op.metadata)
+            got.append(op.metadata_any)
 
         op = await self.ops.wait_done("jobs/w/2", timeout=20, progress=progress)
-        self.assertEqual(op.response, int32(7))
+        self.assertEqual(op.response_any, int32(7))
         self.assertGreaterEqual(self.srv.call_count(lt.WAIT, "jobs/w/2"), 1)
 
     async def test_failed_operation_is_returned(self):
@@ -253,7 +254,7 @@ class WaitTest(Base):
         self.assertIsInstance(e, lro.LroError)
         self.assertEqual(e.code_name, "DEADLINE_EXCEEDED")
         self.assertEqual(e.operation.name, "jobs/w/4")
-        self.assertEqual(e.operation.metadata, int32(3))
+        self.assertEqual(e.operation.metadata_any, int32(3))
 
     async def test_many_waits_through_two_rpc_slots(self):
         ops = lro.Client(self.srv.target, plaintext=True, timeout=10, max_await_rpcs=2,
@@ -269,7 +270,7 @@ class WaitTest(Base):
             for i, n in enumerate(names):
                 self.srv.complete(n, response=int32(i))
             done = await asyncio.gather(*tasks)
-            self.assertEqual([op.response for op in done], [int32(i) for i in range(8)])
+            self.assertEqual([op.response_any for op in done], [int32(i) for i in range(8)])
             self.assertEqual(sum(self.srv.call_count(lt.WAIT, n) for n in names), 8)
         finally:
             ops.close()
@@ -306,13 +307,13 @@ class WaitTest(Base):
 class ThreadsTest(Base):
     async def test_every_completion_on_loop_thread(self):
         threads = []
-        orig = lro._on_complete
+        orig = lro._aio._on_complete
 
         def spy(fp, ud):
             threads.append(threading.get_ident())
             return orig(fp, ud)
 
-        lro._on_complete = spy
+        lro._aio._on_complete = spy
         try:
             self.srv.add_latency_fault(0.05, methods=lt.GET, times=50)
             futs = [self.ops.get(opname(i % 20)) for i in range(200)]
@@ -330,7 +331,7 @@ class ThreadsTest(Base):
             res = await asyncio.gather(*pend, return_exceptions=True)
             self.assertTrue(all(isinstance(r, lro.LroError) and r.result == -5 for r in res))
         finally:
-            lro._on_complete = orig
+            lro._aio._on_complete = orig
         self.assertEqual(len(threads), 211 + 5 + 20)
         self.assertEqual(set(threads), {self.loop_thread})
 
@@ -350,17 +351,24 @@ class LifetimeTest(Base):
         self.ops.close()  # idempotent
         self.assertEqual(lro._calls, {})
 
-    async def test_client_collected_with_pending_futures(self):
-        self.srv.add_latency_fault(5, methods=lt.GET, times=-1)
+    async def test_pending_calls_keep_their_client(self):
+        # A temporary client (`await lro.Client(t).get(n)`) must not be
+        # finalized (and its calls shut down) while its calls are in flight;
+        # it goes once they completed.
+        self.srv.add_latency_fault(0.3, methods=lt.GET, times=-1)
         ops = lro.Client(self.srv.target, plaintext=True)
         futs = [ops.get(opname(i)) for i in range(10)]
         w = weakref.ref(ops)
         del ops
         gc.collect()
-        self.assertIsNone(w(), "the loop's reader must not keep the client alive")
-        res = await asyncio.gather(*futs, return_exceptions=True)
-        self.assertTrue(all(isinstance(r, lro.LroError) and r.result == -5 for r in res), res)
+        self.assertIsNotNone(w(), "a call in flight keeps its client")
+        res = await asyncio.gather(*futs)
+        self.assertEqual([op.name for op in res], [opname(i) for i in range(10)])
+        del res, futs
+        await self.settle(lambda: gc.collect() is not None and w() is None)
         self.assertEqual(lro._calls, {})
+        self.assertEqual((await lro.Client(self.srv.target, plaintext=True).get(opname(0))).name,
+                         opname(0))
 
     async def test_futures_dropped_before_completion(self):
         self.srv.add_latency_fault(0.2, methods=lt.GET, times=30)
@@ -399,25 +407,32 @@ class LifetimeTest(Base):
         self.assertEqual(lro._calls, {})
 
     async def test_pager_dropped_mid_fetch(self):
+        # The fetch keeps its pager: dropping the pager does not cancel it.
         self.srv.add_latency_fault(0.2, methods=lt.LIST, times=-1)
         pager = self.ops.list(PARENT, page_size=2)
         fut = pager.next_page()
+        w = weakref.ref(pager)
         del pager
         gc.collect()
+        page = await fut
+        self.assertEqual([o.name for o in page.operations], [opname(0), opname(1)])
+        del fut
+        await self.settle(lambda: gc.collect() is not None and w() is None)
+        pager = self.ops.list(PARENT, page_size=2)
+        fut = pager.next_page()
+        pager.close()  # an explicit close does cancel the fetch, locally
         with self.assertRaises(asyncio.CancelledError):
-            await fut  # the fetch was cancelled locally when the pager went
-        self.assertEqual((await self.ops.get(opname(0))).name, opname(0))
+            await fut
 
-    async def test_client_released_on_another_thread(self):
+    async def test_client_closed_on_another_thread(self):
         self.srv.add_latency_fault(5, methods=lt.GET, times=-1)
-        box = [lro.Client(self.srv.target, plaintext=True)]
-        futs = [box[0].get(opname(i)) for i in range(5)]
-        t = threading.Thread(target=box.clear)
+        ops = lro.Client(self.srv.target, plaintext=True)
+        futs = [ops.get(opname(i)) for i in range(5)]
+        t = threading.Thread(target=ops.close)
         t.start()
         t.join()
-        gc.collect()
         res = await asyncio.wait_for(asyncio.gather(*futs, return_exceptions=True), 10)
-        self.assertTrue(all(isinstance(r, lro.LroError) and r.result == -5 for r in res), res)
+        self.assertTrue(all(isinstance(r, lro.Cancelled) and r.result == -5 for r in res), res)
 
     async def test_future_cancel_after_client_closed(self):
         self.srv.add_latency_fault(5, methods=lt.GET, times=-1)
@@ -524,7 +539,7 @@ class LroctlServeTest(unittest.IsolatedAsyncioTestCase):
 
     async def test_get_list_cancel_delete_wait(self):
         async with lro.Client(self.target, plaintext=True) as ops:
-            self.assertEqual((await ops.get(opname(0))).response.value, b"\n\x08result-0")
+            self.assertEqual((await ops.get(opname(0))).response_any.value, b"\n\x08result-0")
             names = [o.name async for o in ops.list(PARENT, filter="done=true")]
             self.assertEqual(names, [opname(i) for i in range(20) if i % 4 != 2])
             self.assertEqual((await ops.wait_done(opname(3), timeout=10)).name, opname(3))

@@ -20,13 +20,6 @@
 #define OP2    PARENT "/op-00002"
 typedef Google__Longrunning__Operation Op;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static lro_test_server *start(const char *listen, int64_t record_limit)
 {
     lro_test_server_options o = LRO_TEST_SERVER_OPTIONS_INIT;
@@ -37,15 +30,6 @@ static lro_test_server *start(const char *listen, int64_t record_limit)
     CHECK_EQ_INT(lro_test_server_start(&o, &s), LRO_OK);
     CHECK_EQ_INT(lro_test_server_seed(s, PARENT, 8), LRO_OK);
     return s;
-}
-
-static void drain_destroy(grpc_completion_queue *cq)
-{
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
 }
 
 static void test_status_k_times(grpc_channel *ch, lro_test_server *s)
@@ -154,10 +138,10 @@ static void test_latency(grpc_channel *ch, lro_test_server *s)
     f.latency_ms = 200;
     f.name = OP1;
     CHECK_EQ_INT(lro_test_server_add_fault(s, &f), LRO_OK);
-    int64_t t0 = now_ms();
+    int64_t t0 = tc_now_ms();
     tc_result r;
     tc_name_call(ch, TC_GET, OP1, &r);
-    CHECK(now_ms() - t0 >= 190); /* lower bound only */
+    CHECK(tc_now_ms() - t0 >= 190); /* lower bound only */
     CHECK_EQ_INT(r.code, 0);
     Op *op = google__longrunning__operation__unpack(NULL, r.body_len, r.body);
     CHECK(op != NULL && strcmp(op->name, OP1) == 0);
@@ -392,16 +376,17 @@ static void test_stop_in_flight(void)
     lro_test_record *rec = lro_test_server_record(s, 0);
     CHECK(rec != NULL && lro_test_record_code(rec) == -1); /* held, not answered */
     lro_test_record_free(rec);
-    int64_t t0 = now_ms();
+    int64_t t0 = tc_now_ms();
     lro_test_server_stop(s);
-    fprintf(stderr, "stop with %d calls held took %lld ms\n", NW + NG, (long long)(now_ms() - t0));
+    fprintf(stderr, "stop with %d calls held took %lld ms\n", NW + NG,
+            (long long)(tc_now_ms() - t0));
     for (int i = 0; i < NW + NG; i++) {
         tc_call *c = tc_next(cq);
         int code = tc_result_of(c)->code;
         CHECK(code == LRO_CODE_CANCELLED || code == LRO_CODE_UNAVAILABLE);
         tc_call_free(c);
     }
-    drain_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
 }
 

@@ -25,28 +25,12 @@
 #define PARENT "projects/demo/locations/global/operations"
 typedef Google__Longrunning__Operation Op;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void drain_destroy(grpc_completion_queue *cq)
-{
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
-}
-
 /* Polls cond-like counters: returns 1 once call_count(methods) >= n. */
 static int wait_count(lro_test_server *s, unsigned methods, uint64_t n, int64_t cap_ms)
 {
-    int64_t end = now_ms() + cap_ms;
+    int64_t end = tc_now_ms() + cap_ms;
     while (lro_test_server_call_count(s, methods, NULL) < n) {
-        if (now_ms() > end) {
+        if (tc_now_ms() > end) {
             return 0;
         }
         usleep(2000);
@@ -81,6 +65,23 @@ static const char *meta(const Google__Rpc__ErrorInfo *ei, const char *key)
     return NULL;
 }
 
+/* A call by name that must fail with `code` and an ErrorInfo with `reason`
+ * and metadata {"method": method}. */
+static void check_name_error(grpc_channel *ch, int m, const char *name, int code,
+                             const char *reason, const char *method)
+{
+    tc_result r;
+    tc_name_call(ch, m, name, &r);
+    CHECK_EQ_INT(r.code, code);
+    Google__Rpc__Status *st;
+    Google__Rpc__ErrorInfo *ei = error_info(&r, &st);
+    CHECK_EQ_STR(ei->reason, reason);
+    CHECK_EQ_STR(meta(ei, "method"), method);
+    google__rpc__error_info__free_unpacked(ei, NULL);
+    google__rpc__status__free_unpacked(st, NULL);
+    tc_result_clear(&r);
+}
+
 static void test_error_info_everywhere(void)
 {
     lro_test_server *s = NULL;
@@ -89,17 +90,11 @@ static void test_error_info_everywhere(void)
     grpc_channel *ch = tc_channel(lro_test_server_target(s));
     Google__Rpc__Status *st;
     Google__Rpc__ErrorInfo *ei;
+    tc_result r;
 
     /* NOT_FOUND */
-    tc_result r;
-    tc_name_call(ch, TC_GET, PARENT "/nope", &r);
-    CHECK_EQ_INT(r.code, LRO_CODE_NOT_FOUND);
-    ei = error_info(&r, &st);
-    CHECK_EQ_STR(ei->reason, "OPERATION_NOT_FOUND");
-    CHECK_EQ_STR(meta(ei, "method"), "GetOperation");
-    google__rpc__error_info__free_unpacked(ei, NULL);
-    google__rpc__status__free_unpacked(st, NULL);
-    tc_result_clear(&r);
+    check_name_error(ch, TC_GET, PARENT "/nope", LRO_CODE_NOT_FOUND, "OPERATION_NOT_FOUND",
+                     "GetOperation");
 
     /* A bad page token: INVALID_REQUEST + BadRequest naming the field. */
     uint8_t *b;
@@ -170,14 +165,8 @@ static void test_error_info_everywhere(void)
     CHECK_EQ_INT(lro_test_server_add_fault(s, &old), LRO_OK);
     old.struct_size -= 1;
     CHECK_EQ_INT(lro_test_server_add_fault(s, &old), LRO_ERR_INVALID_ARG);
-    tc_name_call(ch, TC_DELETE, PARENT "/op-00004", &r);
-    CHECK_EQ_INT(r.code, LRO_CODE_PERMISSION_DENIED);
-    ei = error_info(&r, &st);
-    CHECK_EQ_STR(ei->reason, "INJECTED_FAULT");
-    CHECK_EQ_STR(meta(ei, "method"), "DeleteOperation");
-    google__rpc__error_info__free_unpacked(ei, NULL);
-    google__rpc__status__free_unpacked(st, NULL);
-    tc_result_clear(&r);
+    check_name_error(ch, TC_DELETE, PARENT "/op-00004", LRO_CODE_PERMISSION_DENIED,
+                     "INJECTED_FAULT", "DeleteOperation");
 
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
@@ -227,7 +216,7 @@ static void test_stream_limit(void)
     CHECK_EQ_INT(seen_get, 1);
     CHECK_EQ_INT(lro_test_server_call_count(s, LRO_TEST_GET, NULL), 1);
     (void)waits;
-    drain_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 
@@ -356,8 +345,8 @@ static void test_lifecycle(void)
     }
     /* Meanwhile the metadata moves: 0 <= progress < 100, and it grows. */
     double first = -1, last = -1;
-    int64_t end = now_ms() + 20000;
-    while (now_ms() < end) {
+    int64_t end = tc_now_ms() + 20000;
+    while (tc_now_ms() < end) {
         op = get_op(s, later[1]);
         CHECK(op != NULL);
         int done = op->done;
@@ -445,7 +434,7 @@ static void test_lifecycle(void)
         snprintf(nm, sizeof nm, PARENT "/bulk-%d", i);
         CHECK_EQ_INT(lro_test_server_put_pending(s, nm, NULL, NULL, 0), LRO_OK);
     }
-    drain_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 }

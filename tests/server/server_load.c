@@ -69,11 +69,7 @@ int main(int argc, char **argv)
            "(client+server) for %.2f s wall, %d errors\n",
            threads, total, inflight, limit, total / dt, cpu, dt, bad);
     free(b);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
     grpc_shutdown();

@@ -18,13 +18,6 @@
 #define PARENT "projects/demo/locations/global/operations"
 typedef Google__Longrunning__Operation Op;
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static lro_test_server *start(const char *listen, int64_t cap)
 {
     lro_test_server_options o = LRO_TEST_SERVER_OPTIONS_INIT;
@@ -387,7 +380,7 @@ static void test_wait(lro_test_server *s0)
     /* Completed later (delay 100 ms, inside the cap): Wait returns done. */
     CHECK_EQ_INT(lro_test_server_complete(s, "w/1", 100, "type.example/R", (const uint8_t *)"r", 1),
                  LRO_OK);
-    int64_t t0 = now_ms();
+    int64_t t0 = tc_now_ms();
     uint8_t *b;
     size_t n = tc_enc_wait("w/1", 5000, &b);
     tc_result r;
@@ -395,7 +388,7 @@ static void test_wait(lro_test_server *s0)
     free(b);
     Op *op = op_of(&r);
     CHECK(op->done && strcmp(op->response->type_url, "type.example/R") == 0);
-    CHECK(now_ms() - t0 >= 90);
+    CHECK(tc_now_ms() - t0 >= 90);
     google__longrunning__operation__free_unpacked(op, NULL);
     tc_result_clear(&r);
 
@@ -413,13 +406,13 @@ static void test_wait(lro_test_server *s0)
 
     /* Cap: a 60 s timeout is held 300 ms at most (the client deadline of
      * 20 s would otherwise end it with DEADLINE_EXCEEDED). */
-    t0 = now_ms();
+    t0 = tc_now_ms();
     n = tc_enc_wait("w/2", 60000, &b);
     tc_do(ch, TC_WAIT, b, n, NULL, 20000, &r);
     free(b);
     op = op_of(&r);
     CHECK(!op->done);
-    CHECK(now_ms() - t0 >= 250);
+    CHECK(tc_now_ms() - t0 >= 250);
     google__longrunning__operation__free_unpacked(op, NULL);
     tc_result_clear(&r);
 
@@ -450,11 +443,7 @@ static void test_wait(lro_test_server *s0)
     CHECK(tc_next(cq) == c);
     CHECK(tc_result_of(c)->code == LRO_CODE_NOT_FOUND || tc_result_of(c)->code == 0);
     tc_call_free(c);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 }
@@ -502,11 +491,7 @@ static void test_many_waits(void)
     }
     CHECK_EQ_INT(done, N);
     free(calls);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 }
@@ -626,11 +611,7 @@ static void test_concurrent_store(void)
     }
     pthread_join(th, NULL);
     CHECK_EQ_INT(lro_test_server_call_count(s, 0, NULL), CALLS);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
+    tc_queue_destroy(cq);
     grpc_channel_destroy(ch);
     lro_test_server_stop(s);
 }

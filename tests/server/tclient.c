@@ -6,6 +6,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "google/longrunning/operations.pb-c.h"
@@ -181,11 +182,7 @@ void tc_do(grpc_channel *ch, int method, const uint8_t *req, size_t len, const c
     *out = c->res;
     memset(&c->res, 0, sizeof c->res);
     tc_call_free(c);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
+    tc_queue_destroy(cq);
 }
 
 static size_t pack(const ProtobufCMessage *m, uint8_t **out)
@@ -270,4 +267,20 @@ void tc_unix_done(const char *path)
     unlink(path);
     *slash = '\0';
     rmdir(dir);
+}
+
+int64_t tc_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void tc_queue_destroy(grpc_completion_queue *cq)
+{
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
 }

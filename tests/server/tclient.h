@@ -52,6 +52,10 @@ size_t tc_enc_wait(const char *name, int64_t timeout_ms, uint8_t **out); /* <0: 
 void tc_name_call(grpc_channel *ch, int method, const char *name, tc_result *out);
 
 int tc_thread_count(void);
+/* Milliseconds on the monotonic clock. */
+int64_t tc_now_ms(void);
+/* Shuts cq down, drains what is left on it and destroys it. */
+void tc_queue_destroy(grpc_completion_queue *cq);
 /* A unix socket path in a fresh private directory (mkdtemp under /tmp: the
  * sandbox's TEST_TMPDIR is too long for sun_path, and PIDs repeat across
  * parallel sandboxes). Writes "<dir>/s.sock" into path; tc_unix_done

@@ -224,13 +224,7 @@ static int print_json(const ProtobufCMessage *m)
 {
     char *json = NULL;
     int rc = lro_message_to_json(m, LRO_JSON_PRETTY, &json, NULL);
-    if (rc != LRO_OK) {
-        die_msg("cannot print the answer: %s", lro_strerror(rc));
-        return EXIT_LOCAL;
-    }
-    printf("%s\n", json);
-    lro_free(json);
-    return EXIT_OK;
+    return emit_json(rc, json, "answer");
 }
 
 static const char *method_name(Lro__Testing__V1__Method m)
@@ -541,6 +535,37 @@ static int build_calls(const admin_args *a, req_store *s)
     return EXIT_OK;
 }
 
+static int build_clear_faults(const admin_args *a, req_store *s)
+{
+    (void)a; /* ClearFaultsRequest has no fields */
+    lro__testing__v1__clear_faults_request__init(&s->q.clear_faults);
+    return EXIT_OK;
+}
+
+static int build_clear_calls(const admin_args *a, req_store *s)
+{
+    (void)a; /* ClearCallsRequest has no fields */
+    lro__testing__v1__clear_calls_request__init(&s->q.clear_calls);
+    return EXIT_OK;
+}
+
+/* Per subcommand, in k_subs order: the admin method it calls, the builder
+ * of its request (in s->q) and the type of the answer. */
+static const struct {
+    const char *method;
+    int (*build)(const admin_args *a, req_store *s);
+    const ProtobufCMessageDescriptor *resp;
+} k_rpcs[] = {
+    {"PutOperation", build_put, &google__longrunning__operation__descriptor},
+    {"CompleteOperation", build_complete, &google__longrunning__operation__descriptor},
+    {"FailOperation", build_fail, &google__longrunning__operation__descriptor},
+    {"SetMetadata", build_progress, &google__longrunning__operation__descriptor},
+    {"AddFault", build_fault, &google__protobuf__empty__descriptor},
+    {"ClearFaults", build_clear_faults, &google__protobuf__empty__descriptor},
+    {"ListCalls", build_calls, &lro__testing__v1__list_calls_response__descriptor},
+    {"ClearCalls", build_clear_calls, &google__protobuf__empty__descriptor},
+};
+
 int cmd_admin(conn_opts *co, int argc, char **argv)
 {
     if (argc < 1) {
@@ -577,46 +602,14 @@ int cmd_admin(conn_opts *co, int argc, char **argv)
         die_msg("out of memory");
         return EXIT_LOCAL;
     }
-    static const char *const methods[] = {"PutOperation", "CompleteOperation", "FailOperation",
-                                          "SetMetadata",  "AddFault",          "ClearFaults",
-                                          "ListCalls",    "ClearCalls"};
-    const ProtobufCMessageDescriptor *resp_desc = &google__longrunning__operation__descriptor;
-    switch (sub) {
-    case 0:
-        rc = build_put(&a, s);
-        break;
-    case 1:
-        rc = build_complete(&a, s);
-        break;
-    case 2:
-        rc = build_fail(&a, s);
-        break;
-    case 3:
-        rc = build_progress(&a, s);
-        break;
-    case 4:
-        rc = build_fault(&a, s);
-        resp_desc = &google__protobuf__empty__descriptor;
-        break;
-    case 5:
-        lro__testing__v1__clear_faults_request__init(&s->q.clear_faults);
-        resp_desc = &google__protobuf__empty__descriptor;
-        break;
-    case 6:
-        rc = build_calls(&a, s);
-        resp_desc = &lro__testing__v1__list_calls_response__descriptor;
-        break;
-    default:
-        lro__testing__v1__clear_calls_request__init(&s->q.clear_calls);
-        resp_desc = &google__protobuf__empty__descriptor;
-        break;
-    }
+    rc = k_rpcs[sub].build(&a, s);
     if (rc == EXIT_OK) {
         grpc_init();
         grpc_channel *ch = adm_channel(co, &rc);
         if (ch != NULL) {
             rpc_out r;
-            rc = adm_unary(co, ch, methods[sub], (const ProtobufCMessage *)&s->q, resp_desc, &r);
+            rc = adm_unary(co, ch, k_rpcs[sub].method, (const ProtobufCMessage *)&s->q,
+                           k_rpcs[sub].resp, &r);
             if (rc == EXIT_OK) {
                 rc = r.code != 0 ? rpc_failed(co, k_subs[sub].cmd, &r) : print_answer(co, r.resp);
             }

@@ -67,6 +67,20 @@ static int check_name_arg(const char *cmd, const char *name)
     return EXIT_OK;
 }
 
+/* Checks every name the command was given, then connects: EXIT_OK and *c,
+ * or the exit code to return (the reason is printed). */
+static int connect_for(const conn_opts *co, const char *cmd, const char *const *names, size_t n,
+                       lro_client **c)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = check_name_arg(cmd, names[i]);
+        if (rc != EXIT_OK) {
+            return rc;
+        }
+    }
+    return connect_client(co, c);
+}
+
 static int start_error(const char *cmd, int rc)
 {
     die_msg("%s: %s", cmd, lroctl_why(rc));
@@ -74,9 +88,6 @@ static int start_error(const char *cmd, int rc)
                ? EXIT_USAGE
                : EXIT_LOCAL;
 }
-
-typedef int (*simple_call)(lro_client *, const char *, const lro_call_options *, lro_done_cb,
-                           void *, lro_free_fn, lro_future **);
 
 static double now_s(void)
 {
@@ -97,15 +108,11 @@ static const char *method_of(const char *cmd)
 static int run_simple(conn_opts *co, const char *cmd, simple_call call, int argc, char **argv)
 {
     const char *name;
+    lro_client *c = NULL;
     int rc = one_positional(co, cmd, "NAME", argc, argv, &name);
     if (rc == EXIT_OK) {
-        rc = check_name_arg(cmd, name);
+        rc = connect_for(co, cmd, &name, 1, &c);
     }
-    if (rc != EXIT_OK) {
-        return rc;
-    }
-    lro_client *c = NULL;
-    rc = connect_client(co, &c);
     if (rc != EXIT_OK) {
         return rc;
     }
@@ -183,12 +190,8 @@ int cmd_list(conn_opts *co, int argc, char **argv)
         die_msg("list: missing PARENT, e.g. projects/p/locations/l/operations");
         return EXIT_USAGE;
     }
-    int rc = check_name_arg("list", parent);
-    if (rc != EXIT_OK) {
-        return rc;
-    }
     lro_client *c = NULL;
-    rc = connect_client(co, &c);
+    int rc = connect_for(co, "list", &parent, 1, &c);
     if (rc != EXIT_OK) {
         return rc;
     }
@@ -422,14 +425,8 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
         die_msg("wait: missing NAME (see lroctl wait --help)");
         return EXIT_USAGE;
     }
-    for (size_t i = 0; i < n; i++) {
-        int rc = check_name_arg("wait", names[i]);
-        if (rc != EXIT_OK) {
-            return rc;
-        }
-    }
     lro_client *c = NULL;
-    int rc = connect_client(co, &c);
+    int rc = connect_for(co, "wait", names, n, &c);
     if (rc != EXIT_OK) {
         return rc;
     }

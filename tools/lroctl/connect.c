@@ -124,6 +124,26 @@ int connect_client(const conn_opts *co, lro_client **out)
             return fail_usage(o, why);
         }
     }
+    lro_credentials *cr = NULL;
+    int crc = lroctl_credentials(co, &cr);
+    if (crc != EXIT_OK) {
+        lro_client_options_destroy(o);
+        return crc;
+    }
+    if (cr != NULL && co->plaintext && !co->allow_insecure_token &&
+        strcmp(lro_credentials_describe(cr), "none") != 0) {
+        lro_credentials_unref(cr);
+        return fail_usage(o, "refusing to send credentials over --plaintext "
+                             "(add --allow-insecure-token if you really mean it)");
+    }
+    if (cr != NULL) {
+        if (co->cert_file != NULL && co->ca_file != NULL) {
+            /* the roots travel with the watched certificate files */
+            lro_client_options_set_tls(o, NULL);
+        }
+        lro_client_options_set_credentials(o, cr);
+        lro_credentials_unref(cr);
+    }
     if (co->timeout_ms > 0) {
         lro_client_options_set_default_timeout_ms(o, co->timeout_ms);
     }

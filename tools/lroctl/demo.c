@@ -38,6 +38,31 @@ static lro_future *sync_call(lro_future *f)
     return f;
 }
 
+/* One step: `lroctl <cmd> PARENT/<op><flags>` with lro_get, lro_cancel or
+ * lro_delete; a Get prints the operation (in co's format), the others "{}"
+ * or "<cmd> failed". */
+static void demo_step(lro_client *c, const conn_opts *co, const char *title, const char *cmd,
+                      simple_call call, const char *op, const char *flags)
+{
+    char cmdline[512], name[256];
+    snprintf(name, sizeof name, "%s/%s", PARENT, op);
+    snprintf(cmdline, sizeof cmdline, "%s %s%s", cmd, name, flags);
+    step(title, cmdline);
+    lro_future *f = NULL;
+    call(c, name, NULL, NULL, NULL, NULL, &f);
+    int ok = lro_future_result(sync_call(f)) == LRO_OK;
+    if (call == lro_get) {
+        if (ok) {
+            print_operation(co, lro_future_operation(f));
+        }
+    } else if (ok) {
+        printf("{}\n");
+    } else {
+        printf("%s failed\n", cmd);
+    }
+    lro_future_unref(f);
+}
+
 /* Moves the awaited operation along like a real backend would. */
 typedef struct mover {
     lro_test_server *srv;
@@ -140,36 +165,17 @@ int cmd_demo(int argc, char **argv)
     lro_pager_destroy(pager);
 
     /* 2. Get a succeeded and a failed operation. */
-    snprintf(cmdline, sizeof cmdline, "get %s/op-00000", PARENT);
-    step("Get an operation that succeeded", cmdline);
-    lro_get(c, PARENT "/op-00000", NULL, NULL, NULL, NULL, &f);
-    if (lro_future_result(sync_call(f)) == LRO_OK) {
-        print_operation(&co, lro_future_operation(f));
-    }
-    lro_future_unref(f);
-    snprintf(cmdline, sizeof cmdline, "get %s/op-00001", PARENT);
-    step("Get an operation that failed (its error carries details)", cmdline);
-    lro_get(c, PARENT "/op-00001", NULL, NULL, NULL, NULL, &f);
-    if (lro_future_result(sync_call(f)) == LRO_OK) {
-        print_operation(&co, lro_future_operation(f));
-    }
-    lro_future_unref(f);
+    demo_step(c, &co, "Get an operation that succeeded", "get", lro_get, "op-00000", "");
+    demo_step(c, &co, "Get an operation that failed (its error carries details)", "get", lro_get,
+              "op-00001", "");
 
     /* 3. Cancel a pending one (remote cancel), then look at it. */
-    snprintf(cmdline, sizeof cmdline, "cancel %s/op-00002", PARENT);
-    step("Cancel a running operation (CancelOperation)", cmdline);
-    lro_cancel(c, PARENT "/op-00002", NULL, NULL, NULL, NULL, &f);
-    printf("%s\n", lro_future_result(sync_call(f)) == LRO_OK ? "{}" : "cancel failed");
-    lro_future_unref(f);
-    snprintf(cmdline, sizeof cmdline, "get %s/op-00002 --format text", PARENT);
-    step("It is now done, with error CANCELLED", cmdline);
+    demo_step(c, &co, "Cancel a running operation (CancelOperation)", "cancel", lro_cancel,
+              "op-00002", "");
     co.format = FMT_TEXT;
-    lro_get(c, PARENT "/op-00002", NULL, NULL, NULL, NULL, &f);
-    if (lro_future_result(sync_call(f)) == LRO_OK) {
-        print_operation(&co, lro_future_operation(f));
-    }
+    demo_step(c, &co, "It is now done, with error CANCELLED", "get", lro_get, "op-00002",
+              " --format text");
     co.format = FMT_JSON;
-    lro_future_unref(f);
 
     /* 4. Await one while its progress advances. */
     snprintf(cmdline, sizeof cmdline, "wait %s/op-00006", PARENT);
@@ -194,11 +200,7 @@ int cmd_demo(int argc, char **argv)
     lro_future_unref(f);
 
     /* 5. Delete one, then it is gone. */
-    snprintf(cmdline, sizeof cmdline, "delete %s/op-00003", PARENT);
-    step("Delete an operation", cmdline);
-    lro_delete(c, PARENT "/op-00003", NULL, NULL, NULL, NULL, &f);
-    printf("%s\n", lro_future_result(sync_call(f)) == LRO_OK ? "{}" : "delete failed");
-    lro_future_unref(f);
+    demo_step(c, &co, "Delete an operation", "delete", lro_delete, "op-00003", "");
     snprintf(cmdline, sizeof cmdline, "get %s/op-00003", PARENT);
     step("Getting it now fails with NOT_FOUND (exit code 15)", cmdline);
     lro_get(c, PARENT "/op-00003", NULL, NULL, NULL, NULL, &f);

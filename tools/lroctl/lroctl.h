@@ -8,13 +8,13 @@
 #include "lro/lro.h"
 
 /* Exit codes (documented in `lroctl --help` and README). */
-#define EXIT_OK 0
-#define EXIT_LOCAL 1      /* local failure: unreadable file, out of memory, ... */
-#define EXIT_USAGE 2      /* bad command line */
-#define EXIT_OP_FAILED 3  /* wait: the operation finished with an error */
-#define EXIT_OP_CANCELLED 4 /* wait: the operation was cancelled */
-#define EXIT_WAIT_TIMEOUT 5 /* wait: --timeout passed, operation still running */
-#define EXIT_RPC_BASE 10  /* RPC failed: 10 + gRPC code (11 CANCELLED .. 26 UNAUTHENTICATED) */
+#define EXIT_OK           0
+#define EXIT_LOCAL        1  /* local failure: unreadable file, out of memory, ... */
+#define EXIT_USAGE        2  /* bad command line */
+#define EXIT_OP_FAILED    3  /* wait: the operation finished with an error */
+#define EXIT_OP_CANCELLED 4  /* wait: the operation was cancelled */
+#define EXIT_WAIT_TIMEOUT 5  /* wait: --timeout passed, operation still running */
+#define EXIT_RPC_BASE     10 /* RPC failed: 10 + gRPC code (11 CANCELLED .. 26 UNAUTHENTICATED) */
 
 typedef enum { FMT_JSON = 0, FMT_TEXT = 1 } out_format;
 
@@ -25,6 +25,13 @@ typedef struct conn_opts {
     const char *tls_server_name;
     const char *token_file;
     int allow_insecure_token;
+    /* Credentials (creds.c). */
+    const char *credentials_file;
+    int adc;
+    const char *access_token_command;
+    const char *cert_file, *key_file;
+    const char *api_key;
+    const char *quota_project;
     int64_t timeout_ms; /* per call; 0 = default */
     int64_t max_message;
     lro_header headers[32];
@@ -39,8 +46,21 @@ int parse_duration_ms(const char *s, int64_t *ms);
 /* Creates the client from the connection options; prints one clear line on
  * stderr and returns an exit code on failure. */
 int connect_client(const conn_opts *co, lro_client **out);
+/* lro_get, lro_cancel or lro_delete: the calls on one operation name. */
+typedef int (*simple_call)(lro_client *, const char *, const lro_call_options *, lro_done_cb,
+                           void *, lro_free_fn, lro_future **);
+/* creds.c: the credentials the flags ask for (*out NULL: none); an exit
+ * code, with one line on stderr on failure (never a secret). */
+int lroctl_credentials(const conn_opts *co, lro_credentials **out);
+/* What -v prints for the credentials in use (never a secret), or NULL. */
+extern const char *g_creds_desc;
+/* A whole small file, NUL-terminated (free it); NULL with errno. */
+char *lroctl_read_file(const char *path, size_t max);
 
 /* Output. */
+/* Prints and frees the JSON text an lro_*_to_json call returned (rc, json);
+ * when rc is an error, says it cannot print `what` and returns EXIT_LOCAL. */
+int emit_json(int rc, char *json, const char *what);
 int print_operation(const conn_opts *co, const lro_operation *op);
 int print_page(const conn_opts *co, const lro_page *p);
 void print_text_header(void);
@@ -95,12 +115,14 @@ void die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * lro_last_error()'s text when it has one, else lro_strerror(rc). */
 const char *lroctl_why(int rc);
 
-
-
 /* Tries argv[*i] as a connection/output flag. Returns 1 when consumed (and
  * advances *i past its value), 0 when it is not one, -1 after printing a
  * usage error. */
 int parse_global_flag(conn_opts *co, int argc, char **argv, int *i);
+/* --protoset FILE / --protoset=FILE (protoset.c): loads the descriptor set
+ * into the process-wide JSON type registry; 1 consumed, 0 not this flag,
+ * -1 usage error. Exits with EXIT_LOCAL when the file cannot be used. */
+int parse_protoset_flag(int argc, char **argv, int *i);
 /* Fills defaults from the environment (LRO_TARGET). */
 void conn_opts_init(conn_opts *co);
 /* Prints the help of a command (or the tool when cmd is NULL). */

@@ -41,9 +41,18 @@ static const char *k_tool_help =
     "  --header K=V             extra request header (repeatable)\n"
     "  --token-file FILE        bearer token (default: $LRO_TOKEN); never printed\n"
     "  --allow-insecure-token   allow sending the token over --plaintext\n"
+    "  --credentials-file FILE  service_account, authorized_user or external_account JSON\n"
+    "  --adc                    Google Application Default Credentials\n"
+    "  --access-token-command CMD  run CMD for a token (stdout: the token, or JSON with\n"
+    "                           access_token/expires_in); cached until expiry or 50 min\n"
+    "  --cert-file PEM --key-file PEM  client certificate (mTLS); re-read when rotated\n"
+    "  --api-key KEY            x-goog-api-key (default: $LRO_API_KEY); never printed\n"
+    "  --quota-project ID       x-goog-user-project\n"
     "  --call-timeout DUR       deadline of each RPC (also --timeout before the command)\n"
     "  --max-message-size N     largest response accepted, in bytes\n"
     "  --format json|text       proto3 JSON (default) or a compact table\n"
+    "  --protoset FILE          message types for JSON, from protoc --include_imports\n"
+    "                           --descriptor_set_out=FILE (repeatable)\n"
     "  -v, --verbose            on stderr: request headers (secrets redacted) and lro-c's\n"
     "                           events: a line per attempt (status, duration, retry delay\n"
     "                           and why), per await poll, per channel state change\n"
@@ -98,6 +107,12 @@ static const char *k_serve_help =
     "  --max-streams N        at most N concurrent calls per connection (HTTP/2)\n"
     "  --max-conn-age DUR     recycle connections (GOAWAY) after DUR (+-10%)\n"
     "  --max-conn-age-grace DUR  then cut calls still open after DUR (default 1s)\n"
+    "  --tls-cert PEM --tls-key PEM  speak TLS with this certificate chain and key\n"
+    "  --client-ca PEM        require client certificates from this CA (mTLS)\n"
+    "  --require-token T      accept only these bearer tokens (repeatable)\n"
+    "  --jwt-public-key PEM   accept RS256 JWTs signed by this key [--jwt-audience AUD]\n"
+    "  --require-api-key K    require x-goog-api-key K (repeatable)\n"
+    "                         (refused calls end UNAUTHENTICATED; -v never prints secrets)\n"
     "Every error the server answers carries a google.rpc.Status with an ErrorInfo\n"
     "(domain lro-c.testing) in grpc-status-details-bin.\n"
     "Control API:\n"
@@ -107,48 +122,49 @@ static const char *k_serve_help =
     "                         operations only from the test). Anyone who can\n"
     "                         connect can then change the server: keep it on loopback.\n";
 
+/* `lroctl CMD --help` of the commands whose help is one text. */
+static const struct {
+    const char *cmd;
+    const char *text;
+} k_cmd_help[] = {
+    {"get", "usage: lroctl get NAME [flags]\n\nPrints the operation (GetOperation).\n"},
+    {"list", "usage: lroctl list PARENT [--filter F] [--page-size N] [--page-token T] [--all]"
+             " [flags]\n\n"
+             "Lists the operations of the collection PARENT (e.g.\n"
+             "projects/p/locations/l/operations). One page by default, printed as a\n"
+             "ListOperationsResponse; with --all every page, printed as one response\n"
+             "holding all operations. --filter is the server's syntax (e.g. done=true).\n"},
+    {"cancel", "usage: lroctl cancel NAME [flags]\n\nAsks the server to cancel the operation "
+               "(CancelOperation); prints {} on success.\n"},
+    {"delete", "usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n"},
+    {"wait", "usage: lroctl wait NAME... [--timeout DUR] [--poll-only] [--poll-interval DUR]"
+             " [flags]\n\n"
+             "Awaits the operations until they are done (WaitOperation, falling back to\n"
+             "GetOperation polling with backoff if the server lacks it), all at once,\n"
+             "then prints them in the order given: one name, the operation; several, a\n"
+             "JSON array (null for a name whose await ended without an operation) or\n"
+             "one table with --format text.\n"
+             "--timeout bounds each wait (default 1h); the per-RPC deadline is\n"
+             "--call-timeout. On a terminal, live progress goes to stderr (one line\n"
+             "per operation).\n"
+             "Exit 0 succeeded, 3 failed, 4 cancelled, 5 timed out; with several names\n"
+             "the worst: an RPC failure (10+code) beats 5 beats 4 beats 3 beats 0, and a\n"
+             "local failure (1) beats everything.\n"},
+    {"demo", "usage: lroctl demo\n\nStarts the embedded Operations server in this process "
+             "with seeded operations\nand walks through list, get, cancel, wait and delete.\n"},
+};
+
 void print_help(FILE *out, const char *cmd)
 {
-    if (cmd == NULL) {
-        fputs(k_tool_help, out);
-    } else if (strcmp(cmd, "get") == 0) {
-        fputs("usage: lroctl get NAME [flags]\n\nPrints the operation (GetOperation).\n", out);
-    } else if (strcmp(cmd, "list") == 0) {
-        fputs("usage: lroctl list PARENT [--filter F] [--page-size N] [--page-token T] [--all]"
-              " [flags]\n\n"
-              "Lists the operations of the collection PARENT (e.g.\n"
-              "projects/p/locations/l/operations). One page by default, printed as a\n"
-              "ListOperationsResponse; with --all every page, printed as one response\n"
-              "holding all operations. --filter is the server's syntax (e.g. done=true).\n",
-              out);
-    } else if (strcmp(cmd, "cancel") == 0) {
-        fputs("usage: lroctl cancel NAME [flags]\n\nAsks the server to cancel the operation "
-              "(CancelOperation); prints {} on success.\n",
-              out);
-    } else if (strcmp(cmd, "delete") == 0) {
-        fputs("usage: lroctl delete NAME [flags]\n\nDeleteOperation; prints {} on success.\n", out);
-    } else if (strcmp(cmd, "wait") == 0) {
-        fputs("usage: lroctl wait NAME... [--timeout DUR] [--poll-only] [--poll-interval DUR]"
-              " [flags]\n\n"
-              "Awaits the operations until they are done (WaitOperation, falling back to\n"
-              "GetOperation polling with backoff if the server lacks it), all at once,\n"
-              "then prints them in the order given: one name, the operation; several, a\n"
-              "JSON array (null for a name whose await ended without an operation) or\n"
-              "one table with --format text.\n"
-              "--timeout bounds each wait (default 1h); the per-RPC deadline is\n"
-              "--call-timeout. On a terminal, live progress goes to stderr (one line\n"
-              "per operation).\n"
-              "Exit 0 succeeded, 3 failed, 4 cancelled, 5 timed out; with several names\n"
-              "the worst: an RPC failure (10+code) beats 5 beats 4 beats 3 beats 0, and a\n"
-              "local failure (1) beats everything.\n",
-              out);
-    } else if (strcmp(cmd, "demo") == 0) {
-        fputs("usage: lroctl demo\n\nStarts the embedded Operations server in this process "
-              "with seeded operations\nand walks through list, get, cancel, wait and delete.\n",
-              out);
-    } else if (strcmp(cmd, "serve") == 0) {
+    for (size_t i = 0; cmd != NULL && i < sizeof k_cmd_help / sizeof k_cmd_help[0]; i++) {
+        if (strcmp(cmd, k_cmd_help[i].cmd) == 0) {
+            fputs(k_cmd_help[i].text, out);
+            return;
+        }
+    }
+    if (cmd != NULL && strcmp(cmd, "serve") == 0) {
         fputs(k_serve_help, out);
-    } else if (strcmp(cmd, "admin") == 0) {
+    } else if (cmd != NULL && strcmp(cmd, "admin") == 0) {
         print_admin_help(out);
     } else {
         fputs(k_tool_help, out);
@@ -205,6 +221,10 @@ static int need_value(int argc, char **argv, int i)
 int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
 {
     const char *a = argv[*i];
+    int pr = parse_protoset_flag(argc, argv, i);
+    if (pr != 0) {
+        return pr;
+    }
     if (strcmp(a, "--plaintext") == 0) {
         co->plaintext = 1;
         return 1;
@@ -213,13 +233,29 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         co->allow_insecure_token = 1;
         return 1;
     }
+    if (strcmp(a, "--adc") == 0) {
+        co->adc = 1;
+        return 1;
+    }
     if (strcmp(a, "-v") == 0 || strcmp(a, "--verbose") == 0) {
         g_verbose = 1;
         return 1;
     }
-    static const char *const with_value[] = {"--target",  "--ca-file",          "--tls-server-name",
-                                             "--header",  "--token-file",       "--call-timeout",
-                                             "--timeout", "--max-message-size", "--format"};
+    static const char *const with_value[] = {"--target",
+                                             "--ca-file",
+                                             "--tls-server-name",
+                                             "--header",
+                                             "--token-file",
+                                             "--call-timeout",
+                                             "--timeout",
+                                             "--max-message-size",
+                                             "--format",
+                                             "--credentials-file",
+                                             "--access-token-command",
+                                             "--cert-file",
+                                             "--key-file",
+                                             "--api-key",
+                                             "--quota-project"};
     size_t k = 0;
     for (; k < sizeof with_value / sizeof with_value[0]; k++) {
         if (strcmp(a, with_value[k]) == 0) {
@@ -241,6 +277,18 @@ int parse_global_flag(conn_opts *co, int argc, char **argv, int *i)
         co->tls_server_name = v;
     } else if (strcmp(a, "--token-file") == 0) {
         co->token_file = v;
+    } else if (strcmp(a, "--credentials-file") == 0) {
+        co->credentials_file = v;
+    } else if (strcmp(a, "--access-token-command") == 0) {
+        co->access_token_command = v;
+    } else if (strcmp(a, "--cert-file") == 0) {
+        co->cert_file = v;
+    } else if (strcmp(a, "--key-file") == 0) {
+        co->key_file = v;
+    } else if (strcmp(a, "--api-key") == 0) {
+        co->api_key = v;
+    } else if (strcmp(a, "--quota-project") == 0) {
+        co->quota_project = v;
     } else if (strcmp(a, "--call-timeout") == 0 || strcmp(a, "--timeout") == 0) {
         if (parse_duration_ms(v, &co->timeout_ms) < 0 || co->timeout_ms == 0) {
             die_msg("%s: '%s' is not a duration (e.g. 500ms, 10s, 2m)", a, v);

@@ -5,6 +5,17 @@
 
 #include "lroctl.h"
 
+int emit_json(int rc, char *json, const char *what)
+{
+    if (rc != LRO_OK) {
+        die_msg("cannot print the %s: %s", what, lro_strerror(rc));
+        return EXIT_LOCAL;
+    }
+    printf("%s\n", json);
+    lro_free(json);
+    return EXIT_OK;
+}
+
 int print_operation(const conn_opts *co, const lro_operation *op)
 {
     if (co->format == FMT_TEXT) {
@@ -14,13 +25,7 @@ int print_operation(const conn_opts *co, const lro_operation *op)
     }
     char *json = NULL;
     int rc = lro_operation_to_json(op, LRO_JSON_PRETTY, &json, NULL);
-    if (rc != LRO_OK) {
-        die_msg("cannot print the operation: %s", lro_strerror(rc));
-        return EXIT_LOCAL;
-    }
-    printf("%s\n", json);
-    lro_free(json);
-    return EXIT_OK;
+    return emit_json(rc, json, "operation");
 }
 
 int print_page(const conn_opts *co, const lro_page *p)
@@ -37,13 +42,7 @@ int print_page(const conn_opts *co, const lro_page *p)
     }
     char *json = NULL;
     int rc = lro_page_to_json(p, LRO_JSON_PRETTY, &json, NULL);
-    if (rc != LRO_OK) {
-        die_msg("cannot print the page: %s", lro_strerror(rc));
-        return EXIT_LOCAL;
-    }
-    printf("%s\n", json);
-    lro_free(json);
-    return EXIT_OK;
+    return emit_json(rc, json, "page");
 }
 
 void print_text_header(void)

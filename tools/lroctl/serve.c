@@ -1,6 +1,7 @@
 /* lroctl serve: the embedded Operations server, standalone, so code in any
  * language can be tested against it: operations that progress and finish by
  * themselves, faults, latency and front-end limits from flags. */
+#include <errno.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -185,6 +186,83 @@ static int usage(const char *flag, const char *v, const char *want)
     return EXIT_USAGE;
 }
 
+/* Credential checks from flags (the secrets themselves are never printed). */
+#define MAX_AUTH 16
+typedef struct serve_auth {
+    const char *tokens[MAX_AUTH];
+    int n_tokens;
+    const char *keys[MAX_AUTH];
+    int n_keys;
+    char *jwt_pem;
+    const char *jwt_aud;
+} serve_auth;
+
+static int read_pem_flag(const char *flag, const char *path, char **out, int *rc)
+{
+    *out = lroctl_read_file(path, 1 << 20);
+    if (*out == NULL) {
+        die_msg("serve: %s: cannot read '%s': %s", flag, path, strerror(errno));
+        *rc = EXIT_USAGE;
+    }
+    return 1;
+}
+
+static int serve_auth_flag(serve_auth *au, lro_test_server_options *so, const char *a,
+                           const char *v, int *rc)
+{
+    *rc = EXIT_OK;
+    char *pem = NULL;
+    if (strcmp(a, "--tls-cert") == 0 || strcmp(a, "--tls-key") == 0 ||
+        strcmp(a, "--client-ca") == 0 || strcmp(a, "--jwt-public-key") == 0) {
+        read_pem_flag(a, v, &pem, rc);
+        if (pem == NULL) {
+            return 1;
+        }
+        /* Lives until the process exits (serve runs until interrupted). */
+        if (strcmp(a, "--tls-cert") == 0) {
+            so->tls_cert_chain_pem = pem;
+        } else if (strcmp(a, "--tls-key") == 0) {
+            so->tls_private_key_pem = pem;
+        } else if (strcmp(a, "--client-ca") == 0) {
+            so->tls_client_ca_pem = pem;
+        } else {
+            au->jwt_pem = pem;
+        }
+        return 1;
+    }
+    if (strcmp(a, "--require-token") == 0 || strcmp(a, "--require-api-key") == 0) {
+        int is_tok = a[10] == 't';
+        int *n = is_tok ? &au->n_tokens : &au->n_keys;
+        if (*n >= MAX_AUTH || v[0] == '\0') {
+            die_msg("serve: %s: empty, or more than %d of them", a, MAX_AUTH);
+            *rc = EXIT_USAGE;
+            return 1;
+        }
+        (is_tok ? au->tokens : au->keys)[(*n)++] = v;
+        return 1;
+    }
+    if (strcmp(a, "--jwt-audience") == 0) {
+        au->jwt_aud = v;
+        return 1;
+    }
+    return 0;
+}
+
+static int serve_auth_apply(serve_auth *au, lro_test_server *s)
+{
+    int rc = LRO_OK;
+    for (int i = 0; i < au->n_tokens && rc == LRO_OK; i++) {
+        rc = lro_test_server_require_token(s, au->tokens[i]);
+    }
+    for (int i = 0; i < au->n_keys && rc == LRO_OK; i++) {
+        rc = lro_test_server_require_api_key(s, au->keys[i]);
+    }
+    if (rc == LRO_OK && au->jwt_pem != NULL) {
+        rc = lro_test_server_require_jwt(s, au->jwt_pem, au->jwt_aud);
+    }
+    return rc;
+}
+
 int cmd_serve(int argc, char **argv)
 {
     lro_test_server_options so = LRO_TEST_SERVER_OPTIONS_INIT;
@@ -197,6 +275,9 @@ int cmd_serve(int argc, char **argv)
     static fault_spec faults[MAX_FAULTS];
     int nfaults = 0;
     int admin = 0;
+    serve_auth auth;
+    memset(&auth, 0, sizeof auth);
+    int rc_auth = EXIT_OK;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (strcmp(a, "--admin") == 0) {
@@ -204,9 +285,11 @@ int cmd_serve(int argc, char **argv)
             continue;
         }
         static const char *const with_value[] = {
-            "--listen",         "--seed",        "--threads",      "--complete-after",
-            "--progress-every", "--fail-every",  "--fault",        "--latency",
-            "--unimplemented",  "--max-streams", "--max-conn-age", "--max-conn-age-grace"};
+            "--listen",         "--seed",         "--threads",        "--complete-after",
+            "--progress-every", "--fail-every",   "--fault",          "--latency",
+            "--unimplemented",  "--max-streams",  "--max-conn-age",   "--max-conn-age-grace",
+            "--tls-cert",       "--tls-key",      "--client-ca",      "--require-token",
+            "--jwt-public-key", "--jwt-audience", "--require-api-key"};
         size_t k = 0;
         while (k < sizeof with_value / sizeof with_value[0] && strcmp(a, with_value[k]) != 0) {
             k++;
@@ -222,7 +305,11 @@ int cmd_serve(int argc, char **argv)
         const char *v = argv[++i];
         long n;
         int64_t ms;
-        if (strcmp(a, "--listen") == 0) {
+        if (serve_auth_flag(&auth, &so, a, v, &rc_auth)) {
+            if (rc_auth != EXIT_OK) {
+                return rc_auth;
+            }
+        } else if (strcmp(a, "--listen") == 0) {
             so.listen = v;
         } else if (strcmp(a, "--seed") == 0) {
             if (parse_long(v, 0, SEED_MAX, &seed) < 0) {
@@ -300,6 +387,12 @@ int cmd_serve(int argc, char **argv)
     if (rc != LRO_OK) {
         die_msg("serve: cannot listen on '%s': %s", so.listen, lro_strerror(rc));
         return rc == LRO_ERR_INVALID_ARG ? EXIT_USAGE : EXIT_LOCAL;
+    }
+    rc = serve_auth_apply(&auth, s);
+    if (rc != LRO_OK) {
+        die_msg("serve: --jwt-public-key: not a PEM RSA public key");
+        lro_test_server_stop(s);
+        return EXIT_USAGE;
     }
     /* Faults in the order that makes them compose: a method switched off
      * first, then the --fault rules, latency last (the first matching rule

@@ -65,6 +65,9 @@ void verbose_request_headers(const conn_opts *co, const char *method, const char
     if (g_token_set) {
         fprintf(stderr, "lroctl: > authorization: Bearer <redacted>\n");
     }
+    if (g_creds_desc != NULL) {
+        fprintf(stderr, "lroctl: > credentials: %s (values redacted)\n", g_creds_desc);
+    }
     for (size_t i = 0; i < co->header_count; i++) {
         if (secret_key(co->headers[i].key)) {
             fprintf(stderr, "lroctl: > %s: <redacted, %zu bytes>\n", co->headers[i].key,

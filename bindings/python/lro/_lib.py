@@ -1,15 +1,18 @@
 """ctypes declarations of liblro.so.1 (the C API of lro/*.h).
 
-Only this module knows C types. The library is found, in order, at
-$LRO_LIBRARY (a path; an error if it cannot be loaded), through the dynamic
-loader's own search ("liblro.so.1": LD_LIBRARY_PATH, ld.so.cache), next to
-this package when it sits inside an install prefix (PREFIX/lib/...), and in
-/usr/local/lib and /usr/lib.
+Only this module knows C types. The library is found, in order:
+  1. inside the installed package (lro/_libs/liblro.so.1, what the wheel
+     carries, with the libraries a Debian 12 system with libgrpc29 lacks,
+     i.e. libprotobuf-c.so.1, preloaded from there first);
+  2. $LRO_LIBRARY (a path; an error if it cannot be loaded);
+  3. the dynamic loader's own search ("liblro.so.1": LD_LIBRARY_PATH,
+     ld.so.cache), next to this package when it sits inside an install
+     prefix (PREFIX/lib/...), and in /usr/local/lib and /usr/lib.
 
 The embedded server (lro/testing.h) is a library of its own,
 liblro_testing.so.1; only lro.testing loads it (load_testing()), found the
-same way: $LRO_TESTING_LIBRARY, then the directory liblro was loaded from,
-then the loader's search and the places above.
+same way: the package's _libs, $LRO_TESTING_LIBRARY, then the directory
+liblro was loaded from, then the loader's search and the places above.
 """
 import ctypes
 import os
@@ -18,6 +21,12 @@ from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_double, c_int, c_
 
 SONAME = "liblro.so.1"
 ABI_MAJOR = 1
+# What the wheel carries (tools/wheel / bindings/python/setup.py puts it there).
+PACKAGE_LIBS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_libs")
+# Libraries liblro needs that Debian's libgrpc29 does not pull in: loaded
+# from _libs (RTLD_GLOBAL) before liblro, so that its NEEDED entries resolve
+# to them by SONAME.
+BUNDLED_DEPS = ("libprotobuf-c.so.1",)
 
 
 def _candidates(soname=SONAME):
@@ -30,7 +39,19 @@ def _candidates(soname=SONAME):
     yield os.path.join("/usr/lib", soname)
 
 
+def _bundled(soname):
+    p = os.path.join(PACKAGE_LIBS, soname)
+    return p if os.path.exists(p) else None
+
+
 def _load():
+    p = _bundled(SONAME)
+    if p:
+        for dep in BUNDLED_DEPS:
+            d = _bundled(dep)
+            if d:
+                ctypes.CDLL(d, mode=ctypes.RTLD_GLOBAL)
+        return ctypes.CDLL(p)
     path = os.environ.get("LRO_LIBRARY")
     if path:
         return ctypes.CDLL(path)
@@ -41,8 +62,8 @@ def _load():
     for p in _candidates():
         if os.path.exists(p):
             return ctypes.CDLL(p)
-    raise OSError("lro: cannot find %s; set LRO_LIBRARY to its path or install lro-c "
-                  "(tools/install.sh)" % SONAME)
+    raise OSError("lro: cannot find %s; set LRO_LIBRARY to its path, install the lro wheel, "
+                  "or install lro-c (tools/install.sh)" % SONAME)
 
 
 lib = _load()
@@ -61,10 +82,14 @@ ERR_NOT_DONE = -9
 ERR_TIMEOUT = -10
 ERR_OP_FAILED = -11
 ERR_OP_CANCELLED = -12
+ERR_TYPE_MISMATCH = -13
 ERR_STATE = -14
 ERR_INTERNAL = -15
+ERR_UNSUPPORTED = -16
 ERR_END = -17
+ERR_IO = -18
 
+MODE_THREAD = 0
 MODE_LOOP = 1
 AWAIT_METHODS = {"auto": 0, "poll": 1, "wait": 2}
 
@@ -91,10 +116,29 @@ class ListArgs(Structure):
                 ("reserved0", c_uint32)]
 
 
+class RetryPolicy(Structure):
+    _fields_ = [("struct_size", c_uint32), ("max_attempts", c_int),
+                ("initial_backoff_ms", c_int64), ("multiplier", c_double),
+                ("max_backoff_ms", c_int64), ("jitter", c_double), ("total_timeout_ms", c_int64),
+                ("retry_codes", c_uint32), ("reserved0", c_uint32)]
+
+
 class PollPolicy(Structure):
     _fields_ = [("struct_size", c_uint32), ("initial_delay_ms", c_int64), ("multiplier", c_double),
                 ("max_delay_ms", c_int64), ("jitter", c_double), ("total_timeout_ms", c_int64),
-                ("method", c_int32), ("wait_timeout_ms", c_int64)]
+                ("method", c_int32), ("wait_timeout_ms", c_int64),
+                ("transient_budget_ms", c_int64), ("transient_codes", c_uint32),
+                ("reserved0", c_uint32), ("progress_interval_ms", c_int64)]
+
+
+# The sizes of lro-c 1.0's structs on LP64 (lro/client.h, lro/longrunning.h):
+# a layout that drifted from the C headers fails at import, not at a call.
+if ctypes.sizeof(c_void_p) == 8:
+    for _t, _n in ((CallOptions, 72), (PollPolicy, 88), (RetryPolicy, 56), (ListArgs, 40),
+                   (Header, 24)):
+        if ctypes.sizeof(_t) != _n:
+            raise ImportError("lro: ctypes %s is %d bytes, lro-c 1.0 has %d" %
+                              (_t.__name__, ctypes.sizeof(_t), _n))
 
 
 class TestServerOptions(Structure):
@@ -143,6 +187,9 @@ _fn("lro_client_options_set_user_agent", c_int, P, c_char_p)
 _fn("lro_client_options_set_mode", c_int, P, c_int32)
 _fn("lro_client_options_set_poll_budget", c_int, P, ctypes.c_double, c_int)
 _fn("lro_client_options_set_max_await_rpcs", c_int, P, c_int)
+_fn("lro_client_options_set_retry", c_int, P, POINTER(RetryPolicy))
+_fn("lro_client_options_set_max_receive_size", c_int, P, c_int64)
+_fn("lro_client_options_set_lb_policy", c_int, P, c_char_p)
 _fn("lro_client_awaits_queued", c_size_t, P)
 _fn("lro_client_create", c_int, P, PP)
 _fn("lro_client_destroy", None, P)
@@ -153,7 +200,11 @@ _fn("lro_client_inflight", c_size_t, P)
 _fn("lro_get", c_int, P, c_char_p, CALL, DONE_CB, P, P, PP)
 _fn("lro_cancel", c_int, P, c_char_p, CALL, DONE_CB, P, P, PP)
 _fn("lro_delete", c_int, P, c_char_p, CALL, DONE_CB, P, P, PP)
+_fn("lro_wait", c_int, P, c_char_p, c_int64, CALL, DONE_CB, P, P, PP)
+_fn("lro_list", c_int, P, c_char_p, POINTER(ListArgs), CALL, DONE_CB, P, P, PP)
 _fn("lro_await", c_int, P, c_char_p, POINTER(PollPolicy), CALL, PROGRESS_CB, DONE_CB, P, P, PP)
+_fn("lro_cancel_and_await", c_int, P, c_char_p, POINTER(PollPolicy), CALL, PROGRESS_CB, DONE_CB,
+    P, P, PP)
 
 _fn("lro_future_ref", P, P)
 _fn("lro_future_unref", None, P)
@@ -162,6 +213,10 @@ _fn("lro_future_result", c_int, P)
 _fn("lro_future_status", P, P)
 _fn("lro_future_operation", P, P)
 _fn("lro_future_page", P, P)
+_fn("lro_future_is_done", c_int, P)
+_fn("lro_future_wait", c_int, P, c_int64)
+_fn("lro_future_attempts", c_int, P)
+_fn("lro_future_polls", c_int, P)
 
 _fn("lro_operation_name", c_char_p, P)
 _fn("lro_operation_done", c_int, P)
@@ -174,6 +229,28 @@ _fn("lro_status_code", c_int, P)
 _fn("lro_status_message", c_char_p, P)
 _fn("lro_status_detail_count", c_size_t, P)
 _fn("lro_status_detail", c_int, P, c_size_t, POINTER(c_char_p), PP, POINTER(c_size_t))
+_fn("lro_status_retry_delay_ms", c_int, P, POINTER(c_int64), POINTER(c_int))
+_fn("lro_status_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
+_fn("lro_page_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
+
+# Type registry from FileDescriptorSets (lro/registry.h).
+_fn("lro_registry_create", c_int, PP)
+_fn("lro_registry_destroy", None, P)
+_fn("lro_registry_add_set", c_int, P, c_char_p, c_size_t, c_char_p, PP)
+_fn("lro_registry_add_file", c_int, P, c_char_p, PP)
+_fn("lro_registry_message_count", c_size_t, P)
+_fn("lro_json_set_registry", c_int, P)
+
+# Serialized bytes and owned views (lro/future.h, "Serialized bytes").
+_fn("lro_operation_serialize", c_int, P, PP, POINTER(c_size_t))
+_fn("lro_page_serialize", c_int, P, PP, POINTER(c_size_t))
+_fn("lro_status_serialize", c_int, P, PP, POINTER(c_size_t))
+_fn("lro_operation_parse", c_int, c_char_p, c_size_t, PP)
+_fn("lro_page_parse", c_int, c_char_p, c_size_t, PP)
+_fn("lro_status_parse", c_int, c_char_p, c_size_t, PP)
+_fn("lro_operation_destroy", None, P)
+_fn("lro_page_destroy", None, P)
+_fn("lro_status_destroy", None, P)
 
 _fn("lro_page_count", c_size_t, P)
 _fn("lro_page_operation", P, P, c_size_t)
@@ -186,6 +263,8 @@ _fn("lro_pager_destroy", None, P)
 _fn("lro_pager_next_page", c_int, P, DONE_CB, P, P, PP)
 _fn("lro_pager_page_token", c_char_p, P)
 _fn("lro_pager_done", c_int, P)
+_fn("lro_pager_unreachable_count", c_size_t, P)
+_fn("lro_pager_unreachable", c_char_p, P, c_size_t)
 
 # ---- the embedded server (lro/testing.h): liblro_testing, used by lro.testing --
 # Its major version is liblro's (tools/dist/mkdist.sh checks the pair).
@@ -194,6 +273,9 @@ testing = None
 
 
 def _load_testing():
+    p = _bundled(TESTING_SONAME)
+    if p and os.path.dirname(lib._name) == PACKAGE_LIBS:
+        return ctypes.CDLL(p)
     path = os.environ.get("LRO_TESTING_LIBRARY")
     if path:
         return ctypes.CDLL(path)
@@ -234,6 +316,21 @@ def load_testing():
     _fn("lro_test_server_add_fault", c_int, P, POINTER(TestFault), dll=t)
     _fn("lro_test_server_clear_faults", None, P, dll=t)
     _fn("lro_test_server_call_count", c_uint64, P, c_uint, c_char_p, dll=t)
+    _fn("lro_test_server_set_unreachable", c_int, P, c_char_p, POINTER(c_char_p), c_size_t,
+        dll=t)
+    _fn("lro_test_server_last_record", P, P, c_uint, c_char_p, dll=t)
+    _fn("lro_test_server_clear_records", None, P, dll=t)
+    _fn("lro_test_record_free", None, P, dll=t)
+    _fn("lro_test_record_method", c_uint, P, dll=t)
+    _fn("lro_test_record_name", c_char_p, P, dll=t)
+    _fn("lro_test_record_filter", c_char_p, P, dll=t)
+    _fn("lro_test_record_page_size", c_int32, P, dll=t)
+    _fn("lro_test_record_page_token", c_char_p, P, dll=t)
+    _fn("lro_test_record_partial", c_int, P, dll=t)
+    _fn("lro_test_record_wait_timeout_ms", c_int64, P, dll=t)
+    _fn("lro_test_record_deadline_ms", c_int64, P, dll=t)
+    _fn("lro_test_record_header_n", c_void_p, P, c_char_p, POINTER(c_size_t), dll=t)
+    _fn("lro_test_record_code", c_int, P, dll=t)
     testing = t
     return t
 

@@ -14,6 +14,7 @@ import weakref
 
 from . import _lib as _c
 from . import LroError, _b
+from ._types import _field, _varint, encode_status  # noqa: F401 (re-exported)
 
 # The server is liblro_testing, not liblro: loaded here, on first import.
 _c.load_testing()
@@ -21,37 +22,9 @@ _c.load_testing()
 LIST, GET, DELETE, CANCEL, WAIT, ALL = 0x01, 0x02, 0x04, 0x08, 0x10, 0x1F
 
 
-def _varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def _field(num, payload):
-    return _varint(num << 3 | 2) + _varint(len(payload)) + payload
-
-
-def encode_status(code, message="", details=()):
-    """A serialized google.rpc.Status; details: (type_url, bytes) pairs."""
-    out = b""
-    if code:
-        out += _varint(1 << 3) + _varint(code)
-    if message:
-        out += _field(2, message.encode())
-    for url, value in details:
-        out += _field(3, _field(1, url.encode()) + (_field(2, value) if value else b""))
-    return out
-
-
 def _chk(rc):
     if rc != _c.OK:
-        raise LroError._local(rc)
+        raise LroError._refused(rc)
 
 
 def _ms(seconds):
@@ -126,5 +99,45 @@ class Server:
     def call_count(self, methods=0, name=None):
         return _c.lro_test_server_call_count(self._p, methods, _b(name) if name else None)
 
+    def set_unreachable(self, parent, locations):
+        """ListOperations of exactly `parent` reports these locations as
+        unreachable (with return_partial_success; UNAVAILABLE without)."""
+        locs = [_b(x, "location") for x in locations]
+        arr = (ctypes.c_char_p * max(1, len(locs)))(*locs)
+        _chk(_c.lro_test_server_set_unreachable(self._p, _b(parent), arr, len(locs)))
+
+    def last_request(self, methods=ALL, name=None):
+        """The newest recorded call matching methods/name (a Request), or None."""
+        r = _c.lro_test_server_last_record(self._p, methods, _b(name) if name else None)
+        return Request(r) if r else None
+
+    def clear_requests(self):
+        _c.lro_test_server_clear_records(self._p)
+
     def count(self):
         return _c.lro_test_server_count(self._p)
+
+
+class Request:
+    """One call the server recorded: method (LIST, GET...), name, filter,
+    page_size, page_token, partial (return_partial_success), wait_timeout_ms,
+    deadline_ms, code (the status it answered, -1 while held), and
+    header(key) -> bytes or None (every request header, "-bin" ones decoded)."""
+
+    def __init__(self, ptr):
+        self._p = ptr
+        self._finalizer = weakref.finalize(self, _c.lro_test_record_free, ptr)
+        self.method = _c.lro_test_record_method(ptr)
+        self.name = _c.lro_test_record_name(ptr).decode()
+        self.filter = _c.lro_test_record_filter(ptr).decode()
+        self.page_size = _c.lro_test_record_page_size(ptr)
+        self.page_token = _c.lro_test_record_page_token(ptr).decode()
+        self.partial = bool(_c.lro_test_record_partial(ptr))
+        self.wait_timeout_ms = _c.lro_test_record_wait_timeout_ms(ptr)
+        self.deadline_ms = _c.lro_test_record_deadline_ms(ptr)
+        self.code = _c.lro_test_record_code(ptr)
+
+    def header(self, key):
+        n = ctypes.c_size_t()
+        v = _c.lro_test_record_header_n(self._p, key.encode(), ctypes.byref(n))
+        return ctypes.string_at(v, n.value) if v else None

@@ -57,6 +57,7 @@ extern "C" {
 typedef struct lro_client lro_client;
 typedef struct lro_client_options lro_client_options;
 typedef struct lro_future lro_future;
+struct lro_credentials; /* lro/credentials.h */
 
 /* One callback shape for every asynchronous function in lro-c.
  * `f` is borrowed for the duration of the call: lro_future_ref() it to keep
@@ -92,6 +93,16 @@ LRO_API int lro_client_options_set_tls_server_name(lro_client_options *o, const 
  * error message. */
 LRO_API int lro_client_options_set_bearer_token(lro_client_options *o, const char *token,
                                                 int allow_plaintext);
+
+/* Credentials for every call of the client (lro/credentials.h): tokens,
+ * keys, quota project, client certificate. The options take a reference
+ * (the caller may unref right after) and the object is frozen from now on;
+ * NULL removes them. Tokens and keys are refused over plaintext at
+ * lro_client_create() unless lro_credentials_allow_plaintext() was called.
+ * Not together with lro_client_options_set_bearer_token (create fails).
+ * Added in 1.0. */
+LRO_API int lro_client_options_set_credentials(lro_client_options *o,
+                                               struct lro_credentials *creds);
 
 /* Per-call RPC deadline when a call does not set one. Default 30000 ms.
  * 0 = no deadline. (WaitOperation calls get the server-side timeout plus
@@ -187,6 +198,27 @@ LRO_API int lro_client_process(lro_client *c, int max);
 
 /* Number of calls started and not yet completed (diagnostics). */
 LRO_API size_t lro_client_inflight(const lro_client *c);
+
+/* ---- Connections --------------------------------------------------------------
+ * A client opens `channels` connections for ordinary calls (Get, List,
+ * Cancel, Delete, and the Get polls of awaits), used in turn, and separate
+ * connections for held calls (WaitOperation, which the server keeps open for
+ * up to its timeout), each carrying at most max_streams - max_streams/10 of
+ * them; one more is opened whenever all are full (at most 64; past that the
+ * least loaded one takes it). So thousands of awaits waiting with
+ * WaitOperation never take the streams ordinary calls need: HTTP/2 servers
+ * allow a limited number of concurrent streams per connection (Google's
+ * front ends and many proxies: 100), calls beyond it queue inside grpc, and
+ * grpc does not tell a client the peer's limit, hence the option. Every
+ * connection reconnects with its own backoff. Defaults LRO_DEFAULT_CHANNELS
+ * and LRO_DEFAULT_MAX_STREAMS; out of range (channels 1..64, max_streams
+ * >= 1) is LRO_ERR_INVALID_ARG. */
+#define LRO_DEFAULT_CHANNELS 1
+#define LRO_DEFAULT_MAX_STREAMS 100
+LRO_API int lro_client_options_set_channels(lro_client_options *o, int n);
+LRO_API int lro_client_options_set_max_streams(lro_client_options *o, int n);
+/* Connections (channels) the client has open now, both kinds (diagnostics). */
+LRO_API size_t lro_client_channels(const lro_client *c);
 
 /* ---- Per-call options -----------------------------------------------------
  * A small versioned struct: declare with LRO_CALL_OPTIONS_INIT and set the

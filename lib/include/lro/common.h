@@ -120,7 +120,8 @@ LRO_API const char *lro_strerror(int err);
  *
  * Recorded by: lro_client_options_* setters, lro_client_create, lro_get,
  * lro_list, lro_cancel, lro_delete, lro_wait, lro_await,
- * lro_cancel_and_await and lro_pager_create. Each of them clears the text on
+ * lro_cancel_and_await, lro_pager_create, lro_registry_add_set and
+ * lro_registry_add_file. Each of them clears the text on
  * entry and sets it when it returns an error, so right after one of them
  * failed the text is about that failure ("" only when the code says it all,
  * e.g. LRO_ERR_NOMEM or LRO_ERR_SHUTDOWN). Other functions may change it

@@ -115,6 +115,58 @@ LRO_API const char *lro_page_next_token(const lro_page *p); /* "" on the last pa
 LRO_API size_t lro_page_unreachable_count(const lro_page *p);
 LRO_API const char *lro_page_unreachable(const lro_page *p, size_t i); /* NULL if OOR */
 
+/* ---- Serialized bytes (for bindings) -------------------------------------
+ * The wire-format bytes of a view, so a binding can hand its users native
+ * protobuf objects (python's Operation.FromString, Go's proto.Unmarshal...)
+ * or store an Operation and resume it later. Added in 1.0.
+ *
+ * lro_*_serialize: copies the message's serialized bytes into a new buffer
+ * (*out, freed with lro_free(); never NULL on success, also for 0 bytes) and
+ * its length into *len (len may be NULL). The view is only read: any view
+ * works, borrowed or parsed, from any thread and from inside any callback,
+ * the progress callback's borrowed `op` included (copy there, the bytes
+ * outlive the callback). Returns LRO_OK; LRO_ERR_INVALID_ARG for a NULL view
+ * or out; LRO_ERR_NOMEM. On error *out and *len are untouched. The text of
+ * a failure is in lro_last_error(). Thread-safe.
+ *
+ * Fields lro-c's protos do not declare (a newer server's) are kept and
+ * serialized back; serializing what lro_*_parse made of these bytes gives
+ * the same bytes again (fuzzed in tests/fuzz/fuzz_operation). */
+LRO_API int lro_operation_serialize(const lro_operation *op, uint8_t **out, size_t *len);
+LRO_API int lro_page_serialize(const lro_page *p, uint8_t **out, size_t *len);
+LRO_API int lro_status_serialize(const lro_status *s, uint8_t **out, size_t *len);
+
+/* lro_*_parse: the other way: decodes a google.longrunning.Operation,
+ * ListOperationsResponse or google.rpc.Status from `len` bytes at `data`
+ * (copied; data may be NULL when len is 0, which gives the empty message)
+ * into a new OWNED view, which works with every view accessor above
+ * (lro_operation_name, lro_operation_response, lro_page_operation,
+ * lro_status_detail, lro/json.h's printers, ...) and is freed with the
+ * matching lro_*_destroy (NULL is fine). Views obtained from an owned view
+ * (lro_page_operation, lro_operation_error) live as long as it.
+ * Returns LRO_OK and sets *out; LRO_ERR_INVALID_ARG (NULL out, or NULL data
+ * with len > 0); LRO_ERR_DECODE when the bytes do not decode as that message
+ * or nest messages more than 100 deep; LRO_ERR_NOMEM. *out is untouched on
+ * error; the reason is in lro_last_error(). An owned view is immutable, so
+ * it may be read from several threads at once; destroy it once, after every
+ * reader is done.
+ *
+ * Resuming a saved operation: everything an await needs is the name, so
+ *     lro_operation *op;
+ *     if (lro_operation_parse(saved, saved_len, &op) == LRO_OK) {
+ *         if (!lro_operation_done(op))
+ *             lro_await(client, lro_operation_name(op), NULL, NULL, NULL, cb, ud, NULL, &f);
+ *         lro_operation_destroy(op);   (lro_await copied the name)
+ *     }
+ * and a finished one is already its own result (lro_operation_response /
+ * lro_operation_error). */
+LRO_API int lro_operation_parse(const uint8_t *data, size_t len, lro_operation **out);
+LRO_API int lro_page_parse(const uint8_t *data, size_t len, lro_page **out);
+LRO_API int lro_status_parse(const uint8_t *data, size_t len, lro_status **out);
+LRO_API void lro_operation_destroy(lro_operation *op); /* NULL is fine */
+LRO_API void lro_page_destroy(lro_page *p);            /* NULL is fine */
+LRO_API void lro_status_destroy(lro_status *s);        /* NULL is fine */
+
 /* ---- Typed unpacking of an Any ------------------------------------------
  * Decodes (type_url, value) as the protobuf-c message type `desc` (a
  * `const ProtobufCMessageDescriptor *`, e.g. &google__rpc__retry_info__descriptor

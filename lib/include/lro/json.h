@@ -22,7 +22,8 @@
  *     9 fraction digits), Timestamp "2024-01-02T03:04:05.120Z" (RFC 3339, UTC,
  *     same fraction rule), wrappers (DoubleValue ... BytesValue) as their bare
  *     value, Struct as an object, ListValue as an array, Value as its JSON
- *     value (a Value with no kind set prints null), NullValue null, Empty {};
+ *     value (a Value with no kind set prints null), NullValue null, Empty {},
+ *     FieldMask "a.displayName,b" (paths in lowerCamelCase, comma-joined);
  *   - google.protobuf.Any: {} when empty; {"@type": URL, <fields>} for a
  *     message lro-c knows; {"@type": URL, "value": <special form>} when the
  *     packed message is a well-known type with a special form (Duration,
@@ -32,10 +33,14 @@
  *     PreconditionFailure, BadRequest, RequestInfo, ResourceInfo, Help,
  *     LocalizedMessage) and the well-known types above; the type is the name
  *     after the last '/' of the URL (the whole URL when it has no '/').
+ *     Any other type is expanded when a type registry holding it is in use
+ *     (lro/registry.h: lro_json_set_registry() for these functions, or the
+ *     _reg variants); its fields print under their json_name.
  *
  * THE FALLBACK (lossless): an Any whose type lro-c does not know, whose bytes
  * do not decode as that type, or whose message has no JSON form (a Duration
- * or Timestamp out of range, or a NaN/infinite Value.number_value, anywhere
+ * or Timestamp out of range, a NaN/infinite Value.number_value, or a
+ * FieldMask path with no lowerCamelCase form, anywhere
  * inside it) prints as
  *     {"@type": "<the URL as sent>", "value": "<standard base64 of the raw bytes>"}
  * (only the innermost Any around the problem; the rest prints normally).
@@ -60,12 +65,12 @@
  *   LRO_ERR_NOMEM        an allocation failed.
  *
  * Limits: protobuf-c keeps strings as C strings, so a string with an
- * embedded U+0000 prints only up to it. FieldMask (not in lro-c's protos)
- * prints as a regular message. Maps are recognised by protoc's naming of map
+ * embedded U+0000 prints only up to it. Maps are recognised by protoc's naming of map
  * entries (protobuf-c 1.4.1 has no map flag): a repeated field "foo_bar" of
  * the nested type "FooBarEntry" with fields key = 1 and value = 2.
  *
- * Thread-safe.
+ * Thread-safe. The functions below use the process-wide registry set with
+ * lro_json_set_registry() (none by default).
  */
 #ifndef LRO_JSON_H
 #define LRO_JSON_H

@@ -91,8 +91,9 @@ typedef struct lro_poll_policy {
      * such failures has lasted transient_budget_ms (0 = no limit of its
      * own). Then the await ends LRO_ERR_RPC with the last status, its
      * message followed by "(retried for S s, N attempts)". A poll cut by
-     * UNAVAILABLE after it had been open for 1 s or more (a connection
-     * recycled by the server or a proxy) is sent again at once. Any other
+     * an UNAVAILABLE that no server wrote (grpc's own, without details)
+     * after it had been open for 1 s or more (a connection recycled by the
+     * server or a proxy) is sent again at once. Any other
      * code ends the await at once. */
     int64_t transient_budget_ms;
     uint32_t transient_codes;

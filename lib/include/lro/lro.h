@@ -16,9 +16,11 @@
 
 #include "lro/common.h"
 #include "lro/client.h"
+#include "lro/credentials.h"
 #include "lro/events.h"
 #include "lro/future.h"
 #include "lro/json.h"
 #include "lro/longrunning.h"
+#include "lro/registry.h"
 
 #endif /* LRO_LRO_H */

@@ -112,12 +112,19 @@ typedef struct lro_test_server_options {
      * LRO_ERR_INVALID_ARG. */
     int64_t max_connection_age_ms;
     int64_t max_connection_age_grace_ms;
+    /* Appended in 1.0: mutual TLS. PEM text of the CA(s) client
+     * certificates must chain to; set, the server REQUIRES a verified client
+     * certificate (a client without one, or with one from another CA, fails
+     * the handshake) and records its subject as the call's identity
+     * (lro_test_record_identity). Needs the TLS fields. NULL = no client
+     * certificate requested. */
+    const char *tls_client_ca_pem;
 } lro_test_server_options;
-LRO_ASSERT_NO_TAIL_PADDING(lro_test_server_options, max_connection_age_grace_ms);
+LRO_ASSERT_NO_TAIL_PADDING(lro_test_server_options, tls_client_ca_pem);
 /* struct_size values accepted (LP64): 40 and 56 (0.1, without and with the
- * TLS fields) and 80 (1.0). */
+ * TLS fields) and 88 (1.0). */
 #define LRO_TEST_SERVER_OPTIONS_INIT                                                               \
-    { sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0 }
+    { sizeof(lro_test_server_options), NULL, 0, 0, 0, NULL, NULL, 0, 0, 0, 0, NULL }
 
 /* Starts serving. *out untouched on failure (LRO_ERR_INVALID_ARG for a bad
  * address, LRO_ERR_IO when the address cannot be bound, LRO_ERR_NOMEM). */
@@ -364,6 +371,26 @@ LRO_API const char *lro_test_record_header_n(const lro_test_record *r, const cha
  * records UNAVAILABLE); -1 while the call is still held (a Wait or a latency
  * fault) or when it was dropped at stop. */
 LRO_API int lro_test_record_code(const lro_test_record *r);
+/* Who called, as verified by the server's credential checks (added in
+ * 1.0): space-separated items "cert:<client certificate subject>"
+ * (mutual TLS), "token:<index in the allowed set>", "jwt:<sub claim>",
+ * "api-key:<index>"; "" when nothing was verified. Never a secret. */
+LRO_API const char *lro_test_record_identity(const lro_test_record *r);
+
+/* ---- Credential checks (added in 1.0; off by default) ---------------------
+ * Once one is configured, every Operations call (not the admin service)
+ * must pass it or ends UNAUTHENTICATED (recorded, with its reason in the
+ * status message, never the presented secret). Thread-safe, any time.
+ * Bearer tokens: "authorization: Bearer <t>" with t one of the tokens
+ * added (repeatable) or, when a JWT key is set, an RS256 JWT whose
+ * signature verifies with public_key_pem (PEM "PUBLIC KEY"), whose exp is
+ * in the future and, when audience is not NULL, whose aud equals it.
+ * API keys: "x-goog-api-key" one of those added. LRO_OK,
+ * LRO_ERR_INVALID_ARG (bad argument, not an RSA public key), LRO_ERR_NOMEM. */
+LRO_API int lro_test_server_require_token(lro_test_server *s, const char *token);
+LRO_API int lro_test_server_require_jwt(lro_test_server *s, const char *public_key_pem,
+                                        const char *audience);
+LRO_API int lro_test_server_require_api_key(lro_test_server *s, const char *key);
 
 #ifdef __cplusplus
 }

@@ -1,0 +1,30 @@
+/* credentials_int.h - what the client and call layers use of credentials.c. */
+#ifndef LRO_CREDENTIALS_INT_H
+#define LRO_CREDENTIALS_INT_H
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+
+#include "lro/lro.h"
+#include "lro_int.h"
+
+/* The channel credentials of a client: plaintext or TLS (roots, client
+ * certificate, static or watched files), composed with the call credentials
+ * of o->credentials. LRO_OK and *out (the caller releases it), or an error
+ * with its text (tokens over plaintext without allow_plaintext, ...). */
+LRO_HIDDEN int lro_creds_channel(const lro_client_options *o, grpc_channel_credentials **out);
+/* Per-call credentials: checks they can be per call (no client certificate)
+ * and builds their grpc call credentials (freezing the object). */
+LRO_HIDDEN int lro_creds_prepare_call(lro_credentials *c);
+/* grpc_call_set_credentials with c's call credentials (prepared). */
+LRO_HIDDEN int lro_creds_apply_call(lro_credentials *c, grpc_call *call);
+/* Setters refuse changes from now on. */
+LRO_HIDDEN void lro_creds_freeze(lro_credentials *c);
+/* Whether c sends a token or key (the plaintext rule). */
+LRO_HIDDEN int lro_creds_sends_secrets(const lro_credentials *c);
+/* grpc 1.51 ends a call whose credentials plugin failed with UNAVAILABLE
+ * (retryable); ours carry a mark, and such a status becomes
+ * UNAUTHENTICATED here. */
+LRO_HIDDEN void lro_creds_fix_status(grpc_status_code *code, grpc_slice details);
+
+#endif /* LRO_CREDENTIALS_INT_H */
