@@ -186,6 +186,16 @@ static int run_floor(void)
 /* budget > 0: a client-wide cap on poll RPCs per second (burst budget/10). */
 static int g_await_rpcs = -1; /* --await-rpcs: cap on await RPCs; -1 = library default */
 
+/* lro-callback-hook: the same client with an event hook that does nothing,
+ * to measure what reporting events costs per call (bench/README.md). */
+static int g_event_hook;
+
+static void noop_hook(const lro_event *ev, void *data)
+{
+    (void)ev;
+    (void)data;
+}
+
 static lro_client *make_client_budget(double budget)
 {
     lro_client_options *o = NULL;
@@ -196,6 +206,7 @@ static lro_client *make_client_budget(double budget)
         (budget > 0 &&
          lro_client_options_set_poll_budget(o, budget, (int)(budget / 10)) != LRO_OK) ||
         (g_await_rpcs >= 0 && lro_client_options_set_max_await_rpcs(o, g_await_rpcs) != LRO_OK) ||
+        (g_event_hook && lro_client_options_set_event_hook(o, noop_hook, NULL) != LRO_OK) ||
         lro_client_create(o, &c) != LRO_OK) {
         fprintf(stderr, "lro client create failed\n");
         exit(1);
@@ -338,7 +349,10 @@ static int run_lro_unary(int use_futures)
     int64_t t1 = bench_now_ns(), cpu1 = bench_cpu_us();
     long sw1 = bench_ctxsw();
     CALLGRIND_DUMP_STATS_AT("measured");
-    bench_print_unary(use_futures ? "lro-c-future" : "lro-c-callback", g_calls, g_inflight,
+    bench_print_unary(use_futures    ? "lro-c-future"
+                      : g_event_hook ? "lro-c-callback-hook"
+                                     : "lro-c-callback",
+                      g_calls, g_inflight,
                       t1 - t0, cpu1 - cpu0, sw1 - sw0, errors + werr, lat, lat ? (size_t)g_calls : 0);
     lro_client_destroy(c);
     free(slots);
@@ -593,6 +607,10 @@ int main(int argc, char **argv)
         return run_floor();
     }
     if (strcmp(kind, "lro-callback") == 0) {
+        return run_lro_unary(0);
+    }
+    if (strcmp(kind, "lro-callback-hook") == 0) {
+        g_event_hook = 1;
         return run_lro_unary(0);
     }
     if (strcmp(kind, "lro-future") == 0) {

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "call_int.h"
+#include "obs_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/rpc/status.pb-c.h"
 
@@ -553,6 +554,15 @@ static void child_done(lro_future *child)
         return;
     }
     aw->polls++;
+    if (f->obs != NULL) {
+        /* Fallback: a Get because the server has no WaitOperation, or the
+         * Wait whose answer just said so. */
+        int fb = aw->cfg->pp.method == LRO_AWAIT_AUTO &&
+                 (child->kind == LRO_K_GET ? atomic_load(&c->aw.wait_unimplemented)
+                                           : r == LRO_ERR_RPC && lro_status_code(child->status) ==
+                                                                     LRO_CODE_UNIMPLEMENTED);
+        lro_obs_await_poll(f, child, fb ? LRO_POLL_FALLBACK : 0);
+    }
     if (r == LRO_OK) {
         streak_end(aw);
         /* Hooks run before the child is marked done: use the raw result. */
@@ -647,6 +657,9 @@ static void start_poll(lro_future *f)
         int64_t wait = budget_take_locked(c, lro_now_ns());
         pthread_mutex_unlock(&c->mu);
         if (wait > 0) {
+            if (f->obs != NULL) {
+                lro_obs_throttled(f, LRO_POLL_THROTTLED_BUDGET);
+            }
             aw->budget_held = 1;
             schedule(f, wait);
             return;
@@ -666,6 +679,9 @@ static void start_poll(lro_future *f)
         return;
     }
     int got = slot_take_locked(c, aw);
+    if (got == 0 && f->obs != NULL) { /* under c->mu: once queued, aw may go at any time */
+        lro_obs_throttled(f, LRO_POLL_THROTTLED_CAP);
+    }
     int timed = aw->deadline_ns != 0; /* once queued, aw may go at any time */
     pthread_mutex_unlock(&c->mu);
     if (got < 0) {
@@ -709,7 +725,10 @@ static int send_poll(lro_future *f)
             }
         }
     }
-    lro_call_owner owner = {child_done, f, &aw->child};
+    lro_call_owner owner = {child_done, f, &aw->child, f};
+    if (f->obs != NULL) {
+        lro_obs_poll_sent(f);
+    }
     int rc = lro_call_start_named(c, kind, aw->name, wt, &aw->cfg->opts, &owner);
     if (rc == LRO_OK) {
         if (atomic_load(&f->cancel_requested)) {
@@ -883,6 +902,9 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
     f->ud_free = ud_free;
     if (out != NULL) {
         *out = lro_future_ref(f);
+    }
+    if (LRO_OBS_ON(c)) {
+        lro_obs_call_started(f, aw->name, NULL, (char *)aw->cfg->opts.traceparent, 0);
     }
     start_poll(f);
     return LRO_OK;

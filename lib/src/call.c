@@ -16,6 +16,7 @@
 
 #include "call_int.h"
 #include "credentials_int.h"
+#include "obs_int.h"
 #include "google/longrunning/operations.pb-c.h"
 #include "google/protobuf/empty.pb-c.h"
 #include "google/rpc/error_details.pb-c.h"
@@ -66,6 +67,7 @@ typedef struct lro_call {
     /* Internal owner (an await or a pager) told of the outcome first. */
     void (*owner_hook)(lro_future *f);
     void *owner_data;
+    char *tp_sent;    /* the traceparent value in md (arena), for events' span ids */
     lro_timer timer;  /* retry backoff */
     lro_credentials *creds; /* per-call credentials (a reference), or NULL */
 } lro_call;
@@ -165,6 +167,7 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
             if (vv == NULL) {
                 return LRO_ERR_NOMEM;
             }
+            k->tp_sent = j == 0 ? vv : k->tp_sent;
             md[i].key = grpc_slice_from_static_string(tc_key[j]);
             md[i].value = grpc_slice_from_static_buffer(vv, vl);
             i++;
@@ -332,6 +335,12 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
         k->owner_hook = owner->on_finish;
         k->owner_data = owner->owner;
     }
+    if (LRO_OBS_ON(c)) { /* here, not under c->mu: the hook is user code */
+        lro_obs_call_started(f, name, owner ? owner->parent : NULL, k->tp_sent, 1);
+    }
+    if (f->obs != NULL) {
+        lro_obs_attempt_started(f);
+    }
 
     pthread_mutex_lock(&c->mu);
     rc = c->closing ? LRO_ERR_SHUTDOWN : LRO_OK;
@@ -358,6 +367,10 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != LRO_OK) {
+        if (f->obs != NULL) { /* the started events went out: close them */
+            f->result = rc;
+            lro_obs_finished(f);
+        }
         lro_future_discard(f);
     }
     return rc;
@@ -583,7 +596,11 @@ static int schedule_retry(lro_call *k)
          * the server failing, so not an attempt against the policy, and no
          * backoff. A server's own UNAVAILABLE, slow or not, is an attempt. */
         k->free_retries++;
-        return retry_at(k, now);
+        int sr = retry_at(k, now);
+        if (sr == 1 && f->obs != NULL) {
+            lro_obs_retry(f, 0, LRO_RETRY_CONNECTION_CUT);
+        }
+        return sr;
     }
     int counted = f->attempts - k->free_retries;
     if (counted >= p->max_attempts) {
@@ -614,7 +631,12 @@ static int schedule_retry(lro_call *k)
         delay = backoff * (1.0 - p->jitter * r);
     }
     pthread_mutex_unlock(&c->mu);
-    return retry_at(k, now + (int64_t)(delay * 1e6));
+    int sr = retry_at(k, now + (int64_t)(delay * 1e6));
+    if (sr == 1 && f->obs != NULL) {
+        lro_obs_retry(f, (int64_t)(delay * 1e6),
+                      from_server ? LRO_RETRY_SERVER_DELAY : LRO_RETRY_BACKOFF);
+    }
+    return sr;
 }
 
 static void retry_fire(lro_timer *t, int cancelled)
@@ -639,6 +661,9 @@ static void retry_fire(lro_timer *t, int cancelled)
         detach(k);
         lro_future_finish(f, LRO_ERR_RPC);
         return;
+    }
+    if (f->obs != NULL) {
+        lro_obs_attempt_started(f);
     }
     pthread_mutex_lock(&c->mu);
     int rc = c->closing ? LRO_ERR_SHUTDOWN : start_attempt(k);
@@ -688,6 +713,10 @@ static void call_on_complete(lro_cq_tag *t, int success)
     lro_call *k = (lro_call *)((char *)t - offsetof(lro_call, tag));
     lro_future *f = &k->base;
     (void)success; /* RECV_STATUS_ON_CLIENT always completes with a status */
+    if (f->obs != NULL) {
+        lro_obs_attempt_finished(f, (int)k->rpc_status, GRPC_SLICE_LENGTH(k->request),
+                                 k->recv_msg ? grpc_byte_buffer_length(k->recv_msg) : 0);
+    }
 
     /* A response that made it is delivered even if a local cancel or a
      * destroy raced with it: cancelling is best effort. */

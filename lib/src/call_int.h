@@ -10,11 +10,12 @@
 /* A call started on behalf of an await or a pager: the owner's hook runs
  * when the call finishes (lro_future.on_finish), and *slot is set to the new
  * future under c->mu before its first attempt starts (so that the owner can
- * cancel it at once). */
+ * cancel it at once). `parent` only names the await in events. */
 typedef struct lro_call_owner {
     void (*on_finish)(lro_future *f);
     void *owner;
     lro_future **slot;
+    lro_future *parent; /* events: the await this call serves, or NULL */
 } lro_call_owner;
 
 /* The `owner` given at start. */

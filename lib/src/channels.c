@@ -131,7 +131,7 @@ void lro_pool_close(lro_client *c)
 
 /* A held-call channel with room, opening one when every one is full; the
  * least loaded one when no more may be opened (or memory ran out). */
-static lro_channel *pick_held_locked(lro_channel_pool *p)
+static lro_channel *pick_held_locked(lro_client *c, lro_channel_pool *p)
 {
     lro_channel *least = NULL;
     for (int i = 0; i < p->n_held; i++) {
@@ -156,6 +156,7 @@ static lro_channel *pick_held_locked(lro_channel_pool *p)
         lro_channel *ch = lro_calloc(1, sizeof *ch);
         if (ch != NULL && channel_init(p, ch, HELD_INDEX_BASE + p->n_held) == LRO_OK) {
             p->held[p->n_held++] = ch;
+            lro_events_watch_channel_locked(c, ch->ch, ch->index); /* no-op without events */
             return ch;
         }
         lro_free(ch);
@@ -167,7 +168,7 @@ lro_channel *lro_pool_pick_locked(lro_client *c, lro_kind kind)
 {
     lro_channel_pool *p = &c->pool;
     if (kind == LRO_K_WAIT) {
-        lro_channel *ch = pick_held_locked(p);
+        lro_channel *ch = pick_held_locked(c, p);
         if (ch != NULL) {
             ch->held++;
             return ch;

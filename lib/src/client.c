@@ -385,6 +385,7 @@ static lro_client *client_alloc(const lro_client_options *o)
     c->event_fd = -1;
     c->wakeup = o->wakeup;
     c->wakeup_data = o->wakeup_data;
+    lro_events_init(c, o);
     c->rng = (uint64_t)lro_now_ns() ^ (uint64_t)(uintptr_t)c ^ 0x9E3779B97F4A7C15ULL;
     if (c->rng == 0) {
         c->rng = 1;
@@ -525,6 +526,9 @@ int lro_client_create(const lro_client_options *o, lro_client **out)
         return rc;
     }
     c->io_started = 1;
+    for (int i = 0; i < c->pool.n_unary; i++) { /* no-op without events */
+        lro_events_watch_channel(c, c->pool.unary[i].ch, c->pool.unary[i].index);
+    }
     *out = c;
     return LRO_OK;
 }

@@ -37,6 +37,7 @@
 
 #include <grpc/grpc.h>
 
+#include "events_int.h"
 #include "lro/lro.h"
 #include "lro_int.h"
 
@@ -152,6 +153,8 @@ struct lro_client_options {
     int channels;       /* short-call channels */
     int max_streams;    /* the peer's streams per connection */
     struct lro_credentials *credentials; /* a reference, or NULL */
+    lro_event_hook event_hook; /* events.c */
+    void *event_data;
 };
 
 struct lro_client {
@@ -177,6 +180,7 @@ struct lro_client {
     atomic_int wake_pending;
     uint64_t rng; /* jitter (mu) */
     lro_client_awaits aw;
+    lro_client_obs obs; /* event hook (events_int.h); read-only after creation */
 
     pthread_mutex_t ready_mu;
     lro_ready *ready_head, *ready_tail;

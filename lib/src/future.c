@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "future_int.h"
+#include "obs_int.h"
 #include "google/rpc/status.pb-c.h"
 
 static void deliver(lro_ready *r);
@@ -144,6 +145,9 @@ void lro_future_finish(lro_future *f, int result)
 {
     lro_client *c = f->client;
     f->result = result;
+    if (f->obs != NULL) { /* before the owner's hook: a call's events precede its await's */
+        lro_obs_finished(f);
+    }
     if (f->ops->finishing != NULL) {
         f->ops->finishing(f);
     }

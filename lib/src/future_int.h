@@ -46,6 +46,9 @@ struct lro_future {
     lro_free_fn ud_free;
     lro_ready ready;
 
+    /* Observability (obs_int.h): NULL unless the client reports events. */
+    struct lro_obs_call *obs;
+
     lro_arena arena; /* first block inline, right after the kind's struct */
 };
 

@@ -154,7 +154,7 @@ int lro_pager_next_page(lro_pager *p, lro_done_cb cb, void *user_data, lro_free_
     lro_list_args a = p->args;
     a.page_token = p->token;
     atomic_fetch_add(&p->refs, 1);
-    lro_call_owner owner = {page_done, p, &p->inflight};
+    lro_call_owner owner = {page_done, p, &p->inflight, NULL};
     /* p->mu is held so the token cannot change under the request; the hook
      * takes p->mu, but it can only run after the batch completes, and
      * a call never completes synchronously. */

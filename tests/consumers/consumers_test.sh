@@ -48,7 +48,7 @@ tsoname="$(objdump -p "$lib/liblro_testing.so.1.0.0" | awk '$1 == "SONAME" {prin
 [ "$tsoname" = liblro_testing.so.1 ] || fail "liblro_testing SONAME is '$tsoname'"
 [ -z "$(nm -D --defined-only "$lib/liblro.so.1.0.0" | grep ' lro_test_' || true)" ] ||
   fail "liblro.so exports lro_test_ symbols"
-want_headers="client.h common.h credentials.h future.h json.h longrunning.h lro.h lro_pb.h registry.h testing.h"
+want_headers="client.h common.h credentials.h events.h future.h json.h longrunning.h lro.h lro_pb.h registry.h testing.h"
 have_headers="$(cd "$prefix/include/lro" && find . -maxdepth 1 -name '*.h' | sed 's|^\./||' | LC_ALL=C sort | tr '\n' ' ')"
 [ "$have_headers" = "$want_headers " ] || fail "installed headers: $have_headers"
 # Every adapter header of the SOURCE tree (runfiles link into it) is

@@ -23,7 +23,7 @@ jobs="${FUZZ_JOBS:-$(nproc)}"
 CC="${CC:-clang}"
 command -v "$CC" >/dev/null || { echo "fuzz: $CC not found (bazel/setup.sh installs clang)"; exit 1; }
 
-all=(fuzz_operation fuzz_list fuzz_status_details fuzz_names fuzz_pagetoken)
+all=(fuzz_operation fuzz_list fuzz_status_details fuzz_names fuzz_pagetoken fuzz_event_format)
 if [ -f "$root/lib/src/json.c" ]; then
   all+=(fuzz_json)
 fi

@@ -410,9 +410,12 @@ class VerboseWaitTest(ServeBase):
         self.assertEqual(code, 0, err)  # the first adopted one succeeds
         self.assertIn("> 127.0.0.1:", err)
         self.assertIn("/google.longrunning.Operations/GetOperation", err)
-        # Sampled every 100 ms: a line per new poll count, not necessarily 1.
-        self.assertRegex(err, r"\[await\] " + op(2) + r": poll [0-9]+ made by [0-9.]+s")
-        self.assertIn("still running, progress ", err)
+        # lro-c's events: one line per poll, numbered from 1, each with its
+        # RPC's status, and one per attempt of each poll RPC.
+        self.assertIn("[await] " + op(2) + ": poll 1 via GetOperation: OK (", err)
+        self.assertRegex(err, r"\[await\] " + op(2) + r": poll 2 via GetOperation: OK \([0-9.]+ ms\), still running")
+        self.assertRegex(err, r"\[await\] " + op(2) + r": poll [0-9]+ via GetOperation: OK \([0-9.]+ ms\), done")
+        self.assertIn("[attempt 1] GetOperation " + op(2) + ": OK (", err)
         self.assertIn("[await] " + op(2) + ": succeeded, OK after ", err)
 
 
@@ -490,8 +493,11 @@ class FaultFlagsTest(ServeBase):
         self.assertEqual(st["details"][0]["reason"], "METHOD_NOT_IMPLEMENTED")
         self.assertEqual(st["details"][0]["metadata"], {"method": "CancelOperation"})
         # Wait is unimplemented: the await falls back to polling and works.
-        code, out, err = self.run_ctl("wait", op(0))
+        # (-v: its first poll is a Get, which reports the state at once, and
+        # the operation is already done; events_test covers the fallback.)
+        code, out, err = self.run_ctl("-v", "wait", op(0))
         self.assertEqual(code, 0, err)
+        self.assertRegex(err, r"\[await\] " + op(0) + r": poll 1 via GetOperation: OK .*, done")
         code, out, err = self.run_ctl("-v", "delete", op(0), "--format", "text")
         self.assertEqual(code, 17, err)  # 10 + PERMISSION_DENIED
         self.assertIn("not retried (PERMISSION_DENIED is not a retryable code)", err)

@@ -105,64 +105,6 @@ static const char *method_of(const char *cmd)
                                         : "WaitOperation";
 }
 
-/* -v: the attempts one by one (max_attempts 1 each), retried here with the
- * library's default policy (LRO_RETRY_POLICY_INIT: its attempts, codes,
- * backoff, jitter; a server's RetryInfo replaces the backoff), so each one
- * gets its line: method, name, attempt, status, duration, retry delay and
- * why. *out is the last attempt's future. */
-static int verbose_attempts(const conn_opts *co, const char *cmd, simple_call call, lro_client *c,
-                            const char *name, lro_future **out)
-{
-    const lro_retry_policy def = LRO_RETRY_POLICY_INIT;
-    lro_retry_policy one = def;
-    one.max_attempts = 1;
-    lro_call_options opts = LRO_CALL_OPTIONS_INIT;
-    opts.retry = &one;
-    verbose_request_headers(co, method_of(cmd), name);
-    double backoff = (double)def.initial_backoff_ms;
-    for (int attempt = 1;; attempt++) {
-        lro_future *f = NULL;
-        double t0 = now_s();
-        int e = call(c, name, &opts, NULL, NULL, NULL, &f);
-        if (e != LRO_OK) {
-            return e;
-        }
-        lro_future_wait(f, -1);
-        const lro_status *st = lro_future_status(f);
-        int code = lro_status_code(st);
-        fprintf(stderr, "lroctl: [attempt %d] %s %s: %s%s%s (%.1f ms)", attempt, method_of(cmd),
-                name, lro_code_name(code), code != 0 ? ": " : "",
-                code != 0 ? lro_status_message(st) : "", (now_s() - t0) * 1000);
-        int retryable = lro_future_result(f) == LRO_ERR_RPC && code > 0 && code < 32 &&
-                        (def.retry_codes & (1u << code)) != 0;
-        if (lro_future_result(f) == LRO_OK) {
-            fputc('\n', stderr);
-        } else if (!retryable) {
-            fprintf(stderr, "; not retried (%s is not a retryable code)\n", lro_code_name(code));
-        } else if (attempt >= def.max_attempts) {
-            fprintf(stderr, "; not retried (%d attempts made, the policy's limit)\n", attempt);
-        } else {
-            int64_t server = status_retry_delay_ms(st);
-            double delay = backoff * (1.0 - def.jitter * (rand() / (double)RAND_MAX));
-            if (server >= 0) {
-                delay = (double)server;
-            }
-            fprintf(stderr, "; retry in %.0f ms (%s)\n", delay,
-                    server >= 0 ? "the server's RetryInfo" : "backoff: UNAVAILABLE is retryable");
-            backoff = backoff * def.multiplier;
-            if (backoff > (double)def.max_backoff_ms) {
-                backoff = (double)def.max_backoff_ms;
-            }
-            lro_future_unref(f);
-            struct timespec ts = {(time_t)(delay / 1000), (long)((int64_t)delay % 1000) * 1000000};
-            nanosleep(&ts, NULL);
-            continue;
-        }
-        *out = f;
-        return LRO_OK;
-    }
-}
-
 static int run_simple(conn_opts *co, const char *cmd, simple_call call, int argc, char **argv)
 {
     const char *name;
@@ -175,8 +117,9 @@ static int run_simple(conn_opts *co, const char *cmd, simple_call call, int argc
         return rc;
     }
     lro_future *f = NULL;
-    int e = g_verbose ? verbose_attempts(co, cmd, call, c, name, &f)
-                      : call(c, name, NULL, NULL, NULL, NULL, &f);
+    /* -v: the client's event hook reports each attempt (verbose.c). */
+    verbose_request_headers(co, method_of(cmd), name);
+    int e = call(c, name, NULL, NULL, NULL, NULL, &f);
     if (e != LRO_OK) {
         int r = start_error(cmd, e); /* before destroy: the text is this thread's last */
         lro_client_destroy(c);
@@ -336,15 +279,14 @@ int cmd_list(conn_opts *co, int argc, char **argv)
 
 #define WAIT_MAX_NAMES 1000
 
-/* One awaited operation. progress_x100 and polls_seen are written by the
- * progress callback (library thread) and read by the redraw loop. */
+/* One awaited operation. progress_x100 is written by the progress callback
+ * (library thread) and read by the redraw loop. */
 typedef struct wait_item {
     const char *name;
     lro_future *f;
     atomic_long progress_x100; /* hundredths of a percent, -1 while unknown */
     atomic_int changes;
     double t_done;
-    int polls_seen; /* -v: polls already reported */
 } wait_item;
 
 static void on_progress(const lro_operation *op, void *ud)
@@ -537,21 +479,6 @@ int cmd_wait(conn_opts *co, int argc, char **argv)
                             items[i].name, outcome_word(&items[i]),
                             lro_code_name(lro_status_code(st)), (items[i].t_done - t0) * 1000,
                             lro_future_polls(items[i].f));
-                }
-            }
-            if (g_verbose && items[i].t_done == 0) {
-                /* Each poll or Wait turn lro-c has made since the last look
-                 * (sampled every 100 ms: lro-c reports no single attempt). */
-                int p = lro_future_polls(items[i].f);
-                if (p > items[i].polls_seen) {
-                    long px = atomic_load(&items[i].progress_x100);
-                    fprintf(stderr, "lroctl: [await] %s: poll %d made by %.1fs, still running",
-                            items[i].name, p, now_s() - t0);
-                    if (px >= 0) {
-                        fprintf(stderr, ", progress %g%%", px / 100.0);
-                    }
-                    fputc('\n', stderr);
-                    items[i].polls_seen = p;
                 }
             }
             pending += items[i].t_done == 0;

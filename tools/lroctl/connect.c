@@ -151,6 +151,9 @@ int connect_client(const conn_opts *co, lro_client **out)
         lro_client_options_set_max_receive_size(o, co->max_message);
     }
     lro_client_options_set_user_agent(o, "lroctl");
+    if (g_verbose) {
+        lro_client_options_set_event_hook(o, verbose_event, NULL);
+    }
     int rc = lro_client_create(o, out);
     lro_client_options_destroy(o);
     if (rc != LRO_OK) {

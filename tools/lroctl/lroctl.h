@@ -101,8 +101,11 @@ void print_status_json(FILE *out, const lro_status *s);
 /* The RetryInfo delay of a status in ms, or -1 when it has none. */
 int64_t status_retry_delay_ms(const lro_status *s);
 
-/* verbose.c (-v): the request headers lroctl sends, secrets redacted. */
+/* verbose.c (-v): the request headers lroctl sends, secrets redacted, and
+ * lro-c's events (the client's event hook with -v): a line per attempt, per
+ * await poll and per channel state change. */
 void verbose_request_headers(const conn_opts *co, const char *method, const char *name);
+void verbose_event(const lro_event *ev, void *data);
 /* Set by connect_client when a bearer token is configured (never the value). */
 extern int g_token_set;
 

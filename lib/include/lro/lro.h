@@ -4,6 +4,7 @@
  *
  *   lro/common.h   version, result codes, gRPC codes, allocator
  *   lro/client.h   client, options, Get/List/Cancel/Delete/Wait
+ *   lro/events.h   event hook (metrics, tracing) and log hook
  *   lro/future.h   futures and views of operations, pages, statuses
  *   lro/json.h     proto3 JSON output
  *   lro/longrunning.h  pager, await-until-done, poll budget
@@ -16,6 +17,7 @@
 #include "lro/common.h"
 #include "lro/client.h"
 #include "lro/credentials.h"
+#include "lro/events.h"
 #include "lro/future.h"
 #include "lro/json.h"
 #include "lro/longrunning.h"
