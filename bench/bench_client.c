@@ -15,6 +15,7 @@
  *   million       await-poll under its own name (--calls 1000000)
  *   frontend      --awaits N held awaits (default options) + GetOperation at
  *                 --get-rate R/s for --duration-ms D on the same client
+ *                 (--control 1: also a second client's Gets, no awaits)
  *   list          lro_pager_step over "bench/list" with --page-size P
  *
  * Unary kinds run W warm-up calls, then N measured calls with K in flight,
@@ -552,18 +553,30 @@ static int run_await(int use_wait, double budget, const char *scenario)
  * awaits with the default client options and poll policy (AUTO: each holds
  * a WaitOperation, under the default cap on await RPCs), then GetOperation
  * at a fixed rate on the same client. With --awaits 0 the same Gets alone:
- * the baseline. Latency of a Get: from just before lro_get to its
- * callback. */
+ * the baseline (run.sh runs it first, against a fresh server).
+ * --control 1 adds a second client in the same process, without awaits,
+ * sending its own Get 5 ms after each Get of the first: a baseline measured
+ * at the same moments, so that a stall of the shared machine shows in both.
+ * Latency of a Get: from just before lro_get to its callback. */
 
-static int64_t *g_fe_t0, *g_fe_lat;
-static atomic_long g_fe_done, g_fe_failed;
+typedef struct fe_gets {
+    int64_t *t0, *lat;
+    atomic_long done, failed;
+} fe_gets;
+
+static fe_gets g_fe[2]; /* [0] the client with the awaits, [1] the control */
+
+/* user_data: the Get's index, bit 40 set for the control client. */
+#define FE_CONTROL_BIT (1LL << 40)
 
 static void fe_get_cb(lro_future *f, void *ud)
 {
-    long k = (long)(intptr_t)ud;
-    g_fe_lat[k] = bench_now_ns() - g_fe_t0[k];
+    long long v = (long long)(intptr_t)ud;
+    fe_gets *g = &g_fe[(v & FE_CONTROL_BIT) != 0];
+    long k = (long)(v & (FE_CONTROL_BIT - 1));
+    g->lat[k] = bench_now_ns() - g->t0[k];
     if (lro_future_result(f) != LRO_OK || lro_future_operation(f) == NULL) {
-        if (atomic_fetch_add(&g_fe_failed, 1) < 3) {
+        if (atomic_fetch_add(&g->failed, 1) < 3) {
             const lro_status *st = lro_future_status(f);
             fprintf(stderr, "frontend get %ld: %s, status %s: %s\n", k,
                     lro_err_name(lro_future_result(f)),
@@ -571,7 +584,19 @@ static void fe_get_cb(lro_future *f, void *ud)
                     st ? lro_status_message(st) : "-");
         }
     }
-    atomic_fetch_add(&g_fe_done, 1);
+    atomic_fetch_add(&g->done, 1);
+}
+
+static void fe_send(lro_client *c, fe_gets *g, long k, long long flag)
+{
+    g->t0[k] = bench_now_ns();
+    if (lro_get(c, BENCH_GET_NAME, NULL, fe_get_cb, (void *)(intptr_t)(k | flag), NULL, NULL) !=
+        LRO_OK) {
+        fprintf(stderr, "frontend: lro_get refused\n");
+        g->lat[k] = 0;
+        atomic_fetch_add(&g->failed, 1);
+        atomic_fetch_add(&g->done, 1);
+    }
 }
 
 static void sleep_until_ns(int64_t t)
@@ -581,7 +606,61 @@ static void sleep_until_ns(int64_t t)
     }
 }
 
-static int run_frontend(long rate, long duration_ms, long n)
+typedef struct fe_result {
+    long done, failed;
+    double p50_ms, p99_ms, max_ms, mean_ms;
+} fe_result;
+
+/* Figures of one client's Gets; logs the slowest ones and when they were
+ * sent (whether slow calls cluster, e.g. when held Waits turn over). */
+static fe_result fe_figures(fe_gets *g, long gets, int64_t g0, const char *who)
+{
+    fe_result r;
+    memset(&r, 0, sizeof r);
+    r.done = atomic_load(&g->done);
+    r.failed = atomic_load(&g->failed) + (gets - r.done);
+    if (r.done == 0) {
+        return r;
+    }
+    /* Before the percentiles, which sort the latencies in place. */
+    for (int rank = 0; rank < 3; rank++) {
+        long worst = 0;
+        for (long k = 1; k < r.done; k++) {
+            worst = g->lat[k] > g->lat[worst] ? k : worst;
+        }
+        fprintf(stderr, "frontend %s: slow Get #%ld sent at %.3f s: %.3f ms\n", who, worst,
+                (double)(g->t0[worst] - g0) / 1e9, (double)g->lat[worst] / 1e6);
+        g->lat[worst] = -g->lat[worst]; /* out of the next scans */
+    }
+    double sum = 0;
+    for (long k = 0; k < r.done; k++) {
+        g->lat[k] = g->lat[k] < 0 ? -g->lat[k] : g->lat[k];
+        sum += (double)g->lat[k];
+    }
+    r.mean_ms = sum / (double)r.done / 1e6;
+    r.p50_ms = bench_percentile_us(g->lat, (size_t)r.done, 50, 0) / 1000;
+    r.p99_ms = bench_percentile_us(g->lat, (size_t)r.done, 99, 1) / 1000;
+    r.max_ms = bench_percentile_us(g->lat, (size_t)r.done, 100, 1) / 1000;
+    return r;
+}
+
+static int fe_alloc(fe_gets *g, long gets)
+{
+    g->t0 = calloc((size_t)gets, sizeof *g->t0);
+    g->lat = calloc((size_t)gets, sizeof *g->lat);
+    return g->t0 != NULL && g->lat != NULL ? 0 : -1;
+}
+
+static int fe_warm(lro_client *c)
+{
+    lro_future *w = NULL;
+    int ok = lro_get(c, BENCH_GET_NAME, NULL, NULL, NULL, NULL, &w) == LRO_OK &&
+             lro_future_wait(w, -1) == LRO_OK && lro_future_result(w) == LRO_OK;
+    lro_future_unref(w);
+    return ok ? 0 : -1;
+}
+
+static int run_frontend(long rate, long duration_ms, long n, int control)
 {
     if (rate <= 0 || duration_ms <= 0 || n < 0) {
         fprintf(stderr, "frontend: bad --get-rate/--duration-ms/--awaits\n");
@@ -589,20 +668,17 @@ static int run_frontend(long rate, long duration_ms, long n)
     }
     long gets = rate * duration_ms / 1000;
     g_reports = calloc((size_t)(n > 0 ? n : 1), sizeof *g_reports);
-    g_fe_t0 = calloc((size_t)gets, sizeof *g_fe_t0);
-    g_fe_lat = calloc((size_t)gets, sizeof *g_fe_lat);
-    if (g_reports == NULL || g_fe_t0 == NULL || g_fe_lat == NULL) {
+    if (g_reports == NULL || fe_alloc(&g_fe[0], gets) != 0 ||
+        (control && fe_alloc(&g_fe[1], gets) != 0)) {
         fprintf(stderr, "frontend: out of memory\n");
         return 1;
     }
     lro_client *c = make_client(); /* default options: pool, caps, timeouts */
-    lro_future *w = NULL;
-    if (lro_get(c, BENCH_GET_NAME, NULL, NULL, NULL, NULL, &w) != LRO_OK ||
-        lro_future_wait(w, -1) != LRO_OK || lro_future_result(w) != LRO_OK) {
+    lro_client *cc = control ? make_client() : NULL;
+    if (fe_warm(c) != 0 || (cc != NULL && fe_warm(cc) != 0)) {
         fprintf(stderr, "frontend warm-up failed\n");
         return 1;
     }
-    lro_future_unref(w);
     long thr0 = bench_status_field("Threads"), thr_max = thr0;
     lro_poll_policy pp = LRO_POLL_POLICY_INIT; /* the default policy */
     int64_t t0 = bench_now_ns();
@@ -619,16 +695,13 @@ static int run_frontend(long rate, long duration_ms, long n)
      * pause in the baseline). */
     sleep_until_ns(bench_now_ns() + 1000000000LL);
     size_t inflight_at_start = lro_client_inflight(c), ch_max = lro_client_channels(c);
-    int64_t g0 = bench_now_ns();
+    int64_t g0 = bench_now_ns(), period = 1000000000LL / rate;
     for (long k = 0; k < gets; k++) {
-        sleep_until_ns(g0 + k * 1000000000LL / rate);
-        g_fe_t0[k] = bench_now_ns();
-        if (lro_get(c, BENCH_GET_NAME, NULL, fe_get_cb, (void *)(intptr_t)k, NULL, NULL) !=
-            LRO_OK) {
-            fprintf(stderr, "frontend: lro_get refused\n");
-            g_fe_lat[k] = 0;
-            atomic_fetch_add(&g_fe_failed, 1);
-            atomic_fetch_add(&g_fe_done, 1);
+        sleep_until_ns(g0 + k * period);
+        fe_send(c, &g_fe[0], k, 0);
+        if (cc != NULL) {
+            sleep_until_ns(g0 + k * period + period / 2);
+            fe_send(cc, &g_fe[1], k, FE_CONTROL_BIT);
         }
         if (k % 10 == 0) {
             size_t ch = lro_client_channels(c);
@@ -637,12 +710,12 @@ static int run_frontend(long rate, long duration_ms, long n)
             thr_max = t > thr_max ? t : thr_max;
         }
     }
-    while (atomic_load(&g_fe_done) < gets &&
-           bench_now_ns() - g0 < (duration_ms + 120000) * 1000000LL) {
+    while (
+        (atomic_load(&g_fe[0].done) < gets || (cc != NULL && atomic_load(&g_fe[1].done) < gets)) &&
+        bench_now_ns() - g0 < (duration_ms + 120000) * 1000000LL) {
         usleep(10000);
     }
     int64_t g1 = bench_now_ns();
-    long gets_done = atomic_load(&g_fe_done);
     /* Then every await to its end: the operations complete after the Gets. */
     while (atomic_load(&g_done_total) < n && bench_now_ns() - t0 < 900LL * 1000000000LL) {
         usleep(100000);
@@ -652,6 +725,9 @@ static int run_frontend(long rate, long duration_ms, long n)
     int64_t t1 = bench_now_ns();
     size_t ch_end = lro_client_channels(c);
     lro_client_destroy(c);
+    if (cc != NULL) {
+        lro_client_destroy(cc);
+    }
     long once = 0, twice = 0, never = 0;
     for (long i = 0; i < n; i++) {
         int r = atomic_load(&g_reports[i]);
@@ -659,31 +735,37 @@ static int run_frontend(long rate, long duration_ms, long n)
         twice += r > 1;
         never += r == 0;
     }
-    long failed = atomic_load(&g_fe_failed) + (gets - gets_done);
-    double p50 = bench_percentile_us(g_fe_lat, (size_t)gets_done, 50, 0);
-    double p99 = bench_percentile_us(g_fe_lat, (size_t)gets_done, 99, 1);
-    double pmax = bench_percentile_us(g_fe_lat, (size_t)gets_done, 100, 1);
-    double sum = 0;
-    for (long k = 0; k < gets_done; k++) {
-        sum += (double)g_fe_lat[k];
+    fe_result r = fe_figures(&g_fe[0], gets, g0, n > 0 ? "with awaits" : "baseline");
+    fe_result rc;
+    memset(&rc, 0, sizeof rc);
+    if (cc != NULL) {
+        rc = fe_figures(&g_fe[1], gets, g0, "control");
     }
-    long errors = failed + (n - once) + atomic_load(&g_wrong);
+    long errors = r.failed + rc.failed + (n - once) + atomic_load(&g_wrong);
     printf("{\"scenario\":\"frontend\",\"client\":\"%s\",\"errors\":%ld,\"awaits\":%ld,"
            "\"gets\":%ld,\"get_rate_per_s\":%ld,\"get_phase_s\":%.2f,\"get_failures\":%ld,"
            "\"get_p50_ms\":%.3f,\"get_p99_ms\":%.3f,\"get_max_ms\":%.3f,\"get_mean_ms\":%.3f,"
            "\"reported_once\":%ld,\"reported_twice\":%ld,\"never_reported\":%ld,"
            "\"wrong_outcome\":%d,\"exactly_once\":%s,\"rpcs_in_flight_at_start\":%zu,"
            "\"channels_max\":%zu,\"channels_end\":%zu,\"threads_before\":%ld,"
-           "\"threads_max\":%ld,\"wall_s\":%.2f}\n",
+           "\"threads_max\":%ld,\"wall_s\":%.2f",
            n > 0 ? "lro-c-frontend" : "lro-c-frontend-baseline", errors, n, gets, rate,
-           (double)(g1 - g0) / 1e9, failed, p50 / 1000, p99 / 1000, pmax / 1000,
-           gets_done ? sum / (double)gets_done / 1e6 : 0.0, once, twice, never,
-           atomic_load(&g_wrong), once == n && atomic_load(&g_wrong) == 0 ? "true" : "false",
+           (double)(g1 - g0) / 1e9, r.failed, r.p50_ms, r.p99_ms, r.max_ms, r.mean_ms, once, twice,
+           never, atomic_load(&g_wrong), once == n && atomic_load(&g_wrong) == 0 ? "true" : "false",
            inflight_at_start, ch_max, ch_end, thr0, thr_max, (double)(t1 - t0) / 1e9);
+    if (cc != NULL) {
+        printf(",\"control_get_failures\":%ld,\"control_get_p50_ms\":%.3f,"
+               "\"control_get_p99_ms\":%.3f,\"control_get_max_ms\":%.3f,"
+               "\"control_get_mean_ms\":%.3f",
+               rc.failed, rc.p50_ms, rc.p99_ms, rc.max_ms, rc.mean_ms);
+    }
+    printf("}\n");
     fflush(stdout);
     free(g_reports);
-    free(g_fe_t0);
-    free(g_fe_lat);
+    for (int i = 0; i < 2; i++) {
+        free(g_fe[i].t0);
+        free(g_fe[i].lat);
+    }
     return errors == 0 ? 0 : 1;
 }
 
@@ -773,7 +855,8 @@ int main(int argc, char **argv)
     if (strcmp(kind, "frontend") == 0) {
         return run_frontend(bench_arg_long(argc, argv, "--get-rate", 100),
                             bench_arg_long(argc, argv, "--duration-ms", 30000),
-                            bench_arg_long(argc, argv, "--awaits", 0));
+                            bench_arg_long(argc, argv, "--awaits", 0),
+                            (int)bench_arg_long(argc, argv, "--control", 0));
     }
     if (strcmp(kind, "list") == 0) {
         return run_list((int)bench_arg_long(argc, argv, "--page-size", 100),
