@@ -12,6 +12,10 @@
  *                 oldest and starts a new one (a ring of K futures).
  *   await-poll    lro_await of N operations "bench/await/op-NNNNNN", polling
  *   await-wait    the same with WaitOperation
+ *   million       await-poll under its own name (--calls 1000000)
+ *   frontend      --awaits N held awaits (default options) + GetOperation at
+ *                 --get-rate R/s for --duration-ms D on the same client
+ *                 (--control 1: also a second client's Gets, no awaits)
  *   list          lro_pager_step over "bench/list" with --page-size P
  *
  * Unary kinds run W warm-up calls, then N measured calls with K in flight,
@@ -102,8 +106,8 @@ static long floor_phase(floor_ctx *fc, long n, int k, int64_t *lat)
         floor_start(fc, &fc->slots[i]);
     }
     while (done < n) {
-        grpc_event ev = grpc_completion_queue_next(fc->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC),
-                                                   NULL);
+        grpc_event ev =
+            grpc_completion_queue_next(fc->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
         if (ev.type != GRPC_OP_COMPLETE) {
             fprintf(stderr, "floor: queue event %d\n", ev.type);
             exit(1);
@@ -165,8 +169,8 @@ static int run_floor(void)
     int64_t t1 = bench_now_ns(), cpu1 = bench_cpu_us();
     long sw1 = bench_ctxsw();
     CALLGRIND_DUMP_STATS_AT("measured");
-    bench_print_unary("floor", g_calls, g_inflight, t1 - t0, cpu1 - cpu0, sw1 - sw0, errors + werr, lat,
-                      lat ? (size_t)g_calls : 0);
+    bench_print_unary("floor", g_calls, g_inflight, t1 - t0, cpu1 - cpu0, sw1 - sw0, errors + werr,
+                      lat, lat ? (size_t)g_calls : 0);
 
     grpc_slice_unref(fc.request);
     grpc_channel_destroy(fc.ch);
@@ -440,13 +444,13 @@ static void await_cb(lro_future *f, void *ud)
     char want[64];
     op_name(want, sizeof want, i);
     const lro_operation *op = lro_future_operation(f);
-    if (lro_future_result(f) != LRO_OK || op == NULL ||
-        strcmp(lro_operation_name(op), want) != 0 || !lro_operation_done(op)) {
+    if (lro_future_result(f) != LRO_OK || op == NULL || strcmp(lro_operation_name(op), want) != 0 ||
+        !lro_operation_done(op)) {
         if (atomic_fetch_add(&g_wrong, 1) < 3) {
             const lro_status *st = lro_future_status(f);
-            fprintf(stderr, "await %s: %s, status %s: %s\n", want,
-                    lro_err_name(lro_future_result(f)), st ? lro_code_name(lro_status_code(st)) : "-",
-                    st ? lro_status_message(st) : "-");
+            fprintf(
+                stderr, "await %s: %s, status %s: %s\n", want, lro_err_name(lro_future_result(f)),
+                st ? lro_code_name(lro_status_code(st)) : "-", st ? lro_status_message(st) : "-");
         }
     }
     atomic_fetch_add(&g_polls, lro_future_polls(f));
@@ -455,10 +459,22 @@ static void await_cb(lro_future *f, void *ud)
     }
 }
 
-static int run_await(int use_wait, double budget)
+/* Poll schedule of the await scenarios (--initial-delay-ms, --max-delay-ms;
+ * the million scenario spaces its polls further apart). */
+static long g_initial_delay_ms = 1000, g_max_delay_ms = 4000;
+
+/* scenario: "await" or "million" (the same measurement, its own row). */
+static int run_await(int use_wait, double budget, const char *scenario)
 {
     long n = g_calls;
     g_reports = calloc((size_t)n, sizeof *g_reports);
+    if (g_reports == NULL) {
+        fprintf(stderr, "await: out of memory\n");
+        return 1;
+    }
+    /* Touch the counters now so that their pages are in the RSS baseline,
+     * not charged to the awaits. */
+    memset((void *)g_reports, 0, (size_t)n * sizeof *g_reports);
     use_counting_allocator();
     lro_client *c = make_client_budget(budget);
     /* Warm up: connection and grpc's threads exist before the baseline. */
@@ -472,9 +488,9 @@ static int run_await(int use_wait, double budget)
     long rss0 = bench_status_field("VmRSS"), thr0 = bench_status_field("Threads");
     long long live0 = atomic_load(&g_live_bytes), live_peak = live0;
     lro_poll_policy pp = LRO_POLL_POLICY_INIT;
-    pp.initial_delay_ms = 1000;
+    pp.initial_delay_ms = g_initial_delay_ms;
     pp.multiplier = 1.5;
-    pp.max_delay_ms = 4000;
+    pp.max_delay_ms = g_max_delay_ms;
     pp.jitter = 0.2;
     pp.total_timeout_ms = 600000;
     pp.method = use_wait ? LRO_AWAIT_WAIT_ONLY : LRO_AWAIT_POLL_ONLY;
@@ -504,12 +520,17 @@ static int run_await(int use_wait, double budget)
         long r = bench_status_field("VmRSS"), t = bench_status_field("Threads");
         rss_peak = r > rss_peak ? r : rss_peak;
         thr_max = t > thr_max ? t : thr_max;
-        if (bench_now_ns() - t0 > 900LL * 1000000000LL) {
-            fprintf(stderr, "await: gave up after 900 s\n");
+        if (bench_now_ns() - t0 > (pp.total_timeout_ms + 60000) * 1000000LL) {
+            fprintf(stderr, "await: gave up 60 s after the awaits' total timeout\n");
             break;
         }
     }
     int64_t t1 = bench_now_ns(), cpu1 = bench_cpu_us();
+    long thr_after = bench_status_field("Threads");
+    size_t channels = lro_client_channels(c);
+    /* Reported before the destroy: an await still open here (after the
+     * give-up) ends inside lro_client_destroy, and counts as reported. */
+    long before_destroy = atomic_load(&g_done_total);
     lro_client_destroy(c);
     long once = 0, twice = 0, never = 0;
     for (long i = 0; i < n; i++) {
@@ -518,26 +539,251 @@ static int run_await(int use_wait, double budget)
         twice += r > 1;
         never += r == 0;
     }
-    printf("{\"scenario\":\"await\",\"client\":\"lro-c-%s\",\"operations\":%ld,"
+    printf("{\"scenario\":\"%s\",\"client\":\"lro-c-%s\",\"operations\":%ld,"
            "\"reported_once\":%ld,\"reported_twice\":%ld,\"never_reported\":%ld,"
            "\"wrong_outcome\":%d,\"exactly_once\":%s,\"wall_s\":%.2f,\"start_all_s\":%.3f,"
-           "\"cpu_s\":%.2f,\"threads_before\":%ld,\"threads_max\":%ld,"
+           "\"cpu_s\":%.2f,\"threads_before\":%ld,\"threads_max\":%ld,\"threads_after\":%ld,"
            "\"polls_per_op\":%.3f,\"rss_before_kb\":%ld,\"rss_all_started_kb\":%ld,"
            "\"rss_peak_kb\":%ld,\"rss_bytes_per_op\":%.0f,\"poll_budget_per_s\":%.0f,"
            "\"lro_live_bytes_per_op_all_started\":%.0f,\"lro_live_bytes_per_op_peak\":%.0f,"
-           "\"max_rpcs_in_flight\":%zu,\"max_await_rpcs\":%d}\n",
+           "\"max_rpcs_in_flight\":%zu,\"max_await_rpcs\":%d,\"channels_end\":%zu,"
+           "\"initial_delay_ms\":%ld,\"max_delay_ms\":%ld,\"reported_before_destroy\":%ld}\n",
+           scenario,
            use_wait ? (g_await_rpcs == 0 ? "wait-nocap" : "wait")
                     : (budget > 0 ? "poll-budget" : (g_await_rpcs == 0 ? "poll-nocap" : "poll")),
            n, once, twice, never, atomic_load(&g_wrong),
            once == n && atomic_load(&g_wrong) == 0 ? "true" : "false", (double)(t1 - t0) / 1e9,
-           (double)(t_started - t0) / 1e9, (double)(cpu1 - cpu0) / 1e6, thr0, thr_max,
+           (double)(t_started - t0) / 1e9, (double)(cpu1 - cpu0) / 1e6, thr0, thr_max, thr_after,
            (double)atomic_load(&g_polls) / (double)n, rss0, rss_all_started, rss_peak,
            (double)(rss_peak - rss0) * 1024.0 / (double)n, budget,
-           (double)(live_all_started - live0) / (double)n, (double)(live_peak - live0) / (double)n, max_inflight,
-           g_await_rpcs >= 0 ? g_await_rpcs : LRO_DEFAULT_MAX_AWAIT_RPCS);
+           (double)(live_all_started - live0) / (double)n, (double)(live_peak - live0) / (double)n,
+           max_inflight, g_await_rpcs >= 0 ? g_await_rpcs : LRO_DEFAULT_MAX_AWAIT_RPCS, channels,
+           g_initial_delay_ms, g_max_delay_ms, before_destroy);
     fflush(stdout);
     free(g_reports);
     return once == n && atomic_load(&g_wrong) == 0 ? 0 : 1;
+}
+
+/* ---- frontend: ordinary calls beside thousands of held awaits -------- */
+
+/* Against a server that allows 100 concurrent streams per connection: N
+ * awaits with the default client options and poll policy (AUTO: each holds
+ * a WaitOperation, under the default cap on await RPCs), then GetOperation
+ * at a fixed rate on the same client. With --awaits 0 the same Gets alone:
+ * the baseline (run.sh runs it first, against a fresh server).
+ * --control 1 adds a second client in the same process, without awaits,
+ * sending its own Get 5 ms after each Get of the first: a baseline measured
+ * at the same moments, so that a stall of the shared machine shows in both.
+ * Latency of a Get: from just before lro_get to its callback. */
+
+typedef struct fe_gets {
+    int64_t *t0, *lat;
+    atomic_long done, failed;
+} fe_gets;
+
+static fe_gets g_fe[2]; /* [0] the client with the awaits, [1] the control */
+
+/* user_data: the Get's index, bit 40 set for the control client. */
+#define FE_CONTROL_BIT (1LL << 40)
+
+static void fe_get_cb(lro_future *f, void *ud)
+{
+    long long v = (long long)(intptr_t)ud;
+    fe_gets *g = &g_fe[(v & FE_CONTROL_BIT) != 0];
+    long k = (long)(v & (FE_CONTROL_BIT - 1));
+    g->lat[k] = bench_now_ns() - g->t0[k];
+    if (lro_future_result(f) != LRO_OK || lro_future_operation(f) == NULL) {
+        if (atomic_fetch_add(&g->failed, 1) < 3) {
+            const lro_status *st = lro_future_status(f);
+            fprintf(stderr, "frontend get %ld: %s, status %s: %s\n", k,
+                    lro_err_name(lro_future_result(f)),
+                    st ? lro_code_name(lro_status_code(st)) : "-",
+                    st ? lro_status_message(st) : "-");
+        }
+    }
+    atomic_fetch_add(&g->done, 1);
+}
+
+static void fe_send(lro_client *c, fe_gets *g, long k, long long flag)
+{
+    g->t0[k] = bench_now_ns();
+    if (lro_get(c, BENCH_GET_NAME, NULL, fe_get_cb, (void *)(intptr_t)(k | flag), NULL, NULL) !=
+        LRO_OK) {
+        fprintf(stderr, "frontend: lro_get refused\n");
+        g->lat[k] = 0;
+        atomic_fetch_add(&g->failed, 1);
+        atomic_fetch_add(&g->done, 1);
+    }
+}
+
+static void sleep_until_ns(int64_t t)
+{
+    struct timespec ts = {(time_t)(t / 1000000000LL), (long)(t % 1000000000LL)};
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0) {
+    }
+}
+
+typedef struct fe_result {
+    long done, failed;
+    double p50_ms, p99_ms, max_ms, mean_ms;
+} fe_result;
+
+/* Figures of one client's Gets; logs the slowest ones and when they were
+ * sent (whether slow calls cluster, e.g. when held Waits turn over). */
+static fe_result fe_figures(fe_gets *g, long gets, int64_t g0, const char *who)
+{
+    fe_result r;
+    memset(&r, 0, sizeof r);
+    r.done = atomic_load(&g->done);
+    r.failed = atomic_load(&g->failed) + (gets - r.done);
+    if (r.done == 0) {
+        return r;
+    }
+    /* Before the percentiles, which sort the latencies in place. */
+    for (int rank = 0; rank < 3; rank++) {
+        long worst = 0;
+        for (long k = 1; k < r.done; k++) {
+            worst = g->lat[k] > g->lat[worst] ? k : worst;
+        }
+        fprintf(stderr, "frontend %s: slow Get #%ld sent at %.3f s: %.3f ms\n", who, worst,
+                (double)(g->t0[worst] - g0) / 1e9, (double)g->lat[worst] / 1e6);
+        g->lat[worst] = -g->lat[worst]; /* out of the next scans */
+    }
+    double sum = 0;
+    for (long k = 0; k < r.done; k++) {
+        g->lat[k] = g->lat[k] < 0 ? -g->lat[k] : g->lat[k];
+        sum += (double)g->lat[k];
+    }
+    r.mean_ms = sum / (double)r.done / 1e6;
+    r.p50_ms = bench_percentile_us(g->lat, (size_t)r.done, 50, 0) / 1000;
+    r.p99_ms = bench_percentile_us(g->lat, (size_t)r.done, 99, 1) / 1000;
+    r.max_ms = bench_percentile_us(g->lat, (size_t)r.done, 100, 1) / 1000;
+    return r;
+}
+
+static int fe_alloc(fe_gets *g, long gets)
+{
+    g->t0 = calloc((size_t)gets, sizeof *g->t0);
+    g->lat = calloc((size_t)gets, sizeof *g->lat);
+    return g->t0 != NULL && g->lat != NULL ? 0 : -1;
+}
+
+static int fe_warm(lro_client *c)
+{
+    lro_future *w = NULL;
+    int ok = lro_get(c, BENCH_GET_NAME, NULL, NULL, NULL, NULL, &w) == LRO_OK &&
+             lro_future_wait(w, -1) == LRO_OK && lro_future_result(w) == LRO_OK;
+    lro_future_unref(w);
+    return ok ? 0 : -1;
+}
+
+static int run_frontend(long rate, long duration_ms, long n, int control)
+{
+    if (rate <= 0 || duration_ms <= 0 || n < 0) {
+        fprintf(stderr, "frontend: bad --get-rate/--duration-ms/--awaits\n");
+        return 2;
+    }
+    long gets = rate * duration_ms / 1000;
+    g_reports = calloc((size_t)(n > 0 ? n : 1), sizeof *g_reports);
+    if (g_reports == NULL || fe_alloc(&g_fe[0], gets) != 0 ||
+        (control && fe_alloc(&g_fe[1], gets) != 0)) {
+        fprintf(stderr, "frontend: out of memory\n");
+        return 1;
+    }
+    lro_client *c = make_client(); /* default options: pool, caps, timeouts */
+    lro_client *cc = control ? make_client() : NULL;
+    if (fe_warm(c) != 0 || (cc != NULL && fe_warm(cc) != 0)) {
+        fprintf(stderr, "frontend warm-up failed\n");
+        return 1;
+    }
+    long thr0 = bench_status_field("Threads"), thr_max = thr0;
+    lro_poll_policy pp = LRO_POLL_POLICY_INIT; /* the default policy */
+    int64_t t0 = bench_now_ns();
+    for (long i = 0; i < n; i++) {
+        char name[64];
+        op_name(name, sizeof name, i);
+        if (lro_await(c, name, &pp, NULL, NULL, await_cb, (void *)(intptr_t)i, NULL, NULL) !=
+            LRO_OK) {
+            fprintf(stderr, "lro_await failed\n");
+            return 1;
+        }
+    }
+    /* Let the awaits take their streams before the Gets begin (the same
+     * pause in the baseline). */
+    sleep_until_ns(bench_now_ns() + 1000000000LL);
+    size_t inflight_at_start = lro_client_inflight(c), ch_max = lro_client_channels(c);
+    int64_t g0 = bench_now_ns(), period = 1000000000LL / rate;
+    for (long k = 0; k < gets; k++) {
+        sleep_until_ns(g0 + k * period);
+        fe_send(c, &g_fe[0], k, 0);
+        if (cc != NULL) {
+            sleep_until_ns(g0 + k * period + period / 2);
+            fe_send(cc, &g_fe[1], k, FE_CONTROL_BIT);
+        }
+        if (k % 10 == 0) {
+            size_t ch = lro_client_channels(c);
+            long t = bench_status_field("Threads");
+            ch_max = ch > ch_max ? ch : ch_max;
+            thr_max = t > thr_max ? t : thr_max;
+        }
+    }
+    while (
+        (atomic_load(&g_fe[0].done) < gets || (cc != NULL && atomic_load(&g_fe[1].done) < gets)) &&
+        bench_now_ns() - g0 < (duration_ms + 120000) * 1000000LL) {
+        usleep(10000);
+    }
+    int64_t g1 = bench_now_ns();
+    /* Then every await to its end: the operations complete after the Gets. */
+    while (atomic_load(&g_done_total) < n && bench_now_ns() - t0 < 900LL * 1000000000LL) {
+        usleep(100000);
+        size_t ch = lro_client_channels(c);
+        ch_max = ch > ch_max ? ch : ch_max;
+    }
+    int64_t t1 = bench_now_ns();
+    size_t ch_end = lro_client_channels(c);
+    lro_client_destroy(c);
+    if (cc != NULL) {
+        lro_client_destroy(cc);
+    }
+    long once = 0, twice = 0, never = 0;
+    for (long i = 0; i < n; i++) {
+        int r = atomic_load(&g_reports[i]);
+        once += r == 1;
+        twice += r > 1;
+        never += r == 0;
+    }
+    fe_result r = fe_figures(&g_fe[0], gets, g0, n > 0 ? "with awaits" : "baseline");
+    fe_result rc;
+    memset(&rc, 0, sizeof rc);
+    if (cc != NULL) {
+        rc = fe_figures(&g_fe[1], gets, g0, "control");
+    }
+    long errors = r.failed + rc.failed + (n - once) + atomic_load(&g_wrong);
+    printf("{\"scenario\":\"frontend\",\"client\":\"%s\",\"errors\":%ld,\"awaits\":%ld,"
+           "\"gets\":%ld,\"get_rate_per_s\":%ld,\"get_phase_s\":%.2f,\"get_failures\":%ld,"
+           "\"get_p50_ms\":%.3f,\"get_p99_ms\":%.3f,\"get_max_ms\":%.3f,\"get_mean_ms\":%.3f,"
+           "\"reported_once\":%ld,\"reported_twice\":%ld,\"never_reported\":%ld,"
+           "\"wrong_outcome\":%d,\"exactly_once\":%s,\"rpcs_in_flight_at_start\":%zu,"
+           "\"channels_max\":%zu,\"channels_end\":%zu,\"threads_before\":%ld,"
+           "\"threads_max\":%ld,\"wall_s\":%.2f",
+           n > 0 ? "lro-c-frontend" : "lro-c-frontend-baseline", errors, n, gets, rate,
+           (double)(g1 - g0) / 1e9, r.failed, r.p50_ms, r.p99_ms, r.max_ms, r.mean_ms, once, twice,
+           never, atomic_load(&g_wrong), once == n && atomic_load(&g_wrong) == 0 ? "true" : "false",
+           inflight_at_start, ch_max, ch_end, thr0, thr_max, (double)(t1 - t0) / 1e9);
+    if (cc != NULL) {
+        printf(",\"control_get_failures\":%ld,\"control_get_p50_ms\":%.3f,"
+               "\"control_get_p99_ms\":%.3f,\"control_get_max_ms\":%.3f,"
+               "\"control_get_mean_ms\":%.3f",
+               rc.failed, rc.p50_ms, rc.p99_ms, rc.max_ms, rc.mean_ms);
+    }
+    printf("}\n");
+    fflush(stdout);
+    free(g_reports);
+    for (int i = 0; i < 2; i++) {
+        free(g_fe[i].t0);
+        free(g_fe[i].lat);
+    }
+    return errors == 0 ? 0 : 1;
 }
 
 /* ---- list -------------------------------------------------------------- */
@@ -616,11 +862,22 @@ int main(int argc, char **argv)
     if (strcmp(kind, "lro-future") == 0) {
         return run_lro_unary(1);
     }
+    g_initial_delay_ms = bench_arg_long(argc, argv, "--initial-delay-ms", 1000);
+    g_max_delay_ms = bench_arg_long(argc, argv, "--max-delay-ms", 4000);
     if (strcmp(kind, "await-poll") == 0) {
-        return run_await(0, (double)bench_arg_long(argc, argv, "--poll-budget", 0));
+        return run_await(0, (double)bench_arg_long(argc, argv, "--poll-budget", 0), "await");
     }
     if (strcmp(kind, "await-wait") == 0) {
-        return run_await(1, 0);
+        return run_await(1, 0, "await");
+    }
+    if (strcmp(kind, "million") == 0) {
+        return run_await(0, (double)bench_arg_long(argc, argv, "--poll-budget", 0), "million");
+    }
+    if (strcmp(kind, "frontend") == 0) {
+        return run_frontend(bench_arg_long(argc, argv, "--get-rate", 100),
+                            bench_arg_long(argc, argv, "--duration-ms", 30000),
+                            bench_arg_long(argc, argv, "--awaits", 0),
+                            (int)bench_arg_long(argc, argv, "--control", 0));
     }
     if (strcmp(kind, "list") == 0) {
         return run_list((int)bench_arg_long(argc, argv, "--page-size", 100),

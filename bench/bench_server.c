@@ -3,7 +3,8 @@
  * stand-alone process for the benchmarks.
  *
  *   bench_server [--threads T] [--get-ops N] [--list-ops N]
- *                [--pending N --over-ms D --start-ms S]
+ *                [--pending N --over-ms D --start-ms S] [--max-streams M]
+ *                [--max-conn-age-ms A [--max-conn-age-grace-ms G]]
  *
  * Listens on 127.0.0.1:0 and prints the bound target on its first line.
  * Store contents:
@@ -11,10 +12,16 @@
  *                  read "bench/get/op-00000")
  *   --list-ops N   N seeded operations under "bench/list"
  *   --pending N    N pending operations "bench/await/op-NNNNNN", the i-th
- *                  completed at S + i * D / N ms after start
+ *                  completed at S + i * D / N ms after start (a hash table
+ *                  and a timer heap: a million is fine, ~0.3 KB each)
+ * Front-end behaviour:
+ *   --max-streams M          HTTP/2 max concurrent streams per connection
+ *   --max-conn-age-ms A      GOAWAY to every connection after A ms (+-10 %),
+ *   --max-conn-age-grace-ms G  calls still open G ms later are cut
  * Then it reads commands on stdin, one per line, and answers one line each:
  *   cpu            "cpu <user+sys microseconds of this process>"
  *   calls          "calls <get> <wait> <list>" (RPCs received so far)
+ *   mem            "mem <VmRSS kB> <VmHWM kB>" of this process
  * It stops (cleanly) when stdin closes, or on SIGINT/SIGTERM.
  */
 #include <signal.h>
@@ -29,8 +36,27 @@ static long long cpu_us(void)
 {
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL +
-           ru.ru_utime.tv_usec + ru.ru_stime.tv_usec;
+    return (long long)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000LL + ru.ru_utime.tv_usec +
+           ru.ru_stime.tv_usec;
+}
+
+/* A "kB" field of /proc/self/status, or -1. */
+static long status_kb(const char *key)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    size_t kl = strlen(key);
+    while (f != NULL && fgets(line, sizeof line, f) != NULL) {
+        if (strncmp(line, key, kl) == 0 && line[kl] == ':') {
+            v = strtol(line + kl + 1, NULL, 10);
+            break;
+        }
+    }
+    if (f != NULL) {
+        fclose(f);
+    }
+    return v;
 }
 
 static volatile sig_atomic_t g_stop;
@@ -63,6 +89,9 @@ int main(int argc, char **argv)
     long pending = arg_long(argc, argv, "--pending", 0);
     long over_ms = arg_long(argc, argv, "--over-ms", 20000);
     long start_ms = arg_long(argc, argv, "--start-ms", 2000);
+    so.max_concurrent_streams = (int32_t)arg_long(argc, argv, "--max-streams", 0);
+    so.max_connection_age_ms = arg_long(argc, argv, "--max-conn-age-ms", 0);
+    so.max_connection_age_grace_ms = arg_long(argc, argv, "--max-conn-age-grace-ms", 0);
 
     lro_test_server *s = NULL;
     int rc = lro_test_server_start(&so, &s);
@@ -104,6 +133,8 @@ int main(int argc, char **argv)
                    (unsigned long long)lro_test_server_call_count(s, LRO_TEST_GET, NULL),
                    (unsigned long long)lro_test_server_call_count(s, LRO_TEST_WAIT, NULL),
                    (unsigned long long)lro_test_server_call_count(s, LRO_TEST_LIST, NULL));
+        } else if (strncmp(line, "mem", 3) == 0) {
+            printf("mem %ld %ld\n", status_kb("VmRSS"), status_kb("VmHWM"));
         } else {
             printf("error unknown command\n");
         }

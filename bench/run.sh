@@ -3,8 +3,12 @@
 #   1. unary throughput and cost  (floor, lro-c callback, lro-c future, grpc++)
 #      + instructions per call under callgrind (smaller run)
 #   2. latency, one call in flight (floor, lro-c callback, lro-c future)
-#   3. await at scale             (lro-c, polling then WaitOperation)
+#   3. await at scale             (lro-c, polling then WaitOperation), each
+#                                 also against a server recycling connections
 #   4. list                       (lro-c pager, page sizes 100 and 1000)
+#   5. frontend                   (Gets beside held awaits, server allowing
+#                                 100 streams per connection; Gets alone first)
+#   6. million                    (1,000,000 concurrent awaits, one client)
 # Prints one JSON line per scenario and client (stdout, also saved to
 # bench/out/results.jsonl), then a table.
 #
@@ -14,7 +18,8 @@
 #   --bindir DIR     use these binaries instead of building (the test does)
 #   --no-pin         do not pin server and clients to cores
 #   --out DIR        where results and callgrind files go (default bench/out)
-#   --only LIST      comma list of scenarios: unary,latency,await,list
+#   --only LIST      comma list of scenarios:
+#                    unary,latency,await,list,frontend,million
 set -euo pipefail
 
 QUICK=0
@@ -22,7 +27,7 @@ CALLGRIND=""
 BINDIR=""
 PIN=1
 OUT=""
-ONLY="unary,latency,await,list"
+ONLY="unary,latency,await,list,frontend,million"
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
@@ -55,11 +60,18 @@ if [ "$QUICK" = 1 ]; then
   UNARY_N=2000; UNARY_K=32; WARM=200; CG_N=500
   LAT_N=300; LAT_ROUNDS=1; CG_LAT_N=100; AWAIT_N=300; AWAIT_BUDGET=2000; AWAIT_OVER=1000; AWAIT_START=300
   LIST_N=2000
+  FE_AWAITS=500; FE_MS=3000
+  MILLION_N=20000; MILLION_OVER=3000; MILLION_START=1000; MILLION_DELAY=1000; MILLION_MAXDELAY=2000
+  RECYCLE_AGE=500; RECYCLE_GRACE=200
 else
   UNARY_N=200000; UNARY_K=256; WARM=5000; CG_N=20000
   LAT_N=20000; LAT_ROUNDS=10; CG_LAT_N=2000; AWAIT_N=100000; AWAIT_BUDGET="${BENCH_AWAIT_BUDGET:-5000}"; AWAIT_OVER=20000; AWAIT_START=3000
   LIST_N=100000
+  FE_AWAITS=10000; FE_MS=30000
+  MILLION_N=1000000; MILLION_OVER=60000; MILLION_START=10000; MILLION_DELAY=20000; MILLION_MAXDELAY=30000
+  RECYCLE_AGE=2000; RECYCLE_GRACE=500
 fi
+MILLION_BUDGET="${BENCH_MILLION_BUDGET:-0}"
 SERVER_THREADS="${BENCH_SERVER_THREADS:-1}"
 
 # Pinning: the server on core 0, every client on core 1 (2+ cores only).
@@ -87,6 +99,13 @@ server_cpu() {
   echo cpu >&"${SRV[1]}"
   read -r -t 30 line <&"${SRV[0]}"
   echo "${line#cpu }"
+}
+
+server_mem() { # "<VmRSS kB> <VmHWM kB>" of the server
+  local line
+  echo mem >&"${SRV[1]}"
+  read -r -t 30 line <&"${SRV[0]}"
+  echo "${line#mem }"
 }
 
 server_stop() {
@@ -213,10 +232,19 @@ if has await; then
   # WaitOperation; all with the default cap on await RPCs in flight. Last,
   # the baseline: WaitOperation with the cap off (one held RPC per
   # operation), to show what the cap saves.
-  for spec in await-poll:0:-1 "await-poll:$AWAIT_BUDGET:-1" await-wait:0:-1 await-wait:0:0; do
-    IFS=: read -r mode budget cap <<<"$spec"
+  # The capped runs go twice: as is, then against a server that recycles
+  # its connections (GOAWAY after RECYCLE_AGE ms, calls still open
+  # RECYCLE_GRACE ms later cut with UNAVAILABLE), as front ends and proxies
+  # do. The cap-off baseline is not recycled: 100,000 held Waits re-sent
+  # every 2 s overwhelm this one-core server (see bench/README.md).
+  for spec in await-poll:0:-1:0 await-poll:0:-1:1 "await-poll:$AWAIT_BUDGET:-1:0" \
+    "await-poll:$AWAIT_BUDGET:-1:1" await-wait:0:-1:0 await-wait:0:-1:1 \
+    await-wait:0:0:0; do
+    IFS=: read -r mode budget cap recycle <<<"$spec"
+    recycle_args=()
+    [ "$recycle" = 0 ] || recycle_args=(--max-conn-age-ms "$RECYCLE_AGE" --max-conn-age-grace-ms "$RECYCLE_GRACE")
     server_start --threads "$SERVER_THREADS" --get-ops 0 --pending "$AWAIT_N" \
-      --over-ms "$AWAIT_OVER" --start-ms "$AWAIT_START"
+      --over-ms "$AWAIT_OVER" --start-ms "$AWAIT_START" "${recycle_args[@]}"
     line=$("${PIN_CLI[@]}" "$BINDIR/bench_client" --target "$TARGET" --client "$mode" \
       --calls "$AWAIT_N" --poll-budget "$budget" --await-rpcs "$cap" 2>>"$LOG") || fail=1
     echo calls >&"${SRV[1]}"
@@ -224,6 +252,7 @@ if has await; then
     set -- $calls
     [ -n "$line" ] || line="{\"scenario\":\"await\",\"client\":\"$mode\",\"crashed\":true}"
     line=$(json_add "$line" "\"server_get_rpcs\":$2,\"server_wait_rpcs\":$3")
+    line=$(json_add "$line" "\"recycle_ms\":$((recycle * RECYCLE_AGE)),\"recycle_grace_ms\":$((recycle * RECYCLE_GRACE))")
     emit "$line"
     check_ok "$line"
     server_stop
@@ -238,6 +267,48 @@ if has list; then
     emit "$line"
     check_ok "$line"
   done
+  server_stop
+fi
+
+if has frontend; then
+  # Gets at 100/s for FE_MS on a client with default options, against a
+  # server allowing 100 concurrent streams per connection: first alone (the
+  # baseline), then beside FE_AWAITS awaits that stay pending until after
+  # the Gets (each holding a WaitOperation, up to the default cap). The
+  # second run also has a control: a second client in the same process,
+  # without awaits, whose Gets go out between those of the first (machine
+  # stalls show in both; the ratio to it isolates what the awaits cost).
+  for awaits in 0 "$FE_AWAITS"; do
+    server_start --threads "$SERVER_THREADS" --get-ops 16 --max-streams 100 \
+      --pending "$awaits" --over-ms 2000 --start-ms $((FE_MS + 5000))
+    line=$("${PIN_CLI[@]}" "$BINDIR/bench_client" --target "$TARGET" --client frontend \
+      --awaits "$awaits" --get-rate 100 --duration-ms "$FE_MS" \
+      --control $((awaits > 0 ? 1 : 0)) 2>>"$LOG") || fail=1
+    [ -n "$line" ] || line="{\"scenario\":\"frontend\",\"client\":\"lro-c-frontend\",\"awaits\":$awaits,\"crashed\":true}"
+    line=$(json_add "$line" "\"server_max_streams\":100")
+    emit "$line"
+    check_ok "$line"
+    server_stop
+  done
+fi
+
+if has million; then
+  # One client, MILLION_N concurrent polling awaits; the server (its own
+  # process: its memory is not in the client's RSS) holds them all pending
+  # and completes them over MILLION_OVER ms.
+  server_start --threads "$SERVER_THREADS" --get-ops 0 --pending "$MILLION_N" \
+    --over-ms "$MILLION_OVER" --start-ms "$MILLION_START"
+  line=$("${PIN_CLI[@]}" "$BINDIR/bench_client" --target "$TARGET" --client million \
+    --calls "$MILLION_N" --poll-budget "$MILLION_BUDGET" --initial-delay-ms "$MILLION_DELAY" \
+    --max-delay-ms "$MILLION_MAXDELAY" 2>>"$LOG") || fail=1
+  echo calls >&"${SRV[1]}"
+  read -r -t 30 calls <&"${SRV[0]}"
+  mem=$(server_mem)
+  set -- $calls $mem
+  [ -n "$line" ] || line="{\"scenario\":\"million\",\"client\":\"lro-c-poll\",\"crashed\":true}"
+  line=$(json_add "$line" "\"server_get_rpcs\":$2,\"server_wait_rpcs\":$3,\"server_rss_kb\":$5,\"server_peak_rss_kb\":$6")
+  emit "$line"
+  check_ok "$line"
   server_stop
 fi
 
@@ -318,20 +389,81 @@ if "latency" in by:
                 out["floor_instr_per_call"] = ins1["floor"]["instr_per_call"]
             print("p50 %-16s - floor = %+.1f us%s" % (c, out["p50_minus_floor_us"], ("   (one in flight, callgrind: %s vs floor %s instr/call)" % (f(out["instr_per_call"]), f(out["floor_instr_per_call"]))) if "instr_per_call" in out else ""))
             print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
+def await_row(r):
+    cap = r.get("max_await_rpcs", -1)
+    rec = r.get("recycle_ms", 0)
+    print("%-18s %7s %7d %12s %7.1f %4d->%-4d %9.2f %9.0f %12.0f %7.1f %6s %9d" % (r["client"], ("%.1f s" % (rec / 1000.0)) if rec else "-", r["operations"], r["exactly_once"], r["wall_s"], r["threads_before"], r["threads_max"], r["polls_per_op"], r["rss_bytes_per_op"], r["lro_live_bytes_per_op_peak"], r["cpu_s"], "none" if cap == 0 else str(cap), r["max_rpcs_in_flight"]))
+def srv_rpcs(r):
+    return (r.get("server_get_rpcs", 0) + r.get("server_wait_rpcs", 0)) / float(r["operations"])
+def failures(r):
+    return r["operations"] - r["reported_once"] + r["reported_twice"] + r["wrong_outcome"]
 if "await" in by:
-    print("\n== 3. Await at scale")
-    print("%-18s %7s %12s %7s %9s %9s %9s %12s %7s %6s %9s" % ("client", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "cpu s", "cap", "max rpcs"))
+    print("\n== 3. Await at scale (recycle: the server recycles connections every that many s)")
+    print("%-18s %7s %7s %12s %7s %9s %9s %9s %12s %7s %6s %9s" % ("client", "recycle", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "cpu s", "cap", "max rpcs"))
     for r in by["await"]:
         if r.get("crashed"):
             print("%-18s CRASHED" % r["client"])
             continue
-        cap = r.get("max_await_rpcs", -1)
-        print("%-18s %7d %12s %7.1f %4d->%-4d %9.2f %9.0f %12.0f %7.1f %6s %9d" % (r["client"], r["operations"], r["exactly_once"], r["wall_s"], r["threads_before"], r["threads_max"], r["polls_per_op"], r["rss_bytes_per_op"], r["lro_live_bytes_per_op_peak"], r["cpu_s"], "none" if cap == 0 else str(cap), r["max_rpcs_in_flight"]))
+        await_row(r)
+    normal = {(r["client"], r.get("max_await_rpcs")): r for r in by["await"] if not r.get("crashed") and not r.get("recycle_ms")}
+    rec = [r for r in by["await"] if not r.get("crashed") and r.get("recycle_ms")]
+    if rec:
+        print("\nconnection recycling vs the normal run (target: 0 failures, polls/op within 10 %):")
+        print("(polls/op: lro_future_polls, which does not count a Wait re-sent at once after its connection was recycled;")
+        print(" srv RPCs/op: what the server received, Get + Wait, per operation)")
+        print("%-18s %9s %9s %7s %11s %11s %15s %10s" % ("client", "polls/op", "recycled", "ratio", "srv RPCs/op", "recycled", "failures (rec)", "wall ratio"))
+        for r in rec:
+            base = normal.get((r["client"], r.get("max_await_rpcs")))
+            if not base:
+                continue
+            ratio = r["polls_per_op"] / base["polls_per_op"] if base["polls_per_op"] else 0
+            out = {"scenario": "await-recycle", "client": r["client"], "max_await_rpcs": r.get("max_await_rpcs"),
+                   "recycle_ms": r["recycle_ms"], "recycle_grace_ms": r.get("recycle_grace_ms"),
+                   "polls_per_op": base["polls_per_op"], "polls_per_op_recycled": r["polls_per_op"],
+                   "polls_ratio": round(ratio, 3), "failures": failures(base), "failures_recycled": failures(r),
+                   "wall_ratio": round(r["wall_s"] / base["wall_s"], 3),
+                   "server_rpcs_per_op": round(srv_rpcs(base), 3), "server_rpcs_per_op_recycled": round(srv_rpcs(r), 3),
+                   "target_met": failures(r) == 0 and abs(ratio - 1) <= 0.10}
+            print("%-18s %9.2f %9.2f %7.3f %11.2f %11.2f %15d %10.2f" % (r["client"], base["polls_per_op"], r["polls_per_op"], ratio, srv_rpcs(base), srv_rpcs(r), failures(r), out["wall_ratio"]))
+            print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
 if "list" in by:
     print("\n== 4. List")
     print("%-10s %8s %10s %12s %14s %10s" % ("page size", "ops", "ops/s", "cpu us/op", "lro B/op", "allocs/op"))
     for r in by["list"]:
         print("%-10d %8d %10s %12.2f %14.1f %10.3f" % (r["page_size"], r["operations"], f(r["ops_per_s"]), r["cpu_us_per_op"], r["lro_bytes_per_op"], r["lro_allocs_per_op"]))
+if "frontend" in by:
+    print("\n== 5. Front end: GetOperation at 100/s beside held awaits, server allowing 100 streams per connection")
+    print("%-26s %7s %6s %9s %9s %9s %9s %8s %12s %9s" % ("client", "awaits", "gets", "p50 ms", "p99 ms", "max ms", "mean ms", "failed", "exactly once", "channels"))
+    fr = {}
+    for r in by["frontend"]:
+        if r.get("crashed"):
+            print("%-26s CRASHED" % r["client"])
+            continue
+        fr[r["client"]] = r
+        print("%-26s %7d %6d %9.3f %9.3f %9.3f %9.3f %8d %12s %9d" % (r["client"], r["awaits"], r["gets"], r["get_p50_ms"], r["get_p99_ms"], r["get_max_ms"], r["get_mean_ms"], r["get_failures"], r["exactly_once"], r["channels_max"]))
+        if "control_get_p99_ms" in r:
+            print("%-26s %7d %6d %9.3f %9.3f %9.3f %9.3f %8d %12s %9s" % ("  control (same moments)", 0, r["gets"], r["control_get_p50_ms"], r["control_get_p99_ms"], r["control_get_max_ms"], r["control_get_mean_ms"], r["control_get_failures"], "-", "-"))
+    b, l = fr.get("lro-c-frontend-baseline"), fr.get("lro-c-frontend")
+    if b and l:
+        out = {"scenario": "frontend-ratio", "client": "lro-c-frontend", "awaits": l["awaits"],
+               "p50_ratio": round(l["get_p50_ms"] / b["get_p50_ms"], 3) if b["get_p50_ms"] else None,
+               "p99_ratio": round(l["get_p99_ms"] / b["get_p99_ms"], 3) if b["get_p99_ms"] else None,
+               "max_ratio": round(l["get_max_ms"] / b["get_max_ms"], 3) if b["get_max_ms"] else None,
+               "get_failures": l["get_failures"], "exactly_once": l["exactly_once"], "channels": l["channels_max"]}
+        if l.get("control_get_p99_ms"):
+            out["p99_ratio_vs_control"] = round(l["get_p99_ms"] / l["control_get_p99_ms"], 3)
+        out["target_met"] = out["p99_ratio"] is not None and out["p99_ratio"] <= 2 and l["get_failures"] == 0 and l["exactly_once"]
+        print("ratios vs the baseline: p50 %sx  p99 %sx (target <= 2)  max %sx; p99 vs the control %sx; failures %d; every await once: %s; connections opened: %d" % (out["p50_ratio"], out["p99_ratio"], out["max_ratio"], out.get("p99_ratio_vs_control"), l["get_failures"], l["exactly_once"], l["channels_max"]))
+        print(json.dumps(out, separators=(",", ":")), file=sys.stdout)
+if "million" in by:
+    print("\n== 6. A million awaits in one client (polling)")
+    print("%-14s %8s %12s %7s %11s %9s %9s %12s %9s %7s %10s" % ("client", "ops", "exactly once", "wall s", "threads", "polls/op", "RSS B/op", "lro live B/op", "start s", "cpu s", "server RSS"))
+    for r in by["million"]:
+        if r.get("crashed"):
+            print("%-14s CRASHED" % r["client"])
+            continue
+        print("%-14s %8d %12s %7.1f %3d->%d->%-3d %9.2f %9.0f %12.0f %9.2f %7.1f %7d MB" % (r["client"], r["operations"], r["exactly_once"], r["wall_s"], r["threads_before"], r["threads_max"], r["threads_after"], r["polls_per_op"], r["rss_bytes_per_op"], r["lro_live_bytes_per_op_peak"], r["start_all_s"], r["cpu_s"], r.get("server_peak_rss_kb", 0) // 1024))
+        print("targets (issue 15): RSS <= 512 B/await: %s; lro-c <= 256 B/await: %s; threads: %d before, at most %d while running, %d after" % (r["rss_bytes_per_op"] <= 512, r["lro_live_bytes_per_op_peak"] <= 256, r["threads_before"], r["threads_max"], r["threads_after"]))
 PY
 
 if [ "$fail" != 0 ]; then
