@@ -44,13 +44,10 @@
 /* The RPC methods, in the order of the client's registered-call table; the
  * kinds after LRO_K_COUNT are futures that are not one RPC. */
 typedef enum lro_kind {
-    LRO_K_GET = 0,
-    LRO_K_LIST = 1,
-    LRO_K_CANCEL = 2,
-    LRO_K_DELETE = 3,
-    LRO_K_WAIT = 4,
-    LRO_K_COUNT = 5,
-    LRO_K_AWAIT = 6
+    /* 0..4: the methods, the index into every channel's table */
+    LRO_K_GET, LRO_K_LIST, LRO_K_CANCEL, LRO_K_DELETE, LRO_K_WAIT,
+    LRO_K_COUNT,    /* how many methods */
+    LRO_K_AWAIT = 6 /* an await: not one RPC */
 } lro_kind;
 
 /* A tag on the client's completion queue: the I/O thread calls done() with
