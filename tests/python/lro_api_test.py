@@ -16,6 +16,7 @@ import itertools
 import pickle
 import sys
 import threading
+import logging
 import time
 import unittest
 import weakref
@@ -462,6 +463,67 @@ class TemporariesTest(Embedded):
         await self.settle(lambda: pager.page_token not in ("", None) and not lro._calls)
         page = await pager.next_page()
         self.assertEqual(page.operations[0].name, opname(4))
+
+
+class ObservabilityTest(Embedded):
+    async def test_events_of_a_retried_get_on_the_loop(self):
+        events, threads = [], set()
+
+        def on_event(ev):
+            threads.add(threading.get_ident())
+            events.append(ev)
+        self.srv.add_status_fault(methods=lt.GET, times=1, code=14, message="blip")
+        async with lro.Client(self.srv.target, plaintext=True, events=on_event,
+                              retry=lro.RetryPolicy(initial_backoff=0.01)) as ops:
+            await ops.get(opname(0), traceparent=TP)
+            await self.settle(lambda: any(e.kind == "CALL_FINISHED" for e in events))
+        calls = [e for e in events if e.kind != "CHANNEL_STATE"]
+        self.assertEqual([e.kind for e in calls],
+                         ["CALL_STARTED", "ATTEMPT_STARTED", "ATTEMPT_FINISHED",
+                          "RETRY_SCHEDULED", "ATTEMPT_STARTED", "ATTEMPT_FINISHED",
+                          "CALL_FINISHED"])
+        self.assertEqual(calls[2].code, 14)
+        self.assertEqual(calls[3].retry_reason, "backoff")
+        self.assertEqual((calls[5].code, calls[6].result, calls[6].attempts), (0, 0, 2))
+        self.assertEqual({e.method for e in calls}, {"GetOperation"})
+        self.assertEqual(calls[1].trace_id, TP[3:35])
+        self.assertNotEqual(calls[1].span_id, calls[4].span_id)
+        # Delivered on the event loop's thread, not lro-c's.
+        self.assertEqual(threads, {threading.get_ident()})
+
+    def test_events_of_a_sync_client_and_the_logger(self):
+        records = []
+
+        class Keep(logging.Handler):
+            def emit(self, record):
+                records.append(record)
+        log = logging.getLogger("lro-test")
+        log.propagate = False
+        log.setLevel(logging.DEBUG)
+        log.addHandler(Keep())
+        lro.set_logger(log, logging.DEBUG)
+        try:
+            events = []
+            with lro.SyncClient(self.srv.target, plaintext=True, events=events.append,
+                                headers={"x-api-key": "k3y-v4lue",
+                                         "x-session-token": "s3cr3t-t0ken"}) as ops:
+                self.assertEqual(ops.get(opname(1)).name, opname(1))
+                with self.assertRaises(lro.NotFound):
+                    ops.get(PARENT + "/nope")
+            kinds = [e.kind for e in events if e.call_id and e.kind != "CHANNEL_STATE"]
+            self.assertEqual(kinds.count("CALL_FINISHED"), 2)
+            lines = [r.getMessage() for r in records]
+            self.assertTrue(any("CALL_FINISHED" in m for m in lines), lines[:5])
+            self.assertTrue(any(r.levelno == logging.WARNING for r in records))
+            for m in lines:
+                self.assertNotIn("s3cr3t-t0ken", m)
+                self.assertNotIn("k3y-v4lue", m)
+        finally:
+            lro.set_logger(None)
+        n = len(records)
+        with lro.SyncClient(self.srv.target, plaintext=True) as ops:
+            ops.get(opname(2))
+        self.assertEqual(len(records), n)  # off again
 
 
 class SyncTest(unittest.TestCase):

@@ -37,6 +37,7 @@ from ._aio import Client, Pager, _calls
 
 from ._errors import (EXPORTS as _EXCEPTIONS, Any, ErrorInfo, LroError, WaitTimeout, code_name,
                       exception_class, set_any_decoder)
+from ._observe import Event, set_logger
 from ._options import CallOptions, PollPolicy, RetryPolicy, _b
 from ._sync import SyncClient
 from ._types import Operation, Page, Status, encode_status, page_from_bytes, unpack
@@ -46,7 +47,7 @@ globals().update(_EXCEPTIONS)
 __all__ = ["Client", "SyncClient", "Pager", "Operation", "Status", "Any", "Page", "ErrorInfo",
            "CallOptions", "RetryPolicy", "PollPolicy", "LroError", "WaitTimeout", "code_name",
            "exception_class", "set_any_decoder", "unpack", "page_from_bytes", "encode_status",
-           "version", "load_protoset"] + sorted(_EXCEPTIONS)
+           "version", "load_protoset", "Event", "set_logger"] + sorted(_EXCEPTIONS)
 
 
 _registry = None  # the registry lro.load_protoset() fills (lro_json_set_registry)

@@ -10,6 +10,7 @@ import weakref
 from typing import (AsyncIterator, Awaitable, Callable, Dict, Optional, Tuple, Union)
 
 from . import _lib as _c
+from . import _observe
 from ._errors import LroError, WaitTimeout, error_from_status
 from ._options import (CallOptions, Headers, PollPolicy, RetryPolicy, _b, call_options,
                        create_client)
@@ -345,7 +346,7 @@ class Client:
                  poll_budget: Optional[Tuple[float, int]] = None,
                  max_await_rpcs: Optional[int] = None, retry: Optional[RetryPolicy] = None,
                  max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None,
-                 credentials=None):
+                 credentials=None, events=None):
         try:
             running = asyncio.get_running_loop()
         except RuntimeError:
@@ -356,12 +357,15 @@ class Client:
                                "or pass loop=; for scripts there is lro.SyncClient)")
         if loop.is_running() and loop is not running:
             raise RuntimeError("lro.Client: create the client on its loop's thread")
+        # events: an lro.Event per thing the client does, handed to this
+        # loop (lro-c reports them on its own threads).
+        self._events_sink, key = _observe.register(events, loop) if events else (None, 0)
         ptr = create_client(target, _c.MODE_LOOP, plaintext=plaintext, root_pem=root_pem,
                             tls_server_name=tls_server_name, token=token, timeout=timeout,
                             headers=headers, user_agent=user_agent, poll_budget=poll_budget,
                             max_await_rpcs=max_await_rpcs, retry=retry,
                             max_receive_size=max_receive_size, lb_policy=lb_policy,
-                            credentials=credentials)
+                            credentials=credentials, events_key=key)
         self._core = _Core(ptr, loop)
         # Not a method of self: the finalizer must not keep the client alive.
         self._finalizer = weakref.finalize(self, _Core.close, self._core)

@@ -100,6 +100,25 @@ DONE_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 PROGRESS_CB = CFUNCTYPE(None, c_void_p, c_void_p)
 
 
+class Event(Structure):
+    """struct lro_event (lro/events.h), 152 bytes on LP64."""
+    _fields_ = [("struct_size", c_uint32), ("kind", c_int32), ("call_id", c_uint64),
+                ("parent_id", c_uint64), ("time_unix_ns", c_int64), ("method", c_char_p),
+                ("name", c_char_p), ("attempt", c_int32), ("code", c_int32), ("result", c_int32),
+                ("reason", c_int32), ("duration_ns", c_int64), ("delay_ns", c_int64),
+                ("throttle_ns", c_int64), ("request_bytes", c_uint64),
+                ("response_bytes", c_uint64), ("attempts", c_int32), ("polls", c_int32),
+                ("flags", c_int32), ("channel_state", c_int32), ("channel_index", c_int32),
+                ("reserved0", c_int32), ("trace_id", c_char_p), ("span_id", c_char_p),
+                ("parent_span_id", c_char_p)]
+
+
+# void (*lro_event_hook)(const lro_event *ev, void *data)
+EVENT_HOOK = CFUNCTYPE(None, POINTER(Event), c_void_p)
+# void (*lro_log_hook)(lro_log_level level, const char *source, const char *msg, void *data)
+LOG_HOOK = CFUNCTYPE(None, c_int32, c_char_p, c_char_p, c_void_p)
+
+
 class Header(Structure):
     _fields_ = [("key", c_char_p), ("value", c_void_p), ("value_len", c_size_t)]
 
@@ -135,7 +154,7 @@ class PollPolicy(Structure):
 # a layout that drifted from the C headers fails at import, not at a call.
 if ctypes.sizeof(c_void_p) == 8:
     for _t, _n in ((CallOptions, 72), (PollPolicy, 88), (RetryPolicy, 56), (ListArgs, 40),
-                   (Header, 24)):
+                   (Header, 24), (Event, 152)):
         if ctypes.sizeof(_t) != _n:
             raise ImportError("lro: ctypes %s is %d bytes, lro-c 1.0 has %d" %
                               (_t.__name__, ctypes.sizeof(_t), _n))
@@ -232,6 +251,14 @@ _fn("lro_status_detail", c_int, P, c_size_t, POINTER(c_char_p), PP, POINTER(c_si
 _fn("lro_status_retry_delay_ms", c_int, P, POINTER(c_int64), POINTER(c_int))
 _fn("lro_status_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
 _fn("lro_page_to_json", c_int, P, c_uint, PP, POINTER(c_size_t))
+
+# Events and logs (lro/events.h).
+_fn("lro_client_options_set_event_hook", c_int, P, EVENT_HOOK, P)
+_fn("lro_event_kind_name", c_char_p, c_int32)
+_fn("lro_channel_state_name", c_char_p, c_int32)
+_fn("lro_retry_reason_name", c_char_p, c_int32)
+_fn("lro_log_set_hook", c_int, LOG_HOOK, P, c_int32)
+_fn("lro_log_route_grpc", c_int, c_int)
 
 # Type registry from FileDescriptorSets (lro/registry.h).
 _fn("lro_registry_create", c_int, PP)

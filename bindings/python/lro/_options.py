@@ -212,8 +212,9 @@ def create_client(target: str, mode: int, *, plaintext: bool = False,
                   poll_budget: Optional[Tuple[float, int]] = None,
                   max_await_rpcs: Optional[int] = None, retry: Optional[RetryPolicy] = None,
                   max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None,
-                  wakeup=None, credentials=None) -> int:
-    """An lro_client* for these options (shared by Client and SyncClient)."""
+                  wakeup=None, credentials=None, events_key: int = 0) -> int:
+    """An lro_client* for these options (shared by Client and SyncClient).
+    events_key: from lro._observe.register(), 0 = no event hook."""
     o = ctypes.c_void_p()
     _chk(_c.lro_client_options_create(ctypes.byref(o)))
     try:
@@ -246,6 +247,10 @@ def create_client(target: str, mode: int, *, plaintext: bool = False,
             _chk(_c.lro_client_options_set_max_receive_size(o, int(max_receive_size)))
         if lb_policy is not None:
             _chk(_c.lro_client_options_set_lb_policy(o, _b(lb_policy, "lb_policy")))
+        if events_key:
+            from . import _observe
+            _chk(_c.lro_client_options_set_event_hook(o, _observe._HOOK,
+                                                      ctypes.c_void_p(events_key)))
         ptr = ctypes.c_void_p()
         _chk(_c.lro_client_create(o, ctypes.byref(ptr)))
         return ptr.value

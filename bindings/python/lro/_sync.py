@@ -11,6 +11,7 @@ import weakref
 from typing import Callable, Dict, Iterator, Optional, Tuple
 
 from . import _lib as _c
+from . import _observe
 from ._aio import conv_await, conv_empty, conv_operation, conv_page, list_args, poll_policy
 from ._errors import LroError
 from ._options import (CallOptions, Headers, PollPolicy, RetryPolicy, _b, _ms, call_options,
@@ -65,14 +66,17 @@ class SyncClient:
                  poll_budget: Optional[Tuple[float, int]] = None,
                  max_await_rpcs: Optional[int] = None, retry: Optional[RetryPolicy] = None,
                  max_receive_size: Optional[int] = None, lb_policy: Optional[str] = None,
-                 credentials=None):
+                 credentials=None, events=None):
+        # events: an lro.Event per thing the client does, called on lro-c's
+        # own threads (keep it short; it must not call this client).
+        self._events_sink, key = _observe.register(events) if events else (None, 0)
         self._ptr = create_client(target, _c.MODE_THREAD, plaintext=plaintext,
                                   root_pem=root_pem, tls_server_name=tls_server_name,
                                   token=token, timeout=timeout, headers=headers,
                                   user_agent=user_agent, poll_budget=poll_budget,
                                   max_await_rpcs=max_await_rpcs, retry=retry,
                                   max_receive_size=max_receive_size, lb_policy=lb_policy,
-                                  credentials=credentials)
+                                  credentials=credentials, events_key=key)
         self._lock = threading.Lock()
         self._finalizer = weakref.finalize(self, _c.lro_client_destroy, self._ptr)
 
