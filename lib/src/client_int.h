@@ -214,10 +214,6 @@ LRO_HIDDEN int lro_on_io_thread(const lro_client *c);
 LRO_HIDDEN int lro_timer_add_locked(lro_client *c, lro_timer *t);
 LRO_HIDDEN int lro_timer_remove_locked(lro_client *c, lro_timer *t);
 LRO_HIDDEN void lro_timer_fire_now_locked(lro_client *c, lro_timer *t);
-static inline int lro_timer_armed(const lro_timer *t)
-{
-    return lro_heap_armed(&t->node);
-}
 /* A uniform double in [0, 1) for jitter (caller holds c->mu). */
 LRO_HIDDEN double lro_rand01_locked(lro_client *c);
 
