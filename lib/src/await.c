@@ -55,7 +55,7 @@ typedef struct await_aux {
 typedef struct lro_awaiter {
     lro_future base; /* first: an await is a future */
     lro_await_cfg *cfg;
-    await_aux *aux;    /* NULL until needed */
+    await_aux *aux; /* NULL until needed */
     union {
         /* Before the end: the poll in flight (c->mu), not a reference. */
         lro_future *child;
@@ -74,9 +74,9 @@ typedef struct lro_awaiter {
     unsigned queued : 1;       /* waiting for an RPC slot (c->mu) */
     unsigned has_end : 1;
     unsigned end_is_state : 1;
-    unsigned seen_state : 1;   /* a not-done state was seen */
-    unsigned reported : 1;     /* progress was called at least once */
-    lro_timer timer; /* next poll, the time-out, or a place in the slot queue (c->mu) */
+    unsigned seen_state : 1; /* a not-done state was seen */
+    unsigned reported : 1;   /* progress was called at least once */
+    lro_timer timer;         /* next poll, the time-out, or a place in the slot queue (c->mu) */
     /* Waiting for an RPC slot (c->mu): links in c->aw.qhead..qtail. */
     struct lro_awaiter *qprev, *qnext;
     char name[]; /* the operation's name, NUL-terminated */
@@ -213,8 +213,7 @@ static int slot_take_locked(lro_client *c, lro_awaiter *aw)
 static lro_future *slot_release_locked(lro_client *c)
 {
     c->aw.inflight--;
-    if (c->closing || c->aw.qhead == NULL ||
-        (c->aw.cap > 0 && c->aw.inflight >= c->aw.cap)) {
+    if (c->closing || c->aw.qhead == NULL || (c->aw.cap > 0 && c->aw.inflight >= c->aw.cap)) {
         return NULL;
     }
     lro_awaiter *next = c->aw.qhead;
@@ -345,7 +344,8 @@ static void keep_last_state(lro_awaiter *aw, lro_future *child)
     aw->seen_state = 1;
     lro_free(aw->last_state);
     aw->last_state = NULL;
-    if (op->metadata == NULL && op->result_case == GOOGLE__LONGRUNNING__OPERATION__RESULT__NOT_SET &&
+    if (op->metadata == NULL &&
+        op->result_case == GOOGLE__LONGRUNNING__OPERATION__RESULT__NOT_SET &&
         op->base.n_unknown_fields == 0 && strcmp(op->name ? op->name : "", aw->name) == 0) {
         return;
     }
@@ -364,7 +364,8 @@ static void progress_trampoline(lro_future *child, void *ud)
 {
     lro_future *f = ud;
     const lro_operation *op = lro_future_operation(child);
-    if (op != NULL && f->ops == &k_await_ops && await_of(f)->cfg->progress != NULL && !lro_future_is_done(f)) {
+    if (op != NULL && f->ops == &k_await_ops && await_of(f)->cfg->progress != NULL &&
+        !lro_future_is_done(f)) {
         await_of(f)->cfg->progress(op, f->ud);
     }
 }
@@ -468,7 +469,8 @@ static int transient_failure(lro_future *f, lro_future *child)
     int code = lro_status_code(s);
     int64_t ri_ms = 0;
     int from_server = lro_status_has_retry_delay(s, &ri_ms);
-    if (!from_server && !(code >= 0 && code <= 16 && (aw->cfg->pp.transient_codes & (1u << code)))) {
+    if (!from_server &&
+        !(code >= 0 && code <= 16 && (aw->cfg->pp.transient_codes & (1u << code)))) {
         return 0;
     }
     await_aux *x = aux_of(aw);
@@ -785,8 +787,8 @@ static int opts_equal(const lro_call_options *o, const lro_call_options *copy)
         }
     }
     lro_retry_policy r;
-    if (o->retry != NULL && (lro_retry_normalize(o->retry, &r) != LRO_OK ||
-                             memcmp(&r, copy->retry, sizeof r) != 0)) {
+    if (o->retry != NULL &&
+        (lro_retry_normalize(o->retry, &r) != LRO_OK || memcmp(&r, copy->retry, sizeof r) != 0)) {
         return 0;
     }
     return 1;
@@ -905,6 +907,7 @@ static int await_start(lro_client *c, const char *name, const lro_poll_policy *p
     }
     if (LRO_OBS_ON(c)) {
         lro_obs_call_started(f, aw->name, NULL, (char *)aw->cfg->opts.traceparent, 0);
+        lro_obs_post(f);
     }
     start_poll(f);
     return LRO_OK;

@@ -40,7 +40,7 @@
  * which refuses a call in milliseconds: it is re-sent at once and not
  * counted against max_attempts, at most LRO_MAX_FREE_RETRIES times per call
  * (a bound, should every call be cut after a second). */
-#define LRO_CUT_AFTER_MS 1000
+#define LRO_CUT_AFTER_MS     1000
 #define LRO_MAX_FREE_RETRIES 100
 
 /* A call: a future plus the state of its current gRPC attempt. */
@@ -62,13 +62,13 @@ typedef struct lro_call {
     lro_retry_policy retry;
     int64_t first_start_ns;
     int64_t attempt_start_ns;
-    int free_retries; /* re-sends after a cut connection: not counted as attempts */
+    int free_retries;  /* re-sends after a cut connection: not counted as attempts */
     lro_channel *chan; /* the attempt's channel (c->mu) */
     /* Internal owner (an await or a pager) told of the outcome first. */
     void (*owner_hook)(lro_future *f);
     void *owner_data;
-    char *tp_sent;    /* the traceparent value in md (arena), for events' span ids */
-    lro_timer timer;  /* retry backoff */
+    char *tp_sent;          /* the traceparent value in md (arena), for events' span ids */
+    lro_timer timer;        /* retry backoff */
     lro_credentials *creds; /* per-call credentials (a reference), or NULL */
 } lro_call;
 
@@ -124,8 +124,8 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
     lro_client *c = k->base.client;
     lro_arena *a = &k->base.arena;
     size_t extra = opts->header_count;
-    size_t n = 1 + c->default_md_count + extra + (opts->traceparent != NULL) +
-               (opts->tracestate != NULL);
+    size_t n =
+        1 + c->default_md_count + extra + (opts->traceparent != NULL) + (opts->tracestate != NULL);
     grpc_metadata *md = lro_arena_alloc(a, n * sizeof *md);
     size_t name_len = strlen(name);
     char *val = lro_arena_alloc(a, sizeof "name=" + 3 * name_len);
@@ -204,9 +204,9 @@ static int start_attempt(lro_call *k)
     f->attempts++;
     k->attempt_start_ns = lro_now_ns();
     k->chan = lro_pool_pick_locked(c, f->kind);
-    k->call = grpc_channel_create_registered_call(k->chan->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
-                                                  k->chan->methods[f->kind], attempt_deadline(k),
-                                                  NULL);
+    k->call =
+        grpc_channel_create_registered_call(k->chan->ch, NULL, GRPC_PROPAGATE_DEFAULTS, c->cq,
+                                            k->chan->methods[f->kind], attempt_deadline(k), NULL);
     if (k->call == NULL) {
         lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
@@ -340,6 +340,7 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
     }
     if (f->obs != NULL) {
         lro_obs_attempt_started(f);
+        lro_obs_post(f); /* before the batch: it may complete at once */
     }
 
     pthread_mutex_lock(&c->mu);
@@ -367,9 +368,9 @@ static int start_call(lro_client *c, lro_kind kind, const char *name, const Prot
     }
     pthread_mutex_unlock(&c->mu);
     if (rc != LRO_OK) {
-        if (f->obs != NULL) { /* the started events went out: close them */
+        if (f->obs != NULL) {
             f->result = rc;
-            lro_obs_finished(f);
+            lro_obs_refused(f);
         }
         lro_future_discard(f);
     }
@@ -427,8 +428,7 @@ static ProtobufCMessage *unpack_into(lro_arena *a, const ProtobufCMessageDescrip
     return protobuf_c_message_unpack(desc, &pa, len, data);
 }
 
-ProtobufCMessage *lro_decode_response(lro_arena *a, lro_kind kind, const uint8_t *data,
-                                      size_t len)
+ProtobufCMessage *lro_decode_response(lro_arena *a, lro_kind kind, const uint8_t *data, size_t len)
 {
     return unpack_into(a, response_desc(kind), data, len);
 }
@@ -450,8 +450,8 @@ int lro_decode_status(lro_arena *a, int code, const char *msg, size_t msg_len,
     if (details == NULL) {
         return LRO_OK;
     }
-    Google__Rpc__Status *d = (Google__Rpc__Status *)unpack_into(
-        a, &google__rpc__status__descriptor, details, details_len);
+    Google__Rpc__Status *d = (Google__Rpc__Status *)unpack_into(a, &google__rpc__status__descriptor,
+                                                                details, details_len);
     if (d == NULL) {
         return a->failed ? LRO_ERR_NOMEM : LRO_ERR_DECODE;
     }
@@ -649,7 +649,8 @@ static void retry_fire(lro_timer *t, int cancelled)
         if (cancelled) {
             lro_future_finish_local(f, LRO_ERR_SHUTDOWN, "client destroyed while waiting to retry");
         } else {
-            lro_future_finish_local(f, LRO_ERR_CANCELLED, "cancelled locally while waiting to retry");
+            lro_future_finish_local(f, LRO_ERR_CANCELLED,
+                                    "cancelled locally while waiting to retry");
         }
         return;
     }
@@ -728,7 +729,8 @@ static void call_on_complete(lro_cq_tag *t, int success)
     if (closing || atomic_load(&f->cancel_requested)) {
         release_attempt(k, 1);
         if (closing) {
-            lro_future_finish_local(f, LRO_ERR_SHUTDOWN, "client destroyed with the call in flight");
+            lro_future_finish_local(f, LRO_ERR_SHUTDOWN,
+                                    "client destroyed with the call in flight");
         } else {
             lro_future_finish_local(f, LRO_ERR_CANCELLED, NULL);
         }
@@ -889,7 +891,8 @@ int lro_call_start_list(lro_client *c, const char *parent, const lro_list_args *
     req.page_size = a.page_size;
     req.page_token = (char *)(a.page_token ? a.page_token : "");
     req.return_partial_success = a.return_partial_success != 0;
-    return start_call(c, LRO_K_LIST, parent, &req.base, 0, opts, cb, user_data, ud_free, out, owner);
+    return start_call(c, LRO_K_LIST, parent, &req.base, 0, opts, cb, user_data, ud_free, out,
+                      owner);
 }
 
 /* Internal starts for awaits: Get, Wait or Cancel with an owner hook and no

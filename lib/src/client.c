@@ -13,7 +13,6 @@
 #include "client_int.h"
 #include "credentials_int.h"
 
-
 static _Thread_local const lro_client *tls_io_client;
 
 int lro_on_io_thread(const lro_client *c)
@@ -46,6 +45,7 @@ void lro_client_unref_mem(lro_client *c)
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->ready_mu);
     pthread_mutex_destroy(&c->process_mu);
+    pthread_mutex_destroy(&c->post_mu);
     lro_heap_free(&c->timers);
     lro_free(c);
     grpc_shutdown();
@@ -196,6 +196,69 @@ int lro_client_drain_ready(lro_client *c, int max)
     return ran;
 }
 
+/* ---- Work posted to the I/O thread ------------------------------------------- */
+
+void lro_client_post_io(lro_client *c, lro_ready *r)
+{
+    r->next = NULL;
+    pthread_mutex_lock(&c->post_mu);
+    int was_empty = c->post_head == NULL;
+    if (c->post_tail != NULL) {
+        c->post_tail->next = r;
+    } else {
+        c->post_head = r;
+    }
+    c->post_tail = r;
+    atomic_store_explicit(&c->posted, 1, memory_order_release);
+    pthread_mutex_unlock(&c->post_mu);
+    if (was_empty) {
+        lro_client_wake_io(c);
+    }
+}
+
+int lro_client_unpost_io(lro_client *c, lro_ready *r)
+{
+    int found = 0;
+    pthread_mutex_lock(&c->post_mu);
+    lro_ready *prev = NULL;
+    for (lro_ready *e = c->post_head; e != NULL; prev = e, e = e->next) {
+        if (e == r) {
+            if (prev != NULL) {
+                prev->next = e->next;
+            } else {
+                c->post_head = e->next;
+            }
+            if (c->post_tail == e) {
+                c->post_tail = prev;
+            }
+            atomic_store_explicit(&c->posted, c->post_head != NULL, memory_order_relaxed);
+            found = 1;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&c->post_mu);
+    return found;
+}
+
+/* On the I/O thread: runs what was posted, a batch at a time (an entry may
+ * post more; they run on the next call). */
+static void run_posted(lro_client *c)
+{
+    if (!atomic_load_explicit(&c->posted, memory_order_acquire)) {
+        return;
+    }
+    pthread_mutex_lock(&c->post_mu);
+    lro_ready *r = c->post_head;
+    c->post_head = c->post_tail = NULL;
+    atomic_store_explicit(&c->posted, 0, memory_order_relaxed);
+    pthread_mutex_unlock(&c->post_mu);
+    while (r != NULL) {
+        lro_ready *next = r->next;
+        r->run(r);
+        r = next;
+    }
+}
+
 /* ---- Wake-ups ------------------------------------------------------------ */
 
 /* Makes the I/O thread return from grpc_completion_queue_next() soon. grpc
@@ -244,7 +307,8 @@ static gpr_timespec end_iteration(lro_client *c)
     if (go) {
         c->cq_shut = 1;
     }
-    int64_t due = top ? top->key : INT64_MAX;
+    /* Closing: the timers left are fired (as cancelled) at once. */
+    int64_t due = top == NULL ? INT64_MAX : c->closing ? 0 : top->key;
     pthread_mutex_unlock(&c->mu);
     if (go) {
         grpc_completion_queue_shutdown(c->cq);
@@ -292,16 +356,24 @@ static void *io_main(void *arg)
         if (ev.type == GRPC_QUEUE_SHUTDOWN) {
             break;
         }
+        /* Before the completion: what a caller posted when it started a
+         * call (its first events) precedes whatever the call completes. */
+        run_posted(c);
         if (ev.type == GRPC_OP_COMPLETE) {
             lro_cq_tag *t = ev.tag;
             t->done(t, ev.success);
         }
-        fire_timers(c, lro_now_ns(), 0);
+        /* Destroy: every timer is fired at once, as cancelled, here rather
+         * than on the destroying thread, so what its futures report still
+         * comes from the I/O thread. */
+        int closing = atomic_load(&c->closing);
+        fire_timers(c, closing ? INT64_MAX : lro_now_ns(), closing);
         if (c->mode == LRO_MODE_THREAD) {
             lro_client_drain_ready(c, 0);
         }
         deadline = end_iteration(c);
     }
+    run_posted(c);
     if (c->mode == LRO_MODE_THREAD) {
         lro_client_drain_ready(c, 0);
     }
@@ -336,7 +408,6 @@ static int add_default_md(lro_client *c, const char *key, const char *value, siz
     return LRO_OK;
 }
 
-
 /* Option combinations that cannot work, refused before anything is built. */
 static int check_create_args(const lro_client_options *o, lro_client **out)
 {
@@ -353,9 +424,8 @@ static int check_create_args(const lro_client_options *o, lro_client **out)
                         "bearer token over plaintext: set allow_plaintext or use TLS");
     }
     if (o->token != NULL && o->credentials != NULL) {
-        return lro_fail(LRO_ERR_INVALID_ARG,
-                        "both a bearer token and credentials: use one (e.g. "
-                        "lro_credentials_create_access_token)");
+        return lro_fail(LRO_ERR_INVALID_ARG, "both a bearer token and credentials: use one (e.g. "
+                                             "lro_credentials_create_access_token)");
     }
     if (o->mode == LRO_MODE_THREAD && o->wakeup != NULL) {
         return lro_fail(LRO_ERR_INVALID_ARG,
@@ -393,6 +463,7 @@ static lro_client *client_alloc(const lro_client_options *o)
     pthread_mutex_init(&c->mu, NULL);
     pthread_mutex_init(&c->ready_mu, NULL);
     pthread_mutex_init(&c->process_mu, NULL);
+    pthread_mutex_init(&c->post_mu, NULL);
     grpc_init(); /* released by lro_client_unref_mem */
     return c;
 }
@@ -449,8 +520,7 @@ static int open_channel(lro_client *c, const lro_client_options *o)
     args[nargs].key = GRPC_ARG_ENABLE_RETRIES;
     args[nargs++].value.integer = 0;
     if (o->lb_policy != NULL) {
-        snprintf(svc_cfg, sizeof svc_cfg, "{\"loadBalancingConfig\":[{\"%s\":{}}]}",
-                 o->lb_policy);
+        snprintf(svc_cfg, sizeof svc_cfg, "{\"loadBalancingConfig\":[{\"%s\":{}}]}", o->lb_policy);
         args[nargs].type = GRPC_ARG_STRING;
         args[nargs].key = GRPC_ARG_SERVICE_CONFIG;
         args[nargs++].value.string = svc_cfg;
@@ -538,7 +608,8 @@ static void drain_on_destroy(lro_client *c);
 /* Stops everything in flight; completions then come back as
  * LRO_ERR_SHUTDOWN (their owners look at lro_client_closing()). Timers
  * (retry backoff, polls, awaits waiting for an RPC slot) are fired as
- * cancelled so their futures finish too. */
+ * cancelled by the I/O thread once it sees `closing`, so their futures
+ * finish too (io_main). */
 static void cancel_all(lro_client *c)
 {
     pthread_mutex_lock(&c->mu);
@@ -546,7 +617,6 @@ static void cancel_all(lro_client *c)
         l->abort(l);
     }
     pthread_mutex_unlock(&c->mu);
-    fire_timers(c, INT64_MAX, 1);
 }
 
 void lro_client_destroy(lro_client *c)
@@ -574,6 +644,9 @@ void lro_client_destroy(lro_client *c)
     }
     lro_client_wake_io(c);
     pthread_join(c->io_thread, NULL);
+    /* Posted by a call racing with this destroy after the I/O thread's
+     * last look (the call was refused: only references to drop). */
+    run_posted(c);
     /* Loop mode: whatever completed but was not processed runs now, on the
      * caller's thread (documented). */
     drain_on_destroy(c);

@@ -45,7 +45,11 @@
  * kinds after LRO_K_COUNT are futures that are not one RPC. */
 typedef enum lro_kind {
     /* 0..4: the methods, the index into every channel's table */
-    LRO_K_GET, LRO_K_LIST, LRO_K_CANCEL, LRO_K_DELETE, LRO_K_WAIT,
+    LRO_K_GET,
+    LRO_K_LIST,
+    LRO_K_CANCEL,
+    LRO_K_DELETE,
+    LRO_K_WAIT,
     LRO_K_COUNT,    /* how many methods */
     LRO_K_AWAIT = 6 /* an await: not one RPC */
 } lro_kind;
@@ -146,11 +150,11 @@ struct lro_client_options {
     lro_retry_policy retry;
     double budget_rate;
     int budget_burst;
-    int max_await_rpcs; /* 0 = no cap */
-    int channels;       /* short-call channels */
-    int max_streams;    /* the peer's streams per connection */
+    int max_await_rpcs;                  /* 0 = no cap */
+    int channels;                        /* short-call channels */
+    int max_streams;                     /* the peer's streams per connection */
     struct lro_credentials *credentials; /* a reference, or NULL */
-    lro_event_hook event_hook; /* events.c */
+    lro_event_hook event_hook;           /* events.c */
     void *event_data;
 };
 
@@ -182,6 +186,11 @@ struct lro_client {
     pthread_mutex_t ready_mu;
     lro_ready *ready_head, *ready_tail;
     pthread_mutex_t process_mu;
+
+    /* Work other threads hand to the I/O thread (lro_client_post_io). */
+    pthread_mutex_t post_mu;
+    lro_ready *post_head, *post_tail;
+    atomic_int posted; /* the list is not empty: io_main looks without the lock */
 
     /* Loop mode. */
     int event_fd;
@@ -227,5 +236,15 @@ LRO_HIDDEN int lro_ready_push_locked(lro_client *c, lro_ready *r);
 LRO_HIDDEN void lro_client_signal_ready(lro_client *c, int was_empty);
 /* Runs queued entries; max <= 0 means all. Returns how many ran. */
 LRO_HIDDEN int lro_client_drain_ready(lro_client *c, int max);
+
+/* Hands `r` to the I/O thread, which runs it (in order of posting) before
+ * the next completion it handles, in both modes; wakes the thread when the
+ * list was empty. For a thread that is not the I/O thread (there, just do
+ * the work). Entries posted while the client is being destroyed still run,
+ * at the latest when the I/O thread ends. */
+LRO_HIDDEN void lro_client_post_io(lro_client *c, lro_ready *r);
+/* Takes `r` back if the I/O thread has not taken it yet: 1 when it did
+ * (r will not run), 0 when r ran or is about to. */
+LRO_HIDDEN int lro_client_unpost_io(lro_client *c, lro_ready *r);
 
 #endif /* LRO_CLIENT_INT_H */

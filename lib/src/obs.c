@@ -1,5 +1,6 @@
 /* What futures, calls and awaits report to the event hook (obs_int.h):
  * fills lro_event from a future's state and hands it to the client layer. */
+#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -73,10 +74,90 @@ void lro_obs_call_started(lro_future *f, const char *name, const lro_future *par
         memcpy(o->parent_span, tp + 36, 16);
         o->tp = rewrite ? tp : NULL;
     }
+    o->owner = f;
     f->obs = o;
+    if (!lro_on_io_thread(c)) {
+        atomic_init(&o->deferred, LRO_OBS_DEFERRED); /* lro_obs_post sends it */
+        return;
+    }
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_CALL_STARTED);
     lro_events_emit(c, &ev, now);
+}
+
+/* The deferred events of f, with the times they happened. */
+static void emit_deferred(lro_future *f)
+{
+    lro_obs_call *o = f->obs;
+    lro_event ev;
+    ev_init(&ev, f, LRO_EVENT_CALL_STARTED);
+    lro_events_emit(f->client, &ev, o->start_ns);
+    if (o->deferred_attempt) {
+        ev_init(&ev, f, LRO_EVENT_ATTEMPT_STARTED);
+        ev.attempt = 1;
+        ev.span_id = o->span[0] ? o->span : NULL;
+        lro_events_emit(f->client, &ev, o->attempt_start_ns);
+    }
+}
+
+/* Before any event of f: its deferred ones go out first, once, whichever
+ * thread gets here first (the I/O thread, or rarely the starting thread
+ * finishing an await at once); a thread that finds them being delivered
+ * waits the two hook calls out, so the order per call holds. */
+static void settle_slow(lro_future *f)
+{
+    lro_obs_call *o = f->obs;
+    int st = LRO_OBS_DEFERRED;
+    if (atomic_compare_exchange_strong(&o->deferred, &st, LRO_OBS_EMITTING)) {
+        emit_deferred(f);
+        atomic_store_explicit(&o->deferred, LRO_OBS_LIVE, memory_order_release);
+        return;
+    }
+    while (atomic_load_explicit(&o->deferred, memory_order_acquire) != LRO_OBS_LIVE) {
+        sched_yield();
+    }
+}
+
+static inline void settle(lro_future *f)
+{
+    if (__builtin_expect(
+            atomic_load_explicit(&f->obs->deferred, memory_order_acquire) != LRO_OBS_LIVE, 0)) {
+        settle_slow(f);
+    }
+}
+
+static void run_deferred(lro_ready *r)
+{
+    lro_obs_call *o = (lro_obs_call *)((char *)r - offsetof(lro_obs_call, post));
+    lro_future *f = o->owner;
+    settle(f);
+    lro_future_unref(f);
+}
+
+void lro_obs_post(lro_future *f)
+{
+    lro_obs_call *o = f->obs;
+    if (o == NULL || atomic_load_explicit(&o->deferred, memory_order_relaxed) != LRO_OBS_DEFERRED) {
+        return;
+    }
+    lro_future_ref(f);
+    o->post.run = run_deferred;
+    lro_client_post_io(f->client, &o->post);
+}
+
+void lro_obs_refused(lro_future *f)
+{
+    lro_obs_call *o = f->obs;
+    int st = LRO_OBS_DEFERRED;
+    if (atomic_compare_exchange_strong(&o->deferred, &st, LRO_OBS_LIVE)) {
+        /* Nothing was seen of it: nothing to close; the posted entry's
+         * reference is dropped by whoever holds the entry. */
+        if (lro_client_unpost_io(f->client, &o->post)) {
+            lro_future_unref(f); /* not the last: the caller discards f */
+        }
+        return;
+    }
+    lro_obs_finished(f);
 }
 
 void lro_obs_attempt_started(lro_future *f)
@@ -84,6 +165,13 @@ void lro_obs_attempt_started(lro_future *f)
     lro_obs_call *o = f->obs;
     int64_t now = lro_now_ns();
     o->attempt_start_ns = now;
+    /* Deferred (not yet posted: only this thread sees it): recorded, and
+     * delivered with CALL_STARTED. */
+    int later = atomic_load_explicit(&o->deferred, memory_order_relaxed) == LRO_OBS_DEFERRED &&
+                !lro_on_io_thread(f->client);
+    if (!later) {
+        settle(f);
+    }
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_ATTEMPT_STARTED);
     ev.attempt = f->attempts + 1;
@@ -102,11 +190,16 @@ void lro_obs_attempt_started(lro_future *f)
         memcpy(o->tp + 36, o->span, 16);
         ev.span_id = o->span;
     }
+    if (later) {
+        o->deferred_attempt = 1;
+        return;
+    }
     lro_events_emit(f->client, &ev, now);
 }
 
 void lro_obs_attempt_finished(lro_future *f, int code, size_t request_bytes, size_t response_bytes)
 {
+    settle(f);
     lro_obs_call *o = f->obs;
     int64_t now = lro_now_ns();
     lro_event ev;
@@ -122,6 +215,7 @@ void lro_obs_attempt_finished(lro_future *f, int code, size_t request_bytes, siz
 
 void lro_obs_retry(lro_future *f, int64_t delay_ns, int reason)
 {
+    settle(f);
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_RETRY_SCHEDULED);
     ev.attempt = f->attempts;
@@ -133,6 +227,7 @@ void lro_obs_retry(lro_future *f, int64_t delay_ns, int reason)
 
 void lro_obs_finished(lro_future *f)
 {
+    settle(f);
     lro_obs_call *o = f->obs;
     int64_t now = lro_now_ns();
     lro_event ev;
@@ -182,6 +277,7 @@ static uint64_t meta_hash(const lro_operation *op, int *has)
 
 void lro_obs_await_poll(lro_future *f, const lro_future *child, int extra_flags)
 {
+    settle(f);
     lro_obs_call *o = f->obs;
     int64_t now = lro_now_ns();
     o->polls++;

@@ -34,7 +34,21 @@ typedef struct lro_obs_call {
     int64_t poll_sent_ns;
     uint64_t meta_hash; /* progress detection: hash of the last metadata seen */
     int have_meta;
+    /* Started on a thread other than the I/O thread: CALL_STARTED (and the
+     * first ATTEMPT_STARTED) wait, with their times, for the I/O thread
+     * (LRO_OBS_LIVE / DEFERRED / EMITTING). */
+    atomic_int deferred;
+    int deferred_attempt;
+    lro_future *owner;
+    lro_ready post; /* in the client's list for the I/O thread (lro_obs_post) */
 } lro_obs_call;
+
+/* Events are handed to the hook on the I/O thread. A call or await started
+ * on another thread records its CALL_STARTED (and first ATTEMPT_STARTED)
+ * with their times; lro_obs_post() then hands them to the I/O thread, which
+ * delivers them before anything the call completes (and before any later
+ * event of the same call, whoever reports it first). */
+enum { LRO_OBS_LIVE = 0, LRO_OBS_DEFERRED = 1, LRO_OBS_EMITTING = 2 };
 
 /* CALL_STARTED (call sites test LRO_OBS_ON(c) first). name: the operation
  * or collection; parent: the await this call polls for, or NULL; tp: the
@@ -46,6 +60,15 @@ LRO_HIDDEN void lro_obs_call_started(lro_future *f, const char *name, const lro_
 /* ATTEMPT_STARTED, before the attempt is created (f->attempts not yet
  * counted); writes a fresh span id into the traceparent the attempt sends. */
 LRO_HIDDEN void lro_obs_attempt_started(lro_future *f);
+/* After CALL_STARTED (and a call's first ATTEMPT_STARTED), before the call
+ * can complete: posts the deferred events to the I/O thread, holding a
+ * reference on f until they went out. A no-op when f is unobserved or was
+ * started on the I/O thread. */
+LRO_HIDDEN void lro_obs_post(lro_future *f);
+/* A call refused at start (its starting function returns an error, no
+ * future exists): deferred events are dropped unseen; events already
+ * delivered are closed with CALL_FINISHED (f->result set). */
+LRO_HIDDEN void lro_obs_refused(lro_future *f);
 LRO_HIDDEN void lro_obs_attempt_finished(lro_future *f, int code, size_t request_bytes,
                                          size_t response_bytes);
 LRO_HIDDEN void lro_obs_retry(lro_future *f, int64_t delay_ns, int reason);

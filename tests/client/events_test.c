@@ -23,9 +23,15 @@ typedef struct rec {
     int channel_events;
 } rec;
 
+static pthread_t g_main; /* the test's thread: it starts, cancels and destroys */
+
 static void on_event(const lro_event *ev, void *data)
 {
     rec *r = data;
+    /* Every event comes from the client's I/O thread, including the
+     * CALL_STARTED / first ATTEMPT_STARTED of calls this thread started,
+     * and those of timers cancelled by its lro_client_destroy(). */
+    CHECK(!pthread_equal(pthread_self(), g_main));
     CHECK(ev->struct_size == sizeof(lro_event));
     CHECK(ev->time_unix_ns > 0);
     char line[512];
@@ -560,6 +566,7 @@ static void test_channel_states(void)
 
 int main(void)
 {
+    g_main = pthread_self();
     RUN(test_options);
     RUN(test_success_retry_retryinfo);
     RUN(test_deadline_and_cancel);

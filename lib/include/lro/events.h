@@ -135,17 +135,22 @@ LRO_ASSERT_NO_TAIL_PADDING(lro_event, parent_span_id);
  * call: copy what you keep. Do not block and do not call lro-c from it
  * except the formatting and name functions below (it may run with the
  * client's internal state mid-change).
- * Thread: most events are delivered on the client's I/O thread, but
- * CALL_STARTED, the first ATTEMPT_STARTED (and, for an await, its first
- * poll's CALL_STARTED / ATTEMPT_STARTED) run on the thread that called the
- * starting function, before it returns. So the hook may run on two threads
- * at once: make it thread-safe (atomics or a lock of its own). The events
- * of one call are always delivered in order (started, attempts, finished),
- * and a call's CALL_FINISHED before the call's future is marked done (so
- * after lro_future_wait() returned, its events were all delivered). In
- * loop mode too the hook runs on those threads, not inside
- * lro_client_process(): it is for counting and exporting, not for driving
- * the application. */
+ * Thread: events are delivered on the client's I/O thread, in both modes
+ * (in loop mode too the hook runs there, not inside lro_client_process():
+ * it is for counting and exporting, not for driving the application). A
+ * call or await started on another thread has its CALL_STARTED and first
+ * ATTEMPT_STARTED recorded there and handed to the I/O thread, which
+ * delivers them at once (time_unix_ns is when they happened). One
+ * exception: an await that ends while it is being started (the client is
+ * being destroyed, or memory ran out) reports its events on the starting
+ * thread. A call refused at start (its function returned an error, no
+ * future) reports nothing. The hook still needs to be thread-safe if it
+ * shares state with other threads (or several clients). The events of one
+ * call are always delivered in order (started, attempts, finished), an
+ * await's CALL_STARTED before its polls', and a call's CALL_FINISHED
+ * before the call's future is marked done (so after lro_future_wait()
+ * returned, its events were all delivered). Events of timers that
+ * lro_client_destroy() cancels come from the I/O thread too. */
 typedef void (*lro_event_hook)(const lro_event *ev, void *data);
 
 /* Sets the event hook of clients created with these options (NULL: none,
