@@ -739,6 +739,8 @@ static void call_on_complete(lro_cq_tag *t, int success)
 
     /* A failed token provider: UNAUTHENTICATED, not a retryable UNAVAILABLE. */
     lro_creds_fix_status(&k->rpc_status, k->rpc_details);
+    /* A bare "Socket closed" while connecting: say what it usually means. */
+    lro_creds_explain(f->client->connect_hint, k->rpc_status, &k->rpc_details);
     int rc = build_rpc_status(k);
     release_attempt(k, 0);
     if (rc == LRO_OK) {

@@ -534,6 +534,7 @@ static int open_channel(lro_client *c, const lro_client_options *o)
     /* TLS roots, client certificate, call credentials (credentials.c). */
     grpc_channel_credentials *creds = NULL;
     int crc = lro_creds_channel(o, &creds);
+    c->connect_hint = lro_creds_connect_hint(o);
     if (crc != LRO_OK) {
         return crc;
     }

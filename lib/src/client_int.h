@@ -167,6 +167,7 @@ struct lro_client {
     int io_started;
     int64_t default_timeout_ms;
     lro_retry_policy retry;
+    const char *connect_hint; /* appended to a bare "Socket closed" (credentials.c) */
     grpc_metadata *default_md; /* default headers (+ authorization), owned slices */
     size_t default_md_count;
 

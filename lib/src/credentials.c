@@ -534,6 +534,55 @@ void lro_creds_fix_status(grpc_status_code *code, grpc_slice details)
     }
 }
 
+static int slice_has(grpc_slice s, const char *needle)
+{
+    size_t n = GRPC_SLICE_LENGTH(s), m = strlen(needle);
+    const char *p = (const char *)GRPC_SLICE_START_PTR(s);
+    for (size_t i = 0; p != NULL && i + m <= n; i++) {
+        if (memcmp(p + i, needle, m) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *lro_creds_connect_hint(const lro_client_options *o)
+{
+    if (o->plaintext) {
+        return " (lro-c: the server closed the connection before any HTTP/2 frame; a "
+               "server that expects TLS does this to a plaintext client)";
+    }
+    const lro_credentials *c = o->credentials;
+    if (c != NULL && (c->cert_pem != NULL || c->cert_path != NULL)) {
+        return " (lro-c: the server closed the connection during or right after the TLS "
+               "handshake, before any HTTP/2 frame; a server that requires client "
+               "certificates does this when it does not accept the one sent: check that it "
+               "trusts the certificate's issuer and that the certificate is valid for client "
+               "authentication and not expired; the server's log says which)";
+    }
+    return " (lro-c: the server closed the connection during or right after the TLS "
+           "handshake, before any HTTP/2 frame; a server that requires client certificates "
+           "does this, and this client sent none (lro_credentials_set_client_cert; lroctl "
+           "--cert-file))";
+}
+
+void lro_creds_explain(const char *hint, grpc_status_code code, grpc_slice *details)
+{
+    static const char tail[] = "Socket closed";
+    size_t n = GRPC_SLICE_LENGTH(*details), m = sizeof tail - 1;
+    const char *p = (const char *)GRPC_SLICE_START_PTR(*details);
+    if (hint == NULL || code != GRPC_STATUS_UNAVAILABLE || p == NULL || n < m ||
+        memcmp(p + n - m, tail, m) != 0 || !slice_has(*details, "failed to connect")) {
+        return;
+    }
+    size_t h = strlen(hint);
+    grpc_slice out = grpc_slice_malloc(n + h);
+    memcpy(GRPC_SLICE_START_PTR(out), p, n);
+    memcpy(GRPC_SLICE_START_PTR(out) + n, hint, h);
+    grpc_slice_unref(*details);
+    *details = out;
+}
+
 /* ---- The object ------------------------------------------------------------------ */
 
 static int creds_new(int src, lro_credentials **out)

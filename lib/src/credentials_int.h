@@ -26,5 +26,15 @@ LRO_HIDDEN int lro_creds_sends_secrets(const lro_credentials *c);
  * (retryable); ours carry a mark, and such a status becomes
  * UNAUTHENTICATED here. */
 LRO_HIDDEN void lro_creds_fix_status(grpc_status_code *code, grpc_slice details);
+/* What a client with these options can say when a connection attempt ends
+ * with grpc's bare "Socket closed": the peer closed it during or right
+ * after the TLS handshake (a server that requires client certificates
+ * does so when it gets none, or one it does not accept: with TLS 1.3 the
+ * client finished its side of the handshake and hears nothing but the
+ * close), or, for plaintext, the server expects TLS. A static string. */
+LRO_HIDDEN const char *lro_creds_connect_hint(const lro_client_options *o);
+/* Appends `hint` to an UNAVAILABLE connection failure ending in "Socket
+ * closed" (*details is replaced). */
+LRO_HIDDEN void lro_creds_explain(const char *hint, grpc_status_code code, grpc_slice *details);
 
 #endif /* LRO_CREDENTIALS_INT_H */

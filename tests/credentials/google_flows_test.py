@@ -254,6 +254,8 @@ def part_interop(d):
         check(seen.get("cn") == "interop-client", f"it saw our certificate ({seen.get('cn')})")
         r = lroctl(d, target, ["--access-token-command", "echo interop-token"])
         check(r.returncode == 24, f"no client certificate: UNAVAILABLE ({r.returncode})")
+        check("TLS handshake" in r.stderr and "sent none" in r.stderr,
+              f"the message names the handshake ({r.stderr.strip()[:300]})")
         flags[-1] = "echo other-token"
         r = lroctl(d, target, flags)
         check(r.returncode == 26, f"the server's UNAUTHENTICATED passes through ({r.returncode})")
