@@ -353,7 +353,7 @@ static int run_lro_unary(int use_futures)
     int64_t t1 = bench_now_ns(), cpu1 = bench_cpu_us();
     long sw1 = bench_ctxsw();
     CALLGRIND_DUMP_STATS_AT("measured");
-    bench_print_unary(use_futures    ? "lro-c-future"
+    bench_print_unary(use_futures    ? (g_event_hook ? "lro-c-future-hook" : "lro-c-future")
                       : g_event_hook ? "lro-c-callback-hook"
                                      : "lro-c-callback",
                       g_calls, g_inflight,
@@ -860,6 +860,10 @@ int main(int argc, char **argv)
         return run_lro_unary(0);
     }
     if (strcmp(kind, "lro-future") == 0) {
+        return run_lro_unary(1);
+    }
+    if (strcmp(kind, "lro-future-hook") == 0) {
+        g_event_hook = 1; /* calls start on this thread: events are posted to the I/O thread */
         return run_lro_unary(1);
     }
     g_initial_delay_ms = bench_arg_long(argc, argv, "--initial-delay-ms", 1000);

@@ -198,7 +198,7 @@ int lro_client_drain_ready(lro_client *c, int max)
 
 /* ---- Work posted to the I/O thread ------------------------------------------- */
 
-void lro_client_post_io(lro_client *c, lro_ready *r)
+void lro_client_post_io(lro_client *c, lro_ready *r, int wake)
 {
     r->next = NULL;
     pthread_mutex_lock(&c->post_mu);
@@ -211,7 +211,7 @@ void lro_client_post_io(lro_client *c, lro_ready *r)
     c->post_tail = r;
     atomic_store_explicit(&c->posted, 1, memory_order_release);
     pthread_mutex_unlock(&c->post_mu);
-    if (was_empty) {
+    if (was_empty && wake) {
         lro_client_wake_io(c);
     }
 }

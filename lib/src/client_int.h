@@ -239,11 +239,13 @@ LRO_HIDDEN void lro_client_signal_ready(lro_client *c, int was_empty);
 LRO_HIDDEN int lro_client_drain_ready(lro_client *c, int max);
 
 /* Hands `r` to the I/O thread, which runs it (in order of posting) before
- * the next completion it handles, in both modes; wakes the thread when the
- * list was empty. For a thread that is not the I/O thread (there, just do
- * the work). Entries posted while the client is being destroyed still run,
- * at the latest when the I/O thread ends. */
-LRO_HIDDEN void lro_client_post_io(lro_client *c, lro_ready *r);
+ * the next completion or timer it handles, in both modes. With `wake`, the
+ * thread is woken when the list was empty (a wake-up costs about as much
+ * as a third of a unary call); without, `r` waits for the thread's next
+ * event, which the caller knows is coming. For a thread that is not the
+ * I/O thread (there, just do the work). Entries posted while the client is
+ * being destroyed still run, at the latest when the I/O thread ends. */
+LRO_HIDDEN void lro_client_post_io(lro_client *c, lro_ready *r, int wake);
 /* Takes `r` back if the I/O thread has not taken it yet: 1 when it did
  * (r will not run), 0 when r ran or is about to. */
 LRO_HIDDEN int lro_client_unpost_io(lro_client *c, lro_ready *r);

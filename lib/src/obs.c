@@ -142,7 +142,15 @@ void lro_obs_post(lro_future *f)
     }
     lro_future_ref(f);
     o->post.run = run_deferred;
-    lro_client_post_io(f->client, &o->post);
+    /* A short call's first events wait for the I/O thread's next round:
+     * its own completion, any other event, or at the latest the channel
+     * watch that a client reporting events re-arms every
+     * LRO_CHANNEL_WATCH_MS. Waking the thread for each call would cost
+     * about a third of a Get (measured: bench/README.md, "Event hook"). An
+     * await or a held WaitOperation may take minutes and starts less
+     * often: their starts are delivered at once. */
+    int wake = f->kind == LRO_K_AWAIT || f->kind == LRO_K_WAIT;
+    lro_client_post_io(f->client, &o->post, wake);
 }
 
 void lro_obs_refused(lro_future *f)

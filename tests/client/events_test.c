@@ -228,6 +228,40 @@ static void test_deadline_and_cancel(void)
     lro_test_server_stop(s);
 }
 
+/* A call started on this thread whose answer takes long: its first events
+ * still reach the hook (on the I/O thread) while it is in flight, not only
+ * when it completes. */
+static void test_start_delivered_in_flight(void)
+{
+    rec r;
+    rec_init(&r);
+    lro_test_server *s = start_server(1);
+    lro_client *c = hooked_client(s, &r, 0, 0, 0);
+    lro_test_fault f = LRO_TEST_FAULT_INIT;
+    f.methods = LRO_TEST_GET;
+    f.kind = LRO_TEST_FAULT_LATENCY;
+    f.latency_ms = 20000;
+    CHECK_EQ_INT(lro_test_server_add_fault(s, &f), LRO_OK);
+    lro_future *fu = NULL;
+    CHECK_EQ_INT(lro_get(c, op_name(0), NULL, NULL, NULL, NULL, &fu), LRO_OK);
+    int seen = 0;
+    for (int i = 0; i < 1500 && seen < 2; i++) { /* bounded: 15 s */
+        usleep(10000);
+        pthread_mutex_lock(&r.mu);
+        seen = r.n;
+        pthread_mutex_unlock(&r.mu);
+    }
+    CHECK(!lro_future_is_done(fu));
+    CHECK_EQ_STR(r.seq, "start:GetOperation att1");
+    lro_future_cancel(fu);
+    CHECK_EQ_INT(lro_future_wait(fu, -1), LRO_OK);
+    lro_future_unref(fu);
+    CHECK_EQ_STR(r.seq, "start:GetOperation att1 end1:CANCELLED "
+                        "done:GetOperation:LRO_ERR_CANCELLED:CANCELLED:a1:p0");
+    lro_client_destroy(c);
+    lro_test_server_stop(s);
+}
+
 static const char *await_seq(lro_client *c, rec *r, const char *name, const lro_poll_policy *pp,
                              const lro_call_options *co, int *result)
 {
@@ -569,6 +603,7 @@ int main(void)
     g_main = pthread_self();
     RUN(test_options);
     RUN(test_success_retry_retryinfo);
+    RUN(test_start_delivered_in_flight);
     RUN(test_deadline_and_cancel);
     RUN(test_await_wait_and_fallback);
     RUN(test_budget_and_cap);
@@ -578,6 +613,7 @@ int main(void)
      * (futures complete and can be waited for without it). */
     g_mode = LRO_MODE_LOOP;
     RUN(test_success_retry_retryinfo);
+    RUN(test_start_delivered_in_flight);
     RUN(test_await_wait_and_fallback);
     g_mode = LRO_MODE_THREAD;
     RUN(test_no_secrets);

@@ -139,8 +139,11 @@ LRO_ASSERT_NO_TAIL_PADDING(lro_event, parent_span_id);
  * (in loop mode too the hook runs there, not inside lro_client_process():
  * it is for counting and exporting, not for driving the application). A
  * call or await started on another thread has its CALL_STARTED and first
- * ATTEMPT_STARTED recorded there and handed to the I/O thread, which
- * delivers them at once (time_unix_ns is when they happened). One
+ * ATTEMPT_STARTED recorded there and handed to the I/O thread (their
+ * time_unix_ns is when they happened), which delivers them at once for an
+ * await or a WaitOperation, and for other calls on its next round: at the
+ * latest when the call completes or 200 ms later, whichever comes first
+ * (waking the thread for each short call would cost a third of it). One
  * exception: an await that ends while it is being started (the client is
  * being destroyed, or memory ran out) reports its events on the starting
  * thread. A call refused at start (its function returned an error, no
