@@ -33,6 +33,13 @@ CN = "interop-client"
 # Polls (Get or Wait) of case2-op after which it is done.
 DONE_AFTER = 6
 
+# Under --config=valgrind (LRO_UNDER_VALGRIND=1; bazel's --run_under wraps
+# only the shell script, and without --trace-children) the C client itself
+# runs under memcheck: any error or definite leak makes it exit 99.
+VALGRIND = ["valgrind", "--quiet", "--leak-check=full", "--errors-for-leak-kinds=definite",
+            "--show-leak-kinds=definite", "--error-exitcode=99"] \
+    if os.environ.get("LRO_UNDER_VALGRIND") else []
+
 failures = []
 
 
@@ -168,8 +175,8 @@ class Server:
 
 
 def run_client(target, d, cases=(), label="client"):
-    r = subprocess.run([CLIENT, target, d] + list(cases), capture_output=True, text=True,
-                       timeout=120)
+    r = subprocess.run(VALGRIND + [CLIENT, target, d] + list(cases), capture_output=True,
+                       text=True, timeout=300)
     for line in r.stdout.splitlines():
         print(f"[{label}] {line}")
     sys.stdout.flush()
@@ -185,6 +192,8 @@ def bearer(tok):
 def main():
     d = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
     make_pki(d)
+    if VALGRIND:
+        print("the C client runs under valgrind", flush=True)
     srv = Server(d, ["static-token", "provider-token-1", "tenant-a-token", "tenant-b-token"])
     try:
         r = run_client(srv.target, d)
