@@ -10,8 +10,10 @@ google/longrunning/operations.proto (a descriptor set protoc built from
 with the client certificate's CN and the authorization header, and refused
 UNAUTHENTICATED unless the token is one of the accepted ones.
 
-CLIENT (grpcio_interop_client.c) runs seven cases with the public API and
-prints one line per case; this driver then checks what the server recorded,
+CLIENT (grpcio_interop_client.c) runs eight cases with the public API and
+prints one line per case (case8, rotating certificate files, against a
+second server that ends connections every 300 ms so that the client
+handshakes again); this driver then checks what the server recorded,
 so a library that sent no certificate or no token fails here even if the
 client's own checks were fooled. Last, a negative control: the same client
 against a server that accepts none of its tokens must report failures.
@@ -68,10 +70,13 @@ def make_pki(d):
        "-extfile srv.cnf -out srv.pem", d)
     with open(os.path.join(d, "cl.cnf"), "w") as f:
         f.write("extendedKeyUsage=clientAuth\n")
-    for out, cn, ca in (("cl", CN, "ca"), ("other", "interop-intruder", "ca2")):
+    for out, cn, ca in (("cl", CN, "ca"), ("other", "interop-intruder", "ca2"),
+                        ("cl2", CN + "-2", "ca")):
         sh(f"openssl req {ec} -keyout {out}.key -out {out}.csr -subj /CN={cn} && "
            f"openssl x509 -req -in {out}.csr -CA {ca}.pem -CAkey {ca}.key -CAcreateserial "
            f"-days 2 -extfile cl.cnf -out {out}.pem", d)
+    # case8's watched files: cl's certificate first, cl2's rotated in.
+    sh("cp cl.pem rot.pem && cp cl.key rot.key", d)
 
 
 def read(d, name):
@@ -104,9 +109,11 @@ Empty = cls("google.protobuf.Empty")
 
 
 class Server:
-    """Operations over mTLS. accepted: the bearer tokens let through."""
+    """Operations over mTLS. accepted: the bearer tokens let through.
+    conn_age_ms: end every connection after about that long (GOAWAY), so
+    that clients handshake again (case8)."""
 
-    def __init__(self, d, accepted):
+    def __init__(self, d, accepted, conn_age_ms=0):
         self.accepted = set(accepted)
         self.lock = threading.Lock()
         self.calls = []  # (method, name, cn, authorization or None)
@@ -118,7 +125,9 @@ class Server:
             "DeleteOperation": self.unary("DeleteOperation", self.empty, DeleteReq, Empty),
             "WaitOperation": self.unary("WaitOperation", self.get, WaitReq, Operation),
         })
-        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
+        opts = [("grpc.max_connection_age_ms", conn_age_ms),
+                ("grpc.max_connection_age_grace_ms", 5000)] if conn_age_ms else []
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=8), options=opts)
         self.server.add_generic_rpc_handlers((h,))
         creds = grpc.ssl_server_credentials([(read(d, "srv.key"), read(d, "srv.pem"))],
                                             root_certificates=read(d, "ca.pem"),
@@ -129,14 +138,14 @@ class Server:
 
     def unary(self, method, fn, req, resp):
         def handle(request, ctx):
-            self.admit(method, request, ctx)
-            return fn(request)
+            return fn(request, self.admit(method, request, ctx))
         return grpc.unary_unary_rpc_method_handler(
             handle, request_deserializer=req.FromString,
             response_serializer=resp.SerializeToString)
 
     def admit(self, method, req, ctx):
-        """Records the call; refuses it unless the token is accepted."""
+        """Records the call; refuses it unless the token is accepted.
+        Returns the client certificate's CN."""
         md = dict(ctx.invocation_metadata())
         cn = ctx.auth_context().get("x509_common_name", [b""])
         with self.lock:
@@ -145,25 +154,28 @@ class Server:
         auth = md.get("authorization", "")
         if not auth.startswith("Bearer ") or auth[len("Bearer "):] not in self.accepted:
             ctx.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSAL)
+        return cn[0].decode() if cn else ""
 
-    def get(self, req):
+    def get(self, req, cn):
         op = Operation(name=req.name)
         with self.lock:
             n = self.polls[req.name] = self.polls.get(req.name, 0) + 1
         if not req.name.endswith("/case2-op") or n >= DONE_AFTER:
+            # case8-whoami: who the TLS layer says the client is.
+            text = cn if req.name.endswith("/case8-whoami") else "finished"
             op.done = True
             op.response.type_url = "type.googleapis.com/google.protobuf.StringValue"
-            op.response.value = wrappers_pb2.StringValue(value="finished").SerializeToString()
+            op.response.value = wrappers_pb2.StringValue(value=text).SerializeToString()
         return op
 
-    def list(self, req):
+    def list(self, req, _cn):
         resp = ListResp()
         if req.filter == "case1" and req.page_size == 10:
             for leaf in ("case1-list-a", "case1-list-b"):
                 resp.operations.add(name=f"{req.name}/{leaf}", done=True)
         return resp
 
-    def empty(self, req):
+    def empty(self, req, _cn):
         return Empty()
 
     def of(self, leaf):
@@ -238,6 +250,23 @@ def main():
               "case7: the certificate from the watched files and the token")
         check(not any(c[2] == "interop-intruder" for c in srv.calls),
               "the other CA's certificate never got in")
+    finally:
+        srv.stop()
+
+    # case8: rotating the watched certificate files under a live client,
+    # against a server that ends connections every 300 ms.
+    srv = Server(d, ["static-token"], conn_age_ms=300)
+    try:
+        r = run_client(srv.target, d, ["case8"])
+        check(r.returncode == 0 and "ok   case8:" in r.stdout,
+              f"case8 ran and passed (exit {r.returncode})")
+        c8 = srv.of("case8-whoami")
+        cns = [c[2] for c in c8]
+        check(len(c8) >= 2 and cns[0] == CN and cns[-1] == CN + "-2"
+              and set(cns) <= {CN, CN + "-2"}
+              and all(c[3] == bearer("static-token") for c in c8),
+              f"case8: the server saw {CN}, then {CN}-2, with the token "
+              f"({len(c8)} calls: {cns[0] if cns else None} .. {cns[-1] if cns else None})")
     finally:
         srv.stop()
 
