@@ -118,6 +118,7 @@ class Server:
         self.lock = threading.Lock()
         self.calls = []  # (method, name, cn, authorization or None)
         self.polls = {}  # name -> Get/Wait calls answered
+        self.wait_timeouts = {}  # name -> WaitOperationRequest.timeout seen last, in ms
         h = grpc.method_handlers_generic_handler("google.longrunning.Operations", {
             "GetOperation": self.unary("GetOperation", self.get, GetReq, Operation),
             "ListOperations": self.unary("ListOperations", self.list, ListReq, ListResp),
@@ -160,6 +161,8 @@ class Server:
         op = Operation(name=req.name)
         with self.lock:
             n = self.polls[req.name] = self.polls.get(req.name, 0) + 1
+            if isinstance(req, WaitReq):
+                self.wait_timeouts[req.name] = req.timeout.ToMilliseconds()
         if not req.name.endswith("/case2-op") or n >= DONE_AFTER:
             # case8-whoami: who the TLS layer says the client is.
             text = cn if req.name.endswith("/case8-whoami") else "finished"
@@ -222,6 +225,9 @@ def main():
                                       for c in calls),
               f"case1: every call carried our certificate and the static token "
               f"({[(c[0], c[2], c[3] is not None) for c in calls]})")
+        check(srv.wait_timeouts.get(f"{PARENT}/case1-wait") == 1000 and
+              srv.wait_timeouts.get(f"{PARENT}/case2-op") == 1000,
+              f"WaitOperationRequest.timeout arrived as 1 s ({srv.wait_timeouts})")
         c2 = srv.of("case2-op")
         c2m = [c[0] for c in c2]
         check(len(c2) == DONE_AFTER and all(c[2] == CN and c[3] == bearer("provider-token-1")
