@@ -70,6 +70,9 @@ typedef struct lro_call {
     char *tp_sent;          /* the traceparent value in md (arena), for events' span ids */
     lro_timer timer;        /* retry backoff */
     lro_credentials *creds; /* per-call credentials (a reference), or NULL */
+    /* The attempt's credential headers (lro_creds_fast_md), after md_count
+     * in md: references released with the attempt. */
+    size_t auth_count;
 } lro_call;
 
 static inline lro_call *call_of(lro_future *f)
@@ -124,8 +127,11 @@ static int build_metadata(lro_call *k, const char *name, const lro_call_options 
     lro_client *c = k->base.client;
     lro_arena *a = &k->base.arena;
     size_t extra = opts->header_count;
-    size_t n =
-        1 + c->default_md_count + extra + (opts->traceparent != NULL) + (opts->tracestate != NULL);
+    /* + room for the credential headers each attempt adds (client's and call's). */
+    size_t creds_room = (c->creds != NULL ? LRO_CREDS_MAX_MD : 0) +
+                        (opts->credentials != NULL ? LRO_CREDS_MAX_MD : 0);
+    size_t n = 1 + c->default_md_count + extra + (opts->traceparent != NULL) +
+               (opts->tracestate != NULL) + creds_room;
     grpc_metadata *md = lro_arena_alloc(a, n * sizeof *md);
     size_t name_len = strlen(name);
     char *val = lro_arena_alloc(a, sizeof "name=" + 3 * name_len);
@@ -194,6 +200,15 @@ static gpr_timespec attempt_deadline(const lro_call *k)
     return gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(ms, GPR_TIMESPAN));
 }
 
+/* The attempt's credential headers (kept until the attempt ends). */
+static void release_auth(lro_call *k)
+{
+    for (size_t i = 0; i < k->auth_count; i++) {
+        grpc_slice_unref(k->md[k->md_count + i].value);
+    }
+    k->auth_count = 0;
+}
+
 /* Starts one attempt (caller holds c->mu; the call is in the in-flight
  * list). Returns LRO_ERR_INTERNAL when grpc refused: the caller then
  * finishes the call or reports the error. */
@@ -211,14 +226,30 @@ static int start_attempt(lro_call *k)
         lro_pool_release_locked(c, k->chan);
         return LRO_ERR_INTERNAL;
     }
-    /* Per-call credentials (lro_call_options.credentials): grpc sends them
-     * together with the channel's own call credentials. Prepared (built,
-     * checked) in call_new, so this cannot fail but for a grpc bug. */
-    if (k->creds != NULL && lro_creds_apply_call(k->creds, k->call) != LRO_OK) {
-        grpc_call_unref(k->call);
-        k->call = NULL;
-        lro_pool_release_locked(c, k->chan);
-        return LRO_ERR_INTERNAL;
+    /* Credentials: the client's (unless grpc's channel credentials carry
+     * them) and the call's own (lro_call_options.credentials), both sent.
+     * Cached headers go with the attempt's metadata; when either needs a
+     * token fetched or refreshed, grpc's call credentials do it all. */
+    k->auth_count = 0;
+    if (c->creds != NULL || k->creds != NULL) {
+        grpc_metadata *extra = k->md + k->md_count;
+        int a = c->creds != NULL ? lro_creds_fast_md(c->creds, c->plaintext, extra) : 0;
+        int b =
+            a >= 0 && k->creds != NULL ? lro_creds_fast_md(k->creds, c->plaintext, extra + a) : 0;
+        if (a < 0 || b < 0) {
+            for (int i = 0; i < (a > 0 ? a : 0); i++) {
+                grpc_slice_unref(extra[i].value);
+            }
+            /* Prepared (built, checked) before: fails only on a grpc bug. */
+            if (lro_creds_apply_slow(c->creds, k->creds, k->call) != LRO_OK) {
+                grpc_call_unref(k->call);
+                k->call = NULL;
+                lro_pool_release_locked(c, k->chan);
+                return LRO_ERR_INTERNAL;
+            }
+        } else {
+            k->auth_count = (size_t)(a + b);
+        }
     }
     grpc_metadata_array_init(&k->recv_initial);
     grpc_metadata_array_init(&k->trailing);
@@ -229,7 +260,7 @@ static int start_attempt(lro_call *k)
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = k->md_count;
+    ops[0].data.send_initial_metadata.count = k->md_count + k->auth_count;
     ops[0].data.send_initial_metadata.metadata = k->md;
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = send;
@@ -246,6 +277,7 @@ static int start_attempt(lro_call *k)
     grpc_call_error e = grpc_call_start_batch(k->call, ops, 6, &k->tag, NULL);
     grpc_byte_buffer_destroy(send); /* the batch took the slices it needs */
     if (e != GRPC_CALL_OK) {
+        release_auth(k);
         grpc_metadata_array_destroy(&k->recv_initial);
         grpc_metadata_array_destroy(&k->trailing);
         grpc_call_unref(k->call);
@@ -507,6 +539,7 @@ static int build_rpc_status(lro_call *k)
  * on the hot path). */
 static void release_attempt(lro_call *k, int leave)
 {
+    release_auth(k);
     grpc_metadata_array_destroy(&k->recv_initial);
     grpc_metadata_array_destroy(&k->trailing);
     grpc_slice_unref(k->rpc_details);

@@ -42,6 +42,7 @@ void lro_client_unref_mem(lro_client *c)
         return;
     }
     /* Last reference: the client was destroyed and no future points here. */
+    lro_credentials_unref(c->creds);
     pthread_mutex_destroy(&c->mu);
     pthread_mutex_destroy(&c->ready_mu);
     pthread_mutex_destroy(&c->process_mu);
@@ -533,7 +534,8 @@ static int open_channel(lro_client *c, const lro_client_options *o)
     grpc_channel_args cargs = {nargs, args};
     /* TLS roots, client certificate, call credentials (credentials.c). */
     grpc_channel_credentials *creds = NULL;
-    int crc = lro_creds_channel(o, &creds);
+    c->plaintext = o->plaintext;
+    int crc = lro_creds_channel(o, &creds, &c->creds);
     c->connect_hint = lro_creds_connect_hint(o);
     if (crc != LRO_OK) {
         return crc;

@@ -168,6 +168,10 @@ struct lro_client {
     int64_t default_timeout_ms;
     lro_retry_policy retry;
     const char *connect_hint; /* appended to a bare "Socket closed" (credentials.c) */
+    /* The options' credentials when calls apply them themselves (lro-c's
+     * own token sources: lro_creds_fast_md), a reference; else NULL. */
+    struct lro_credentials *creds;
+    int plaintext;
     grpc_metadata *default_md; /* default headers (+ authorization), owned slices */
     size_t default_md_count;
 

@@ -71,6 +71,12 @@ typedef struct tok_state {
     atomic_ulong provider_calls;
     char *api_key;
     char *quota;
+    /* Header values as reference-counted slices, for calls that carry them
+     * themselves (lro_creds_fast_md): "Bearer <token>" of `token` (mu; a
+     * new one each time the token changes, wiped when its last reference
+     * goes), and the API key and quota project (built when frozen). */
+    grpc_slice bearer, key_md, quota_md;
+    int has_bearer, has_key_md, has_quota_md;
 } tok_state;
 
 struct lro_token_request {
@@ -120,6 +126,48 @@ static int replace_str(char **slot, const char *v)
     return LRO_OK;
 }
 
+/* A secret's bytes behind a grpc slice: wiped and freed when grpc (or we)
+ * drop the last reference. */
+typedef struct secret_buf {
+    size_t len;
+    char b[];
+} secret_buf;
+
+static void secret_buf_free(void *p)
+{
+    secret_buf *sb = p;
+    memset(sb->b, 0, sb->len);
+    lro_free(sb);
+}
+
+/* prefix + value as a wiping slice; 0 without memory. */
+static int secret_slice(const char *prefix, const char *value, grpc_slice *out)
+{
+    size_t pl = strlen(prefix), vl = strlen(value);
+    secret_buf *sb = lro_malloc(sizeof *sb + pl + vl + 1);
+    if (sb == NULL) {
+        return 0;
+    }
+    sb->len = pl + vl;
+    memcpy(sb->b, prefix, pl);
+    memcpy(sb->b + pl, value, vl + 1);
+    *out = grpc_slice_new_with_user_data(sb->b, sb->len, secret_buf_free, sb);
+    return 1;
+}
+
+/* After st->token changed (st->mu held, or not yet shared). Without memory
+ * for the slice, calls take grpc's plugin path (fill_md). */
+static void set_bearer_locked(tok_state *st)
+{
+    if (st->has_bearer) {
+        grpc_slice_unref(st->bearer);
+        st->has_bearer = 0;
+    }
+    if (st->token != NULL) {
+        st->has_bearer = secret_slice("Bearer ", st->token, &st->bearer);
+    }
+}
+
 static void st_unref(tok_state *st)
 {
     if (st == NULL || atomic_fetch_sub(&st->refs, 1) != 1) {
@@ -127,6 +175,15 @@ static void st_unref(tok_state *st)
     }
     if (st->ud_free != NULL) {
         st->ud_free(st->ud);
+    }
+    if (st->has_bearer) {
+        grpc_slice_unref(st->bearer);
+    }
+    if (st->has_key_md) {
+        grpc_slice_unref(st->key_md);
+    }
+    if (st->has_quota_md) {
+        grpc_slice_unref(st->quota_md);
     }
     free_secret(st->token);
     free_secret(st->api_key);
@@ -381,6 +438,7 @@ int lro_token_request_answer(lro_token_request *req, const char *token, int64_t 
     st->got_ms = unix_ms();
     st->expiry_ms = expires_at_unix_ms > 0 ? expires_at_unix_ms : 0;
     st->inflight = 0;
+    set_bearer_locked(st);
     tok_waiter *list = take_waiters_locked(st);
     /* Our own copy for the waiters: once unlocked, a later answer may
      * replace (and wipe) st->token. */
@@ -675,6 +733,7 @@ int lro_credentials_create_access_token(const char *token, int64_t expires_at_un
     }
     c->st->expiry_ms = expires_at_unix_ms;
     c->st->got_ms = unix_ms();
+    set_bearer_locked(c->st); /* not shared yet */
     *out = c;
     return LRO_OK;
 }
@@ -1316,6 +1375,13 @@ static int build_call(lro_credentials *c, grpc_call_credentials **out)
     pthread_mutex_lock(&c->mu);
     if (!c->built) {
         tok_state *st = c->st;
+        /* Frozen: the extras no longer change. */
+        if (st->api_key != NULL && !st->has_key_md) {
+            st->has_key_md = secret_slice("", st->api_key, &st->key_md);
+        }
+        if (st->quota != NULL && !st->has_quota_md) {
+            st->has_quota_md = secret_slice("", st->quota, &st->quota_md);
+        }
         int want_plugin = st->src == SRC_STATIC || st->src == SRC_PROVIDER || st->api_key != NULL ||
                           st->quota != NULL;
         grpc_call_credentials *plugin = NULL;
@@ -1376,13 +1442,82 @@ int lro_creds_prepare_call(lro_credentials *c)
     return build_call(c, &g);
 }
 
-int lro_creds_apply_call(lro_credentials *c, grpc_call *call)
+int lro_creds_fast_md(lro_credentials *c, int plaintext, grpc_metadata *md)
 {
-    grpc_call_credentials *g = c->call != NULL ? c->call : c->google;
-    if (g == NULL) {
-        return LRO_OK; /* nothing to send (an empty bag) */
+    if (c->google != NULL) {
+        return -1; /* grpc's own sources (JWT, OAuth2 refresh, ...) */
     }
-    return grpc_call_set_credentials(call, g) == GRPC_CALL_OK ? LRO_OK : LRO_ERR_INTERNAL;
+    if (c->call == NULL) {
+        return 0; /* an empty bag: nothing to send */
+    }
+    tok_state *st = c->st;
+    if (plaintext && !c->allow_plaintext && lro_creds_sends_secrets(c)) {
+        return -1; /* grpc's plugin refuses it (security level): the documented error */
+    }
+    int n = 0;
+    if (st->src == SRC_STATIC || st->src == SRC_PROVIDER) {
+        pthread_mutex_lock(&st->mu);
+        int64_t now = unix_ms();
+        /* What the plugin would answer at once with the cached token, and
+         * nothing for it to start: not yet in the refresh-ahead window, or
+         * a refresh is in flight or held back after a failure. */
+        int ok = st->has_bearer &&
+                 (st->src == SRC_STATIC
+                      ? st->expiry_ms == 0 || now < st->expiry_ms
+                      : token_usable(st, now) &&
+                            (!token_stale(st, now) || st->inflight || now < st->retry_at_ms));
+        if (ok) {
+            md[n].key = grpc_slice_from_static_string("authorization");
+            md[n].value = grpc_slice_ref(st->bearer);
+            n++;
+        }
+        pthread_mutex_unlock(&st->mu);
+        if (!ok) {
+            return -1;
+        }
+    }
+    if (st->api_key != NULL || st->quota != NULL) {
+        if ((st->api_key != NULL && !st->has_key_md) || (st->quota != NULL && !st->has_quota_md)) {
+            for (int i = 0; i < n; i++) {
+                grpc_slice_unref(md[i].value);
+            }
+            return -1; /* no memory for them at freeze: the plugin sends them */
+        }
+        if (st->api_key != NULL) {
+            md[n].key = grpc_slice_from_static_string("x-goog-api-key");
+            md[n].value = grpc_slice_ref(st->key_md);
+            n++;
+        }
+        if (st->quota != NULL) {
+            md[n].key = grpc_slice_from_static_string("x-goog-user-project");
+            md[n].value = grpc_slice_ref(st->quota_md);
+            n++;
+        }
+    }
+    return n;
+}
+
+int lro_creds_apply_slow(lro_credentials *client, lro_credentials *call_creds, grpc_call *call)
+{
+    grpc_call_credentials *a = client ? (client->call ? client->call : client->google) : NULL;
+    grpc_call_credentials *b =
+        call_creds ? (call_creds->call ? call_creds->call : call_creds->google) : NULL;
+    if (a == NULL || b == NULL) {
+        grpc_call_credentials *g = a != NULL ? a : b;
+        if (g == NULL) {
+            return LRO_OK; /* nothing to send */
+        }
+        return grpc_call_set_credentials(call, g) == GRPC_CALL_OK ? LRO_OK : LRO_ERR_INTERNAL;
+    }
+    /* Both: grpc sends the two sets, as it does for a channel's and a
+     * call's credentials. */
+    grpc_call_credentials *both = grpc_composite_call_credentials_create(a, b, NULL);
+    if (both == NULL) {
+        return LRO_ERR_INTERNAL;
+    }
+    grpc_call_error e = grpc_call_set_credentials(call, both);
+    grpc_call_credentials_release(both);
+    return e == GRPC_CALL_OK ? LRO_OK : LRO_ERR_INTERNAL;
 }
 
 static grpc_channel_credentials *tls_channel(const lro_client_options *o, const lro_credentials *c,
@@ -1420,10 +1555,12 @@ static grpc_channel_credentials *tls_channel(const lro_client_options *o, const 
     return cc;
 }
 
-int lro_creds_channel(const lro_client_options *o, grpc_channel_credentials **out)
+int lro_creds_channel(const lro_client_options *o, grpc_channel_credentials **out,
+                      lro_credentials **per_call)
 {
     lro_credentials *c = o->credentials;
     grpc_call_credentials *call = NULL;
+    *per_call = NULL;
     if (c != NULL) {
         int rc = build_call(c, &call);
         if (rc != LRO_OK) {
@@ -1447,6 +1584,16 @@ int lro_creds_channel(const lro_client_options *o, grpc_channel_credentials **ou
         return rc != LRO_OK ? rc
                             : lro_fail(LRO_ERR_INVALID_ARG, "grpc refused the %s credentials",
                                        o->plaintext ? "plaintext" : "TLS");
+    }
+    if (call != NULL && c->google == NULL) {
+        /* lro-c's own sources (a token, a provider, API key, quota project):
+         * each call carries the headers itself while the cached values are
+         * good (lro_creds_fast_md), and only goes through grpc's plugin
+         * machinery, a few thousand instructions per call, when a token
+         * must be fetched or refreshed. */
+        *per_call = lro_credentials_ref(c);
+        *out = ch;
+        return LRO_OK;
     }
     if (call != NULL) {
         grpc_channel_credentials *comp = grpc_composite_channel_credentials_create(ch, call, NULL);

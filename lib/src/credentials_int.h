@@ -10,14 +10,29 @@
 
 /* The channel credentials of a client: plaintext or TLS (roots, client
  * certificate, static or watched files), composed with the call credentials
- * of o->credentials. LRO_OK and *out (the caller releases it), or an error
- * with its text (tokens over plaintext without allow_plaintext, ...). */
-LRO_HIDDEN int lro_creds_channel(const lro_client_options *o, grpc_channel_credentials **out);
+ * of o->credentials when they are grpc's own kind (Google sources); lro-c's
+ * own kinds (tokens, providers, API key, quota project) are handed back in
+ * *per_call (a reference) for the calls to apply. LRO_OK and *out (the
+ * caller releases it), or an error with its text (tokens over plaintext
+ * without allow_plaintext, ...). */
+LRO_HIDDEN int lro_creds_channel(const lro_client_options *o, grpc_channel_credentials **out,
+                                 lro_credentials **per_call);
 /* Per-call credentials: checks they can be per call (no client certificate)
  * and builds their grpc call credentials (freezing the object). */
 LRO_HIDDEN int lro_creds_prepare_call(lro_credentials *c);
-/* grpc_call_set_credentials with c's call credentials (prepared). */
-LRO_HIDDEN int lro_creds_apply_call(lro_credentials *c, grpc_call *call);
+/* The headers an attempt can carry itself (lro-c's own token sources and
+ * extras, while the cached token needs no fetch or refresh): fills md (at
+ * most LRO_CREDS_MAX_MD, new references the caller unrefs) and returns how
+ * many, 0 when there is nothing to send, or -1 when this attempt must go
+ * through grpc's call credentials instead (lro_creds_apply_slow). Called
+ * with c->mu held: it takes only the credentials' own lock and never calls
+ * the provider. */
+#define LRO_CREDS_MAX_MD 3
+LRO_HIDDEN int lro_creds_fast_md(lro_credentials *c, int plaintext, grpc_metadata *md);
+/* Sets grpc's call credentials on `call`: the client's (when it keeps them
+ * per call), the call's own, or both composed. Either may be NULL. */
+LRO_HIDDEN int lro_creds_apply_slow(lro_credentials *client, lro_credentials *call_creds,
+                                    grpc_call *call);
 /* Setters refuse changes from now on. */
 LRO_HIDDEN void lro_creds_freeze(lro_credentials *c);
 /* Whether c sends a token or key (the plaintext rule). */
