@@ -3,8 +3,8 @@
 # from callgrind, plus wall time (under callgrind: not a speed figure).
 #
 #   bench/creds_bench.sh [--calls N] [--warmup W] [--variants "V ..."]
-#                        [--bin PATH] [--lroctl PATH] [--no-callgrind]
-#                        [--whole-process] [--keep]
+#                        [--latency DUR] [--bin PATH] [--lroctl PATH]
+#                        [--no-callgrind] [--whole-process] [--keep]
 #
 # Default (client only): the servers are `lroctl serve` processes NOT under
 # valgrind, started here on 127.0.0.1 with the checks each variant needs
@@ -12,19 +12,32 @@
 # process is counted. Certificates (an EC CA and a server certificate for
 # IP:127.0.0.1) and the service-account key (RSA 2048, as a service-account
 # JSON) are made now with openssl in a temporary directory.
+# --latency DUR (default 10ms, 0 = none): the servers answer each Get this
+# late. Without it the native server answers while the client, slowed down
+# by valgrind, is still inside grpc's transport combiner after its write; the
+# two threads then contend and grpc hands work to its executor thread a
+# varying number of times (observed: 0.5k-18k instructions per Get, so
+# totals that differ by 10 % between runs). With it each Get is strictly
+# send, idle, receive, and the counts repeat within about 0.1 %.
+# Callgrind runs with --instr-atstart=no, the bench starting it after the
+# warm-up: with counting on from the start, the window between zeroing and
+# dumping carried a fixed ~8 M instructions (frames entered before the zero,
+# in the client's other threads), +4 k per Get at 2000 Gets.
 # --whole-process: the first version: client and embedded servers in one
 # process under callgrind (the server's checking counted too).
-# --no-callgrind: run without valgrind (the smoke test does).
+# --no-callgrind: only the native pass (the smoke test does).
 # --keep: keep the temporary directory (callgrind dumps cg.VARIANT, logs).
-# Rows: instructions per Get, us per Get, % against the transport's
+# Rows: instructions per Get (callgrind), us per Get (a native run of the same
+# client against servers without latency; the whole-process mode gives wall
+# time under callgrind instead), % of instructions against the transport's
 # baseline (plaintext rows against plaintext, tls rows against tls).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-calls=2000 warmup=200 bin="" lroctl="" cg=1 whole=0 keep=0
+calls=2000 warmup=200 latency=10ms bin="" lroctl="" cg=1 whole=0 keep=0
 variants="plaintext plaintext+token plaintext+provider tls tls+token tls+provider tls+jwt tls+apikey"
 usage() {
-  echo "usage: $0 [--calls N] [--warmup W] [--variants \"V ...\"] [--bin PATH] [--lroctl PATH]" \
-    "[--no-callgrind] [--whole-process] [--keep]" >&2
+  echo "usage: $0 [--calls N] [--warmup W] [--variants \"V ...\"] [--latency DUR]" \
+    "[--bin PATH] [--lroctl PATH] [--no-callgrind] [--whole-process] [--keep]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -32,6 +45,7 @@ while [ $# -gt 0 ]; do
     --calls) calls="$2"; shift 2;;
     --warmup) warmup="$2"; shift 2;;
     --variants) variants="$2"; shift 2;;
+    --latency) latency="$2"; shift 2;;
     --bin) bin="$2"; shift 2;;
     --lroctl) lroctl="$2"; shift 2;;
     --no-callgrind) cg=0; shift;;
@@ -78,7 +92,7 @@ if [ "$whole" = 1 ]; then
   if [ "$cg" = 0 ]; then
     exec "$bin" --calls "$calls" --warmup "$warmup"
   fi
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.%p" "$bin" --calls "$calls" \
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.%p" "$bin" --calls "$calls" \
     --warmup "$warmup" >"$out/json" 2>"$out/log" || { cat "$out/log" >&2; exit 1; }
   : >"$out/rows"
   for f in $(ls "$out"/cg.* | sort -t. -k3 -n); do
@@ -129,40 +143,61 @@ serve() {
   case "$addr" in 127.0.0.1:*) ;; *) echo "lroctl serve ($name) did not start" >&2; exit 1;; esac
   printf -v "addr_$name" '%s' "$addr"
 }
+# One server per check set; for callgrind a second set answering after
+# $latency (suffix _slow), the first set (no latency) times native runs.
 tls=(--tls-cert "$out/srv.pem" --tls-key "$out/srv.key")
 tokens=(--require-token bench-static-token --require-token bench-provider-token)
-serve plain
-serve plain_auth "${tokens[@]}"
-serve tls "${tls[@]}"
-serve tls_auth "${tls[@]}" "${tokens[@]}" --jwt-public-key "$out/sa.pub"
-serve tls_key "${tls[@]}" --require-api-key bench-api-key
+suffixes="fast"
+if [ "$cg" = 1 ]; then suffixes="fast slow"; fi
+for sfx in $suffixes; do
+  lat=()
+  if [ "$sfx" = slow ] && [ "$latency" != 0 ]; then lat=(--latency "$latency"); fi
+  serve "plain_$sfx" "${lat[@]}"
+  serve "plain_auth_$sfx" "${lat[@]}" "${tokens[@]}"
+  serve "tls_$sfx" "${lat[@]}" "${tls[@]}"
+  serve "tls_auth_$sfx" "${lat[@]}" "${tls[@]}" "${tokens[@]}" --jwt-public-key "$out/sa.pub"
+  serve "tls_key_$sfx" "${lat[@]}" "${tls[@]}" --require-api-key bench-api-key
+done
 
-: >"$out/rows"
+# target VARIANT SUFFIX: the address of the server that checks its credentials.
+target() {
+  local n
+  case "$1" in
+    plaintext) n=plain;;
+    plaintext+*) n=plain_auth;;
+    tls) n=tls;;
+    tls+apikey) n=tls_key;;
+    tls+*) n=tls_auth;;
+    *) echo "unknown variant $1" >&2; exit 2;;
+  esac
+  n="addr_${n}_$2"
+  echo "${!n}"
+}
+
+# Native pass (wall time; the smoke test's only pass).
 : >"$out/json"
 for v in $variants; do
-  case "$v" in
-    plaintext) t=$addr_plain;;
-    plaintext+*) t=$addr_plain_auth;;
-    tls) t=$addr_tls;;
-    tls+apikey) t=$addr_tls_key;;
-    tls+*) t=$addr_tls_auth;;
-    *) echo "unknown variant $v" >&2; exit 2;;
-  esac
-  args=(--target "$t" --variant "$v" --calls "$calls" --warmup "$warmup" --ca "$out/ca.pem"
-    --sa-json "$out/sa.json")
-  if [ "$cg" = 0 ]; then
-    "$bin" "${args[@]}" | tee -a "$out/json"
-    continue
-  fi
-  valgrind --tool=callgrind --callgrind-out-file="$out/cg.$v.%p" "$bin" "${args[@]}" \
-    >>"$out/json" 2>"$out/log.$v" || { cat "$out/log.$v" >&2; exit 1; }
+  "$bin" --target "$(target "$v" fast)" --variant "$v" --calls "$calls" --warmup "$warmup" \
+    --ca "$out/ca.pem" --sa-json "$out/sa.json" >>"$out/json"
+done
+if [ "$cg" = 0 ]; then
+  cat "$out/json"
+  exit 0
+fi
+
+# Callgrind pass: one client process per variant.
+: >"$out/rows"
+for v in $variants; do
+  valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.$v.%p" "$bin" \
+    --target "$(target "$v" slow)" --variant "$v" --calls "$calls" --warmup "$warmup" \
+    --ca "$out/ca.pem" --sa-json "$out/sa.json" >/dev/null 2>"$out/log.$v" ||
+    { cat "$out/log.$v" >&2; exit 1; }
   f="$(grep -l "^desc: Trigger: Client Request: $v\$" "$out"/cg."$v".*)"
   mv "$f" "$out/cg.$v"
   rm -f "$out"/cg."$v".*
   echo "$v $(sed -n 's/^summary: //p' "$out/cg.$v" | awk '{print $1}') $(us_of "$v" "$out/json")" \
     >>"$out/rows"
 done
-if [ "$cg" = 1 ]; then
-  echo "client process only (servers: lroctl serve, not under valgrind), $calls Gets per variant after $warmup"
-  table "$out/rows"
-fi
+echo "client process only (servers: lroctl serve outside valgrind, answering after $latency" \
+  "under callgrind), $calls Gets per variant after $warmup; us/Get: native run, no latency"
+table "$out/rows"
