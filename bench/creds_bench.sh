@@ -27,8 +27,8 @@
 # process under callgrind (the server's checking counted too).
 # --no-callgrind: only the native pass (the smoke test does).
 # --keep: keep the temporary directory (callgrind dumps cg.VARIANT, logs).
-# Rows: instructions per Get (callgrind), us per Get (a native run of the same
-# client against servers without latency; the whole-process mode gives wall
+# Rows: instructions per Get (callgrind), us per Get (the fastest of three
+# native runs of the same client against servers without latency; the whole-process mode gives wall
 # time under callgrind instead), % of instructions against the transport's
 # baseline (plaintext rows against plaintext, tls rows against tls).
 set -euo pipefail
@@ -174,11 +174,22 @@ target() {
   echo "${!n}"
 }
 
-# Native pass (wall time; the smoke test's only pass).
+# Native pass (wall time; the smoke test's only pass): each variant $reps
+# times, interleaved, and the fastest kept (the machine is shared: the
+# slower runs measure the neighbours).
+reps=3
+if [ "$cg" = 0 ]; then reps=1; fi
+: >"$out/json.all"
+for _ in $(seq "$reps"); do
+  for v in $variants; do
+    "$bin" --target "$(target "$v" fast)" --variant "$v" --calls "$calls" --warmup "$warmup" \
+      --ca "$out/ca.pem" --sa-json "$out/sa.json" >>"$out/json.all"
+  done
+done
 : >"$out/json"
 for v in $variants; do
-  "$bin" --target "$(target "$v" fast)" --variant "$v" --calls "$calls" --warmup "$warmup" \
-    --ca "$out/ca.pem" --sa-json "$out/sa.json" >>"$out/json"
+  grep "\"variant\":\"$v\"" "$out/json.all" |
+    sort -t: -k4 -n | head -n 1 >>"$out/json"
 done
 if [ "$cg" = 0 ]; then
   cat "$out/json"
@@ -199,5 +210,6 @@ for v in $variants; do
     >>"$out/rows"
 done
 echo "client process only (servers: lroctl serve outside valgrind, answering after $latency" \
-  "under callgrind), $calls Gets per variant after $warmup; us/Get: native run, no latency"
+  "under callgrind), $calls Gets per variant after $warmup;" \
+  "us/Get: fastest of 3 native runs, no latency"
 table "$out/rows"
