@@ -390,6 +390,58 @@ static void test_provider_never_answers(void)
     lro_test_server_stop(s);
 }
 
+/* The headers a call carries itself while the cached token is good, and
+ * the switch to grpc's credentials path when it is not: a static token
+ * that expires while the client is in use; a client's own credentials and
+ * a call's, both sent. */
+static void test_header_path(void)
+{
+    lro_test_server *s = start_server(2);
+    lro_credentials *cr = NULL;
+    int64_t expiry = unix_now_ms() + 1500;
+    CHECK_EQ_INT(lro_credentials_create_access_token(SECRET, expiry, &cr), LRO_OK);
+    CHECK_EQ_INT(lro_credentials_allow_plaintext(cr), LRO_OK);
+    lro_client *c = creds_client(s, cr, LRO_OK);
+    lro_credentials_unref(cr);
+    lro_future *f = get_sync(c, op_name(0), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+    CHECK_EQ_STR(last_header(s, op_name(0), "authorization"), "Bearer " SECRET);
+    while (unix_now_ms() <= expiry + 50) {
+        usleep(20000);
+    }
+    f = get_sync(c, op_name(1), NULL);
+    CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNAUTHENTICATED);
+    CHECK(strstr(lro_status_message(lro_future_status(f)), "expired") != NULL);
+    no_secret(f);
+    lro_future_unref(f);
+    lro_client_destroy(c);
+
+    /* The client's API key and a call's token: the server sees both. */
+    CHECK_EQ_INT(lro_credentials_create_api_key("client-key", &cr), LRO_OK);
+    CHECK_EQ_INT(lro_credentials_allow_plaintext(cr), LRO_OK);
+    c = creds_client(s, cr, LRO_OK);
+    lro_credentials_unref(cr);
+    lro_credentials *t = NULL;
+    CHECK_EQ_INT(lro_credentials_create_access_token("tenant-t", 0, &t), LRO_OK);
+    CHECK_EQ_INT(lro_credentials_allow_plaintext(t), LRO_OK);
+    lro_call_options co = LRO_CALL_OPTIONS_INIT;
+    co.credentials = t;
+    f = get_sync(c, op_name(1), &co);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+    CHECK_EQ_STR(last_header(s, op_name(1), "authorization"), "Bearer tenant-t");
+    CHECK_EQ_STR(last_header(s, op_name(1), "x-goog-api-key"), "client-key");
+    f = get_sync(c, op_name(0), NULL);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+    CHECK_EQ_STR(last_header(s, op_name(0), "authorization"), "(none)");
+    CHECK_EQ_STR(last_header(s, op_name(0), "x-goog-api-key"), "client-key");
+    lro_credentials_unref(t);
+    lro_client_destroy(c);
+    lro_test_server_stop(s);
+}
+
 /* Two tenants on one client without credentials of its own. */
 static void test_per_call(void)
 {
@@ -525,6 +577,7 @@ int main(void)
     gpr_set_log_verbosity(GPR_LOG_SEVERITY_DEBUG);
     RUN(test_access_token);
     RUN(test_api_key);
+    RUN(test_header_path);
     RUN(test_per_call);
     RUN(test_provider_failure);
     RUN(test_provider_never_answers);
