@@ -181,7 +181,8 @@ def part_a(d):
                    {"GOOGLE_APPLICATION_CREDENTIALS": os.path.join(d, "sa.json")})
         check(r.returncode == 0, f"ADC via GOOGLE_APPLICATION_CREDENTIALS ({r.stderr.strip()})")
         r = lroctl(d, target, ["--access-token-command", "echo wrong-token"])
-        check(r.returncode == 26, f"a wrong token: UNAUTHENTICATED ({r.returncode})")
+        check(r.returncode == 26, f"a wrong token: UNAUTHENTICATED ({r.returncode})"
+              + ("" if r.returncode == 26 else "\n" + r.stderr[-6000:]))
         check("wrong-token" not in r.stderr + r.stdout, "the wrong token is not printed")
         r = lroctl(d, target, ["--access-token-command", "echo sts-access-token", "-v"])
         check(r.returncode == 0 and "sts-access-token" not in r.stderr,

@@ -4,11 +4,13 @@
  * credentials are used (lro_credentials_describe), never a value. */
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "lroctl.h"
 
@@ -39,6 +41,20 @@ typedef struct cmd_job {
     lro_token_request *req;
     const char *cmd;
 } cmd_job;
+
+/* Command threads still running. Their answer ends with the token
+ * request's grpc_shutdown(), possibly the process's last one: exiting
+ * while it runs races grpc's teardown (LeakSanitizer saw a TLS object of
+ * the closing connection). At exit, they are waited for (bounded). */
+static atomic_int g_jobs;
+static atomic_int g_wait_registered;
+
+static void wait_jobs(void)
+{
+    for (int i = 0; i < 500 && atomic_load(&g_jobs) > 0; i++) {
+        usleep(10000);
+    }
+}
 
 static int64_t unix_ms(void)
 {
@@ -71,6 +87,7 @@ static void *run_cmd(void *arg)
                                  : 128 + WTERMSIG(st));
         lro_token_request_fail(j->req, why);
         free(j);
+        atomic_fetch_sub(&g_jobs, 1);
         return NULL;
     }
     int64_t expiry = unix_ms() + 50 * 60 * 1000;
@@ -102,6 +119,7 @@ static void *run_cmd(void *arg)
     }
     memset(out, 0, sizeof out);
     free(j);
+    atomic_fetch_sub(&g_jobs, 1);
     return NULL;
 }
 
@@ -116,7 +134,12 @@ static void cmd_provider(lro_token_request *req, const char *audience, void *ud)
     }
     j->req = req;
     j->cmd = ud;
+    if (!atomic_exchange(&g_wait_registered, 1)) {
+        atexit(wait_jobs);
+    }
+    atomic_fetch_add(&g_jobs, 1);
     if (pthread_create(&th, NULL, run_cmd, j) != 0) {
+        atomic_fetch_sub(&g_jobs, 1);
         free(j);
         lro_token_request_fail(req, "cannot start a thread for --access-token-command");
         return;

@@ -88,7 +88,10 @@ LRO_API int lro_credentials_create_access_token(const char *token, int64_t expir
  * not block: answer at once, or hand the request to another thread and
  * answer from there. It must answer every request exactly once (answer or
  * fail), also after the client was destroyed; until then the request and
- * the credentials stay allocated. `audience` is the target's service URL
+ * the credentials stay allocated. A request holds a grpc_init() reference
+ * that its answer gives back, which may be the process's last: let a
+ * thread that answers finish before the process exits (lroctl waits for
+ * its command threads at exit). `audience` is the target's service URL
  * ("https://host:port/google.longrunning.Operations"), valid during fn only.
  * ud_free(user_data), if not NULL, runs when the credentials are freed. */
 typedef struct lro_token_request lro_token_request;
