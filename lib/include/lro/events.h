@@ -46,7 +46,11 @@ enum {
      * duration_ns since CALL_STARTED, attempts, polls (awaits). */
     LRO_EVENT_CALL_FINISHED = 6,
     /* A channel of the client changed connectivity state: channel_index,
-     * channel_state (LRO_CHANNEL_*). */
+     * channel_state (LRO_CHANNEL_*), the state grpc reports when lro-c looks
+     * after grpc signals a change. States are sampled, so a fast passage
+     * (IDLE -> CONNECTING -> READY within one wake-up) may be reported as
+     * its last state only; two consecutive events never carry the same
+     * state. */
     LRO_EVENT_CHANNEL_STATE = 7
 };
 
@@ -115,7 +119,9 @@ typedef struct lro_event {
     int32_t polls;           /* CALL_FINISHED of an await: polls answered */
     int32_t flags;           /* AWAIT_POLL: LRO_POLL_* bits */
     int32_t channel_state;   /* CHANNEL_STATE: LRO_CHANNEL_* */
-    int32_t channel_index;   /* CHANNEL_STATE: which channel of the client */
+    int32_t channel_index;   /* CHANNEL_STATE: which channel of the client:
+                                0.. the short-call channels, 1000.. the
+                                channels opened for held WaitOperation calls */
     int32_t reserved0;
     /* W3C trace context of calls given lro_call_options.traceparent, else
      * NULL. trace_id: 32 hex digits. parent_span_id: the caller's span (the
