@@ -30,7 +30,7 @@ static void ev_init(lro_event *ev, const lro_future *f, int32_t kind)
     ev->kind = kind;
     ev->call_id = o->id;
     ev->parent_id = o->parent;
-    ev->method = method_of(f);
+    ev->method = o->method;
     ev->name = o->name;
     ev->code = -1;
     if (o->trace_id[0] != '\0') {
@@ -63,6 +63,7 @@ void lro_obs_call_started(lro_future *f, const char *name, const lro_future *par
     o->id = atomic_fetch_add_explicit(&c->obs.next_id, 1, memory_order_relaxed) + 1;
     o->parent = parent != NULL && parent->obs != NULL ? parent->obs->id : 0;
     o->name = nm;
+    o->method = method_of(f);
     int64_t now = lro_now_ns();
     o->start_ns = now;
     /* "00-<32 hex trace id>-<16 hex parent id>-<2 hex flags>", already
@@ -175,6 +176,7 @@ void lro_obs_attempt_started(lro_future *f)
      * between): one clock read fewer per call. */
     int64_t now = f->attempts == 0 ? o->start_ns : lro_now_ns();
     o->attempt_start_ns = now;
+    o->attempt_end_ns = 0;
     /* Deferred (not yet posted: only this thread sees it): recorded, and
      * delivered with CALL_STARTED. */
     int later = atomic_load_explicit(&o->deferred, memory_order_relaxed) == LRO_OBS_DEFERRED &&
@@ -217,6 +219,7 @@ void lro_obs_attempt_finished(lro_future *f, int code, size_t request_bytes, siz
     ev.attempt = f->attempts;
     ev.code = code;
     ev.duration_ns = now - o->attempt_start_ns;
+    o->attempt_end_ns = now;
     ev.request_bytes = request_bytes;
     ev.response_bytes = response_bytes;
     ev.span_id = o->span[0] ? o->span : NULL;
@@ -226,6 +229,7 @@ void lro_obs_attempt_finished(lro_future *f, int code, size_t request_bytes, siz
 void lro_obs_retry(lro_future *f, int64_t delay_ns, int reason)
 {
     settle(f);
+    f->obs->attempt_end_ns = 0; /* the call goes on: its end is later */
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_RETRY_SCHEDULED);
     ev.attempt = f->attempts;
@@ -239,7 +243,7 @@ void lro_obs_finished(lro_future *f)
 {
     settle(f);
     lro_obs_call *o = f->obs;
-    int64_t now = lro_now_ns();
+    int64_t now = o->attempt_end_ns != 0 ? o->attempt_end_ns : lro_now_ns();
     lro_event ev;
     ev_init(&ev, f, LRO_EVENT_CALL_FINISHED);
     ev.result = f->result;
