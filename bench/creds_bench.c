@@ -4,13 +4,16 @@
  * Two modes:
  *
  *   creds_bench --target HOST:PORT --variant V [--ca PEM_FILE]
- *               [--sa-json FILE] [--name OP] [--calls N] [--warmup W]
+ *               [--sa-json FILE] [--ea-file FILE] [--name OP] [--calls N]
+ *               [--warmup W] [--token-bytes N]
  *       Client only: one variant against a server in another process
  *       (bench/creds_bench.sh starts `lroctl serve` outside valgrind), so a
  *       callgrind run of this process counts the client's work alone.
  *       --ca: the server's CA (TLS variants); --sa-json: a service-account
- *       key (tls+jwt); --name: the operation to Get (default: lroctl
- *       serve's first seeded one).
+ *       key (tls+jwt); --ea-file: an external_account JSON file whose
+ *       token URL is a fake STS on loopback (tls+sts); --name: the
+ *       operation to Get (default: lroctl serve's first seeded one);
+ *       --token-bytes: tokens padded to N bytes (default: short names).
  *
  *   creds_bench [--calls N] [--warmup W]
  *       Whole process (the first version of this bench): every variant
@@ -26,6 +29,10 @@
  *   tls+jwt              a service-account key: grpc's self-signed JWT
  *                        (ADC with a service-account file does the same)
  *   tls+apikey           an API key (x-goog-api-key)
+ *   tls+sts              external_account: grpc's OAuth2 token-fetcher
+ *                        credentials with their cached access token, the
+ *                        machinery compute engine (ADC on Google Cloud) and
+ *                        authorized_user use too (client-only mode only)
  * The tokens and the key are the constants below (the script tells the
  * server to require them). One JSON line per variant on stdout. */
 #include <stdio.h>
@@ -41,6 +48,28 @@
 
 #define STATIC_TOKEN   "bench-static-token"
 #define PROVIDER_TOKEN "bench-provider-token"
+
+/* The tokens sent: the names above, or with --token-bytes N padded to N
+ * bytes as bench/creds_bench.sh pads the ones its servers require (Google
+ * access tokens are about 250 bytes; grpc's cost per byte differs by path). */
+static char g_static_token[4096] = STATIC_TOKEN;
+static char g_provider_token[4096] = PROVIDER_TOKEN;
+
+/* base, then ".", then "abcdefghij" repeated, to n bytes (n > strlen(base)). */
+static void pad_token(char *out, size_t cap, const char *base, long n)
+{
+    size_t bl = strlen(base);
+    if (n <= (long)bl + 1 || (size_t)n >= cap) {
+        fprintf(stderr, "creds_bench: --token-bytes must be in %zu..%zu\n", bl + 2, cap - 1);
+        exit(2);
+    }
+    memcpy(out, base, bl);
+    out[bl] = '.';
+    for (long i = (long)bl + 1; i < n; i++) {
+        out[i] = (char)('a' + (i - (long)bl - 1) % 10);
+    }
+    out[n] = '\0';
+}
 #define API_KEY        "bench-api-key"
 #define SERVE_OP_NAME  "projects/demo/locations/global/operations/op-00000"
 #define LOCAL_OP_NAME  "bench/op-00000"
@@ -78,7 +107,7 @@ static void provider(lro_token_request *req, const char *audience, void *ud)
 {
     (void)audience;
     (void)ud;
-    lro_token_request_answer(req, PROVIDER_TOKEN, unix_ms() + 3600 * 1000);
+    lro_token_request_answer(req, g_provider_token, unix_ms() + 3600 * 1000);
 }
 
 static double now_s(void)
@@ -112,7 +141,8 @@ static void get_once(lro_client *c, const char *variant, const char *name)
 
 /* The credentials of `variant` (NULL: none); *tls tells its transport.
  * Exits on an unknown variant. */
-static lro_credentials *make_creds(const char *variant, const char *sa_json, int *tls)
+static lro_credentials *make_creds(const char *variant, const char *sa_json, const char *ea_file,
+                                   int *tls)
 {
     *tls = strncmp(variant, "tls", 3) == 0;
     const char *kind = strchr(variant, '+');
@@ -129,7 +159,7 @@ static lro_credentials *make_creds(const char *variant, const char *sa_json, int
     lro_credentials *cr = NULL;
     int rc = LRO_ERR_INVALID_ARG;
     if (strcmp(kind, "+token") == 0) {
-        rc = lro_credentials_create_access_token(STATIC_TOKEN, 0, &cr);
+        rc = lro_credentials_create_access_token(g_static_token, 0, &cr);
     } else if (strcmp(kind, "+provider") == 0) {
         rc = lro_credentials_create_token_provider(provider, NULL, NULL, &cr);
     } else if (strcmp(kind, "+apikey") == 0) {
@@ -140,6 +170,12 @@ static lro_credentials *make_creds(const char *variant, const char *sa_json, int
             exit(2);
         }
         rc = lro_credentials_create_service_account(sa_json, &cr);
+    } else if (strcmp(kind, "+sts") == 0 && *tls) {
+        if (ea_file == NULL) {
+            fprintf(stderr, "creds_bench: %s needs --ea-file FILE\n", variant);
+            exit(2);
+        }
+        rc = lro_credentials_create_from_file(ea_file, NULL, &cr);
     } else {
         fprintf(stderr, "creds_bench: unknown variant '%s'\n", variant);
         exit(2);
@@ -273,7 +309,7 @@ static int whole_process(long calls, long warmup)
     lro_test_server_seed(tls, "bench", 1);
     for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
         int is_tls;
-        lro_credentials *cr = make_creds(variants[i], json, &is_tls);
+        lro_credentials *cr = make_creds(variants[i], json, NULL, &is_tls);
         run(variants[i], lro_test_server_target(is_tls ? tls : plain), is_tls ? ca : NULL, cr,
             LOCAL_OP_NAME, calls, warmup);
     }
@@ -293,6 +329,11 @@ int main(int argc, char **argv)
     long calls = bench_arg_long(argc, argv, "--calls", 2000);
     long warmup = bench_arg_long(argc, argv, "--warmup", 200);
     const char *target = bench_arg(argc, argv, "--target", NULL);
+    long token_bytes = bench_arg_long(argc, argv, "--token-bytes", 0);
+    if (token_bytes != 0) {
+        pad_token(g_static_token, sizeof g_static_token, STATIC_TOKEN, token_bytes);
+        pad_token(g_provider_token, sizeof g_provider_token, PROVIDER_TOKEN, token_bytes);
+    }
     if (calls <= 0 || warmup < 1) {
         fprintf(stderr, "creds_bench: --calls must be > 0 and --warmup >= 1\n");
         return 2;
@@ -303,6 +344,7 @@ int main(int argc, char **argv)
     const char *variant = bench_arg(argc, argv, "--variant", NULL);
     const char *ca_file = bench_arg(argc, argv, "--ca", NULL);
     const char *sa_file = bench_arg(argc, argv, "--sa-json", NULL);
+    const char *ea_file = bench_arg(argc, argv, "--ea-file", NULL);
     const char *name = bench_arg(argc, argv, "--name", SERVE_OP_NAME);
     if (variant == NULL) {
         fprintf(stderr, "creds_bench: --target needs --variant V\n");
@@ -310,7 +352,7 @@ int main(int argc, char **argv)
     }
     char *json = sa_file != NULL ? slurp(sa_file) : NULL;
     int is_tls;
-    lro_credentials *cr = make_creds(variant, json, &is_tls);
+    lro_credentials *cr = make_creds(variant, json, ea_file, &is_tls);
     char *ca = NULL;
     if (is_tls) {
         if (ca_file == NULL) {

@@ -5,13 +5,17 @@
 #   bench/creds_bench.sh [--calls N] [--warmup W] [--variants "V ..."]
 #                        [--latency DUR] [--bin PATH] [--lroctl PATH]
 #                        [--no-callgrind] [--whole-process] [--keep]
+#                        [--token-bytes N]
 #
 # Default (client only): the servers are `lroctl serve` processes NOT under
 # valgrind, started here on 127.0.0.1 with the checks each variant needs
 # (tokens, the service account's public key, the API key), so only the client
 # process is counted. Certificates (an EC CA and a server certificate for
 # IP:127.0.0.1) and the service-account key (RSA 2048, as a service-account
-# JSON) are made now with openssl in a temporary directory.
+# JSON) are made now with openssl in a temporary directory. tls+sts
+# (external_account: grpc's OAuth2 token fetcher, as compute engine and
+# authorized_user) gets its token from a fake STS started here on loopback
+# (python3), which answers "bench-sts-token" for an hour.
 # --latency DUR (default 10ms, 0 = none): the servers answer each Get this
 # late. Without it the native server answers while the client, slowed down
 # by valgrind, is still inside grpc's transport combiner after its write; the
@@ -27,17 +31,22 @@
 # process under callgrind (the server's checking counted too).
 # --no-callgrind: only the native pass (the smoke test does).
 # --keep: keep the temporary directory (callgrind dumps cg.VARIANT, logs).
+# --token-bytes N: every token (static, provider's, the STS's) padded to N
+# bytes ("bench-static-token.abcdefghij..."): Google's access tokens are
+# about 250 bytes, and grpc's cost per token byte differs by path (client
+# only).
 # Rows: instructions per Get (callgrind), us per Get (the fastest of three
 # native runs of the same client against servers without latency; the whole-process mode gives wall
 # time under callgrind instead), % of instructions against the transport's
 # baseline (plaintext rows against plaintext, tls rows against tls).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-calls=2000 warmup=200 latency=10ms bin="" lroctl="" cg=1 whole=0 keep=0
-variants="plaintext plaintext+token plaintext+provider tls tls+token tls+provider tls+jwt tls+apikey"
+calls=2000 warmup=200 latency=10ms bin="" lroctl="" cg=1 whole=0 keep=0 token_bytes=0
+variants="plaintext plaintext+token plaintext+provider tls tls+token tls+provider tls+jwt tls+apikey tls+sts"
 usage() {
   echo "usage: $0 [--calls N] [--warmup W] [--variants \"V ...\"] [--latency DUR]" \
-    "[--bin PATH] [--lroctl PATH] [--no-callgrind] [--whole-process] [--keep]" >&2
+    "[--bin PATH] [--lroctl PATH] [--no-callgrind] [--whole-process] [--keep]" \
+    "[--token-bytes N]" >&2
   exit 2
 }
 while [ $# -gt 0 ]; do
@@ -51,6 +60,7 @@ while [ $# -gt 0 ]; do
     --no-callgrind) cg=0; shift;;
     --whole-process) whole=1; shift;;
     --keep) keep=1; shift;;
+    --token-bytes) token_bytes="$2"; shift 2;;
     *) usage;;
   esac
 done
@@ -125,6 +135,51 @@ fi
   } >sa.json
 ) >"$out/openssl.log" 2>&1 || { cat "$out/openssl.log" >&2; exit 1; }
 
+# tok NAME: the token the client sends for NAME (creds_bench.c pads alike).
+tok() {
+  if [ "$token_bytes" = 0 ]; then
+    echo "$1"
+  else
+    python3 -c 'import sys; b, n = sys.argv[1], int(sys.argv[2]); print(b + "." + "".join("abcdefghij"[i % 10] for i in range(n - len(b) - 1)))' "$1" "$token_bytes"
+  fi
+}
+# The fake STS of tls+sts: grpc's external_account credentials POST the
+# subject token here and cache the access token until its expiry.
+sts_port=""
+case " $variants " in
+  *" tls+sts "*)
+    python3 -u -c '
+import http.server, json, sys
+class H(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a):
+        pass
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        body = json.dumps({"access_token": sys.argv[1], "token_type": "Bearer",
+                           "issued_token_type": "urn:ietf:params:oauth:token-type:access_token",
+                           "expires_in": 3600}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+s = http.server.HTTPServer(("127.0.0.1", 0), H)
+print(s.server_address[1], flush=True)
+s.serve_forever()
+' "$(tok bench-sts-token)" >"$out/sts.port" 2>"$out/sts.err" &
+    pids+=("$!")
+    for _ in $(seq 100); do
+      sts_port="$(head -n 1 "$out/sts.port" 2>/dev/null || true)"
+      [ -n "$sts_port" ] && break
+      sleep 0.1
+    done
+    [ -n "$sts_port" ] || { echo "the fake STS did not start" >&2; cat "$out/sts.err" >&2; exit 1; }
+    printf 'bench-subject-token' >"$out/subject.txt"
+    printf '{"type": "external_account", "audience": "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q", "subject_token_type": "urn:ietf:params:oauth:token-type:jwt", "token_url": "http://127.0.0.1:%s/v1/token", "credential_source": {"file": "%s"}}\n' \
+      "$sts_port" "$out/subject.txt" >"$out/ea.json"
+    ;;
+esac
+
 # serve NAME FLAGS...: starts `lroctl serve` on 127.0.0.1:0, sets addr_NAME.
 serve() {
   local name="$1"
@@ -146,7 +201,8 @@ serve() {
 # One server per check set; for callgrind a second set answering after
 # $latency (suffix _slow), the first set (no latency) times native runs.
 tls=(--tls-cert "$out/srv.pem" --tls-key "$out/srv.key")
-tokens=(--require-token bench-static-token --require-token bench-provider-token)
+tokens=(--require-token "$(tok bench-static-token)" --require-token "$(tok bench-provider-token)"
+  --require-token "$(tok bench-sts-token)")
 suffixes="fast"
 if [ "$cg" = 1 ]; then suffixes="fast slow"; fi
 for sfx in $suffixes; do
@@ -183,7 +239,7 @@ if [ "$cg" = 0 ]; then reps=1; fi
 for _ in $(seq "$reps"); do
   for v in $variants; do
     "$bin" --target "$(target "$v" fast)" --variant "$v" --calls "$calls" --warmup "$warmup" \
-      --ca "$out/ca.pem" --sa-json "$out/sa.json" >>"$out/json.all"
+      --ca "$out/ca.pem" --sa-json "$out/sa.json" --ea-file "$out/ea.json" --token-bytes "$token_bytes" >>"$out/json.all"
   done
 done
 : >"$out/json"
@@ -201,7 +257,7 @@ fi
 for v in $variants; do
   valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$out/cg.$v.%p" "$bin" \
     --target "$(target "$v" slow)" --variant "$v" --calls "$calls" --warmup "$warmup" \
-    --ca "$out/ca.pem" --sa-json "$out/sa.json" >/dev/null 2>"$out/log.$v" ||
+    --ca "$out/ca.pem" --sa-json "$out/sa.json" --ea-file "$out/ea.json" --token-bytes "$token_bytes" >/dev/null 2>"$out/log.$v" ||
     { cat "$out/log.$v" >&2; exit 1; }
   f="$(grep -l "^desc: Trigger: Client Request: $v\$" "$out"/cg."$v".*)"
   mv "$f" "$out/cg.$v"

@@ -233,9 +233,16 @@ static int start_attempt(lro_call *k)
     k->auth_count = 0;
     if (c->creds != NULL || k->creds != NULL) {
         grpc_metadata *extra = k->md + k->md_count;
-        int a = c->creds != NULL ? lro_creds_fast_md(c->creds, c->plaintext, extra) : 0;
-        int b =
-            a >= 0 && k->creds != NULL ? lro_creds_fast_md(k->creds, c->plaintext, extra + a) : 0;
+        /* On TLS, a token goes as grpc's call credentials (cheaper than a
+         * header grpc validates byte by byte), unless both sets carry one:
+         * a call holds one set of call credentials, so both tokens then
+         * travel as headers. */
+        int ta = lro_creds_has_token(c->creds), tb = lro_creds_has_token(k->creds);
+        grpc_call *tls = c->plaintext || (ta && tb) ? NULL : k->call;
+        int a = c->creds != NULL ? lro_creds_fast_md(c->creds, c->plaintext, extra, tls) : 0;
+        int b = a >= 0 && k->creds != NULL
+                    ? lro_creds_fast_md(k->creds, c->plaintext, extra + a, tls)
+                    : 0;
         if (a < 0 || b < 0) {
             for (int i = 0; i < (a > 0 ? a : 0); i++) {
                 grpc_slice_unref(extra[i].value);

@@ -24,11 +24,17 @@ LRO_HIDDEN int lro_creds_prepare_call(lro_credentials *c);
  * extras, while the cached token needs no fetch or refresh): fills md (at
  * most LRO_CREDS_MAX_MD, new references the caller unrefs) and returns how
  * many, 0 when there is nothing to send, or -1 when this attempt must go
- * through grpc's call credentials instead (lro_creds_apply_slow). Called
- * with c->mu held: it takes only the credentials' own lock and never calls
- * the provider. */
+ * through grpc's call credentials instead (lro_creds_apply_slow). With
+ * tls_call (a TLS channel's call, and no other credentials of the attempt
+ * carrying a token) a long token goes as grpc's access-token credentials
+ * set on tls_call instead of a header (cheaper from about 80 bytes: see
+ * tok_state.gtok). Called with c->mu held: it takes only
+ * the credentials' own lock and never calls the provider. */
 #define LRO_CREDS_MAX_MD 3
-LRO_HIDDEN int lro_creds_fast_md(lro_credentials *c, int plaintext, grpc_metadata *md);
+LRO_HIDDEN int lro_creds_fast_md(lro_credentials *c, int plaintext, grpc_metadata *md,
+                                 grpc_call *tls_call);
+/* Whether c's token is lro-c's own (a static token or a provider's). */
+LRO_HIDDEN int lro_creds_has_token(const lro_credentials *c);
 /* Sets grpc's call credentials on `call`: the client's (when it keeps them
  * per call), the call's own, or both composed. Either may be NULL. */
 LRO_HIDDEN int lro_creds_apply_slow(lro_credentials *client, lro_credentials *call_creds,

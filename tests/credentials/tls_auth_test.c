@@ -290,6 +290,82 @@ static void test_tokens_and_keys(void)
     lro_test_server_stop(s);
 }
 
+/* Over TLS a long token (Google's are ~250 bytes) travels as grpc's
+ * access-token call credentials, one object per token: when the provider's
+ * token changes, the next calls must carry the new one (a stale object
+ * would keep sending the old). Short tokens go as headers
+ * (test_tokens_and_keys). */
+#define LONG_ONE "ya29.tok-one-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
+#define LONG_TWO "ya29.tok-two-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz"
+static atomic_int g_tls_prov_calls;
+
+static int64_t unix_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void tls_provider(lro_token_request *req, const char *audience, void *ud)
+{
+    (void)audience;
+    (void)ud;
+    int n = atomic_fetch_add(&g_tls_prov_calls, 1);
+    /* 3 s: a refresh starts with 1.5 s left, calls wait below 0.3 s. */
+    CHECK_EQ_INT(lro_token_request_answer(req, n == 0 ? LONG_ONE : LONG_TWO,
+                                          unix_now_ms() + slow_ms(3000)),
+                 LRO_OK);
+}
+
+static void test_token_change_over_tls(void)
+{
+    CHECK(strlen(LONG_ONE) >= 80 && strlen(LONG_TWO) >= 80);
+    lro_test_server *s = tls_server(0, 0);
+    CHECK_EQ_INT(lro_test_server_require_token(s, LONG_ONE), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_require_token(s, LONG_TWO), LRO_OK);
+    CHECK_EQ_INT(lro_test_server_require_token(s, "tenant-tok"), LRO_OK);
+    lro_credentials *cr = NULL;
+    CHECK_EQ_INT(lro_credentials_create_token_provider(tls_provider, NULL, NULL, &cr), LRO_OK);
+    lro_client *c = tls_client(s, cr);
+    lro_credentials_unref(cr);
+    char id[600];
+    CHECK_EQ_INT(get_code(c, s, id, sizeof id), LRO_CODE_OK);
+    CHECK_EQ_STR(id, "token:0");
+    int64_t until = unix_now_ms() + slow_ms(20000);
+    int ok = 1;
+    while (strcmp(id, "token:1") != 0 && unix_now_ms() < until) {
+        usleep(100000);
+        ok &= get_code(c, s, id, sizeof id) == LRO_CODE_OK;
+    }
+    CHECK(ok); /* no call failed across the change */
+    CHECK_EQ_STR(id, "token:1");
+    CHECK(atomic_load(&g_tls_prov_calls) >= 2);
+    /* The client's token and a call's own: a call holds one set of grpc
+     * call credentials, so both go as headers then; the call still works
+     * and the next call without its own goes back to the client's. */
+    lro_credentials *t = NULL;
+    CHECK_EQ_INT(lro_credentials_create_access_token("tenant-tok", 0, &t), LRO_OK);
+    lro_call_options co = LRO_CALL_OPTIONS_INIT;
+    co.credentials = t;
+    co.timeout_ms = slow_ms(10000);
+    lro_future *f = NULL;
+    lro_test_server_clear_records(s);
+    CHECK_EQ_INT(lro_get(c, op_name(0), &co, NULL, NULL, NULL, &f), LRO_OK);
+    CHECK_EQ_INT(lro_future_wait(f, slow_ms(60000)), LRO_OK);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+    lro_test_record *r = lro_test_server_last_record(s, LRO_TEST_GET, op_name(0));
+    CHECK(r != NULL);
+    const char *ident = lro_test_record_identity(r);
+    CHECK(ident != NULL && (strcmp(ident, "token:1") == 0 || strcmp(ident, "token:2") == 0));
+    lro_test_record_free(r);
+    lro_credentials_unref(t);
+    CHECK_EQ_INT(get_code(c, s, id, sizeof id), LRO_CODE_OK);
+    CHECK_EQ_STR(id, "token:1");
+    lro_client_destroy(c);
+    lro_test_server_stop(s);
+}
+
 /* JSON string escaping of a PEM (newlines). */
 static char *sa_json(const char *email)
 {
@@ -391,6 +467,7 @@ int main(void)
     make_pki();
     RUN(test_mtls);
     RUN(test_tokens_and_keys);
+    RUN(test_token_change_over_tls);
     RUN(test_service_account_jwt);
     RUN(test_rotation);
     fprintf(stderr, "tls_auth_test: OK\n");
