@@ -64,6 +64,14 @@ static lro_future *get_sync(lro_client *c, const char *name, const lro_call_opti
     return f;
 }
 
+/* A Get that must succeed. */
+static void get_ok(lro_client *c, const char *name, const lro_call_options *co)
+{
+    lro_future *f = get_sync(c, name, co);
+    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
+    lro_future_unref(f);
+}
+
 static const char *last_header(lro_test_server *s, const char *name, const char *key)
 {
     static char buf[512];
@@ -102,9 +110,7 @@ static void test_access_token(void)
     CHECK_EQ_INT(lro_credentials_allow_plaintext(cr), LRO_OK);
     lro_client *c = creds_client(s, cr, LRO_OK);
     lro_credentials_unref(cr); /* the client holds its own reference */
-    lro_future *f = get_sync(c, op_name(0), NULL);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(0), NULL);
     CHECK_EQ_STR(last_header(s, op_name(0), "authorization"), "Bearer " SECRET);
     CHECK_EQ_STR(last_header(s, op_name(0), "x-goog-user-project"), "billing-proj");
     lro_client_destroy(c);
@@ -115,7 +121,7 @@ static void test_access_token(void)
     c = creds_client(s, cr, LRO_OK);
     lro_credentials_unref(cr);
     int64_t before = lro_test_server_call_count(s, LRO_TEST_GET, op_name(1));
-    f = get_sync(c, op_name(1), NULL);
+    lro_future *f = get_sync(c, op_name(1), NULL);
     CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNAUTHENTICATED);
     fprintf(stderr, "  expired: %s\n", lro_status_message(lro_future_status(f)));
     CHECK(strstr(lro_status_message(lro_future_status(f)), "expired") != NULL);
@@ -148,9 +154,7 @@ static void test_api_key(void)
     CHECK_EQ_INT(lro_credentials_allow_plaintext(cr), LRO_OK);
     lro_client *c = creds_client(s, cr, LRO_OK);
     lro_credentials_unref(cr);
-    lro_future *f = get_sync(c, op_name(0), NULL);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(0), NULL);
     CHECK_EQ_STR(last_header(s, op_name(0), "x-goog-api-key"), "key-123");
     CHECK_EQ_STR(last_header(s, op_name(0), "x-goog-user-project"), "qp-9");
     CHECK_EQ_STR(last_header(s, op_name(0), "authorization"), "(none)");
@@ -385,9 +389,7 @@ static void test_provider_never_answers(void)
     pthread_mutex_unlock(&p.mu);
     CHECK(req != NULL);
     answer(&p, req);
-    f = get_sync(c, op_name(0), NULL);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(0), NULL);
     CHECK_EQ_INT(atomic_load(&p.calls), 1);
     lro_client_destroy(c);
 
@@ -421,14 +423,12 @@ static void test_header_path(void)
     CHECK_EQ_INT(lro_credentials_allow_plaintext(cr), LRO_OK);
     lro_client *c = creds_client(s, cr, LRO_OK);
     lro_credentials_unref(cr);
-    lro_future *f = get_sync(c, op_name(0), NULL);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(0), NULL);
     CHECK_EQ_STR(last_header(s, op_name(0), "authorization"), "Bearer " SECRET);
     while (unix_now_ms() <= expiry + 50) {
         usleep(20000);
     }
-    f = get_sync(c, op_name(1), NULL);
+    lro_future *f = get_sync(c, op_name(1), NULL);
     CHECK_EQ_INT(lro_status_code(lro_future_status(f)), LRO_CODE_UNAUTHENTICATED);
     CHECK(strstr(lro_status_message(lro_future_status(f)), "expired") != NULL);
     no_secret(f);
@@ -445,14 +445,10 @@ static void test_header_path(void)
     CHECK_EQ_INT(lro_credentials_allow_plaintext(t), LRO_OK);
     lro_call_options co = LRO_CALL_OPTIONS_INIT;
     co.credentials = t;
-    f = get_sync(c, op_name(1), &co);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(1), &co);
     CHECK_EQ_STR(last_header(s, op_name(1), "authorization"), "Bearer tenant-t");
     CHECK_EQ_STR(last_header(s, op_name(1), "x-goog-api-key"), "client-key");
-    f = get_sync(c, op_name(0), NULL);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(0), NULL);
     CHECK_EQ_STR(last_header(s, op_name(0), "authorization"), "(none)");
     CHECK_EQ_STR(last_header(s, op_name(0), "x-goog-api-key"), "client-key");
     lro_credentials_unref(t);
@@ -472,17 +468,13 @@ static void test_per_call(void)
     CHECK_EQ_INT(lro_credentials_allow_plaintext(b), LRO_OK);
     lro_call_options co = LRO_CALL_OPTIONS_INIT;
     co.credentials = a;
-    lro_future *f = get_sync(c, op_name(0), &co);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(0), &co);
     CHECK_EQ_STR(last_header(s, op_name(0), "authorization"), "Bearer tenant-a");
     co.credentials = b;
-    f = get_sync(c, op_name(1), &co);
-    CHECK_EQ_INT(lro_future_result(f), LRO_OK);
-    lro_future_unref(f);
+    get_ok(c, op_name(1), &co);
     CHECK_EQ_STR(last_header(s, op_name(1), "x-goog-api-key"), "tenant-b-key");
     CHECK_EQ_STR(last_header(s, op_name(1), "authorization"), "(none)");
-    f = get_sync(c, op_name(1), NULL);
+    lro_future *f = get_sync(c, op_name(1), NULL);
     lro_future_unref(f);
     CHECK_EQ_STR(last_header(s, op_name(1), "x-goog-api-key"), "(none)");
     /* An await with per-call credentials: every poll carries them. */
