@@ -265,6 +265,26 @@ static int token_stale(const tok_state *st, int64_t now)
 
 /* Metadata of a successful answer: new slices the receiver owns (sync) or
  * that we unref after the callback (async). */
+/* The API key and quota project headers after md[n]: references to the
+ * slices built when the credentials were frozen (build_call), or copies
+ * where there was no memory for those. Returns the new count. */
+static size_t put_extras(const tok_state *st, grpc_metadata *md, size_t n)
+{
+    if (st->api_key != NULL) {
+        md[n].key = grpc_slice_from_static_string("x-goog-api-key");
+        md[n].value = st->has_key_md ? grpc_slice_ref(st->key_md)
+                                     : grpc_slice_from_copied_string(st->api_key);
+        n++;
+    }
+    if (st->quota != NULL) {
+        md[n].key = grpc_slice_from_static_string("x-goog-user-project");
+        md[n].value = st->has_quota_md ? grpc_slice_ref(st->quota_md)
+                                       : grpc_slice_from_copied_string(st->quota);
+        n++;
+    }
+    return n;
+}
+
 static size_t fill_md(const tok_state *st, const char *token, grpc_metadata *md)
 {
     size_t n = 0;
@@ -280,17 +300,7 @@ static size_t fill_md(const tok_state *st, const char *token, grpc_metadata *md)
             lro_free(v);
         }
     }
-    if (st->api_key != NULL) {
-        md[n].key = grpc_slice_from_static_string("x-goog-api-key");
-        md[n].value = grpc_slice_from_copied_string(st->api_key);
-        n++;
-    }
-    if (st->quota != NULL) {
-        md[n].key = grpc_slice_from_static_string("x-goog-user-project");
-        md[n].value = grpc_slice_from_copied_string(st->quota);
-        n++;
-    }
-    return n;
+    return put_extras(st, md, n);
 }
 
 /* The waiter of the get_metadata() running on this thread while it calls
@@ -1513,25 +1523,7 @@ int lro_creds_fast_md(lro_credentials *c, int plaintext, grpc_metadata *md, grpc
             return -1;
         }
     }
-    if (st->api_key != NULL || st->quota != NULL) {
-        if ((st->api_key != NULL && !st->has_key_md) || (st->quota != NULL && !st->has_quota_md)) {
-            for (int i = 0; i < n; i++) {
-                grpc_slice_unref(md[i].value);
-            }
-            return -1; /* no memory for them at freeze: the plugin sends them */
-        }
-        if (st->api_key != NULL) {
-            md[n].key = grpc_slice_from_static_string("x-goog-api-key");
-            md[n].value = grpc_slice_ref(st->key_md);
-            n++;
-        }
-        if (st->quota != NULL) {
-            md[n].key = grpc_slice_from_static_string("x-goog-user-project");
-            md[n].value = grpc_slice_ref(st->quota_md);
-            n++;
-        }
-    }
-    return n;
+    return (int)put_extras(st, md, (size_t)n);
 }
 
 int lro_creds_apply_slow(lro_credentials *client, lro_credentials *call_creds, grpc_call *call)
