@@ -31,10 +31,13 @@
  * never put in lro_last_error() nor in a call's status message.
  *
  * Cost: an access token, a provider's cached token, an API key and a quota
- * project are added to each call by lro-c itself (about 3.5 % of a TLS Get;
- * bench/README.md "Credentials"); grpc's credentials machinery runs only
- * to fetch or refresh a token, and for the Google sources (service-account
- * JWT, refresh tokens, external accounts, compute engine), which are grpc's.
+ * project are added to each call by lro-c itself, as headers, except that
+ * over TLS a token of 80 bytes or more goes as grpc's access-token
+ * credentials, which grpc does not re-check byte by byte (a TLS Get: +3.6 %
+ * with an 18-byte token, +5.0 % at 250 bytes, +7.8 % at 1,000;
+ * bench/README.md "Credentials"). grpc's plugin machinery runs only to fetch
+ * or refresh a token; the Google sources (service-account JWT, refresh
+ * tokens, external accounts, compute engine) are grpc's own.
  *
  * Lifetime and threads: reference-counted. Constructors return one
  * reference (*out); lro_credentials_unref releases it. Options, clients and
